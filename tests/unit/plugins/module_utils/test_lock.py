@@ -1,0 +1,108 @@
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from ansible_collections.sciops.datasync.plugins.module_utils._lock import LockBusy, RunLock, read_holder
+
+COLLECTIONS = [p for p in sys.path if p.endswith(".collections")][0]
+
+
+def spawn(code, *args):
+    env = dict(os.environ, PYTHONPATH=COLLECTIONS)
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)] + [str(a) for a in args],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+HOLD = """
+    import sys, time
+    from ansible_collections.sciops.datasync.plugins.module_utils._lock import RunLock
+    lock = RunLock(sys.argv[1]).acquire()
+    print("locked", flush=True)
+    time.sleep(60)
+"""
+
+RACE = """
+    import os, sys, time
+    from ansible_collections.sciops.datasync.plugins.module_utils._lock import RunLock
+    lock_path, log_path = sys.argv[1], sys.argv[2]
+    with RunLock(lock_path, wait=True, timeout=60):
+        with open(log_path, "a") as log:
+            log.write("enter %d\\n" % os.getpid()); log.flush()
+        time.sleep(0.02)
+        with open(log_path, "a") as log:
+            log.write("leave %d\\n" % os.getpid()); log.flush()
+"""
+
+
+def test_twenty_racing_processes_never_overlap(tmp_path):
+    lock_path, log_path = tmp_path / "run.lock", tmp_path / "log"
+    procs = [spawn(RACE, lock_path, log_path) for _ in range(20)]
+    assert all(p.wait(timeout=120) == 0 for p in procs)
+    lines = log_path.read_text().splitlines()
+    assert len(lines) == 40
+    for enter, leave in zip(lines[0::2], lines[1::2]):
+        assert enter.startswith("enter ") and leave.startswith("leave ")
+        assert enter.split()[1] == leave.split()[1]
+    assert len({line.split()[1] for line in lines}) == 20
+
+
+def test_sigkilled_holder_leaves_no_stale_lock(tmp_path):
+    lock_path = tmp_path / "run.lock"
+    holder = spawn(HOLD, lock_path)
+    assert holder.stdout.readline().strip() == "locked"
+    with pytest.raises(LockBusy) as busy:
+        RunLock(str(lock_path), wait=False).acquire()
+    assert busy.value.holder_pid == holder.pid
+    assert str(holder.pid) in str(busy.value)
+    os.kill(holder.pid, signal.SIGKILL)
+    holder.wait()
+    with RunLock(str(lock_path), wait=False) as lock:
+        assert lock.held
+        assert read_holder(str(lock_path)) == os.getpid()
+
+
+def test_wait_reports_holder_and_times_out(tmp_path):
+    lock_path = tmp_path / "run.lock"
+    holder = spawn(HOLD, lock_path)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        seen = []
+        started = time.monotonic()
+        with pytest.raises(LockBusy) as busy:
+            RunLock(str(lock_path), wait=True, timeout=0.5, on_wait=seen.append, notice_interval=0.1).acquire()
+        assert busy.value.timed_out
+        assert time.monotonic() - started >= 0.5
+        assert seen and set(seen) == {holder.pid}
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_waiter_gets_lock_when_holder_exits(tmp_path):
+    lock_path = tmp_path / "run.lock"
+    holder = spawn(HOLD, lock_path)
+    assert holder.stdout.readline().strip() == "locked"
+    killer = subprocess.Popen([sys.executable, "-c", "import os,sys,time,signal; time.sleep(0.3); os.kill(int(sys.argv[1]), signal.SIGTERM)", str(holder.pid)])
+    with RunLock(str(lock_path), wait=True, timeout=30) as lock:
+        assert lock.waited >= 0.2
+    killer.wait()
+    holder.wait()
+
+
+def test_release_clears_pid_and_lock_file_stays(tmp_path):
+    lock_path = tmp_path / "sub" / "run.lock"
+    lock = RunLock(str(lock_path)).acquire()
+    assert read_holder(str(lock_path)) == os.getpid()
+    lock.release()
+    lock.release()
+    assert lock_path.exists()
+    assert read_holder(str(lock_path)) is None

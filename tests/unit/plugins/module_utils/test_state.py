@@ -1,0 +1,76 @@
+import hashlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from ansible_collections.sciops.datasync.plugins.module_utils._state import StateError, StateFile, atomic_write_json
+
+COLLECTIONS = [p for p in sys.path if p.endswith(".collections")][0]
+
+WRITER = """
+    import hashlib, sys
+    from ansible_collections.sciops.datasync.plugins.module_utils._state import StateFile
+    state = StateFile(sys.argv[1], "test", 1)
+    n = 0
+    print("ready", flush=True)
+    while True:
+        n += 1
+        payload = ("%d-" % n) * 20000
+        state.save({"n": n, "payload": payload, "sha": hashlib.sha256(payload.encode()).hexdigest()})
+"""
+
+
+def test_round_trip_and_mode(tmp_path):
+    state = StateFile(str(tmp_path / "s.json"), "users", 2)
+    assert state.load(default={"uids": {}}) == {"uids": {}}
+    state.save({"uids": {"alice": 20001}})
+    assert state.load() == {"uids": {"alice": 20001}}
+    assert oct(os.stat(state.path).st_mode & 0o777) == "0o600"
+    document = json.loads((tmp_path / "s.json").read_text())
+    assert document["schema"] == "users" and document["version"] == 2
+
+
+def test_newer_version_is_refused_with_clear_error(tmp_path):
+    atomic_write_json(str(tmp_path / "s.json"), {"schema": "users", "version": 9, "data": {}})
+    with pytest.raises(StateError, match="newer version"):
+        StateFile(str(tmp_path / "s.json"), "users", 2).load()
+
+
+def test_older_version_is_upgraded(tmp_path):
+    atomic_write_json(str(tmp_path / "s.json"), {"schema": "users", "version": 1, "data": {"a": 1}})
+    state = StateFile(str(tmp_path / "s.json"), "users", 2, upgrade=lambda data, v: dict(data, upgraded_from=v))
+    assert state.load() == {"a": 1, "upgraded_from": 1}
+
+
+@pytest.mark.parametrize("content", ["{broken", '{"schema": "other", "version": 1, "data": {}}', "[]"])
+def test_foreign_or_broken_file_is_an_error(tmp_path, content):
+    (tmp_path / "s.json").write_text(content)
+    with pytest.raises(StateError):
+        StateFile(str(tmp_path / "s.json"), "users", 1).load()
+
+
+def test_writer_killed_mid_write_leaves_old_or_new_content(tmp_path):
+    path = str(tmp_path / "state.json")
+    env = dict(os.environ, PYTHONPATH=COLLECTIONS)
+    rng = random.Random(7)
+    last_seen = 0
+    for _trial in range(20):
+        writer = subprocess.Popen([sys.executable, "-c", textwrap.dedent(WRITER), path], env=env, stdout=subprocess.PIPE, text=True)
+        assert writer.stdout.readline().strip() == "ready"
+        time.sleep(rng.uniform(0.01, 0.15))
+        os.kill(writer.pid, signal.SIGKILL)
+        writer.wait()
+        if not os.path.exists(path):
+            continue
+        data = StateFile(path, "test", 1).load()
+        assert hashlib.sha256(data["payload"].encode()).hexdigest() == data["sha"]
+        assert data["payload"].startswith("%d-" % data["n"])
+        last_seen = max(last_seen, data["n"])
+    assert last_seen > 0
