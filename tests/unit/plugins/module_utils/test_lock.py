@@ -45,7 +45,7 @@ RACE = """
 
 def test_twenty_racing_processes_never_overlap(tmp_path):
     lock_path, log_path = tmp_path / "run.lock", tmp_path / "log"
-    procs = [spawn(RACE, lock_path, log_path) for _ in range(20)]
+    procs = [spawn(RACE, lock_path, log_path) for unused in range(20)]
     assert all(p.wait(timeout=120) == 0 for p in procs)
     lines = log_path.read_text().splitlines()
     assert len(lines) == 40

@@ -61,7 +61,7 @@ def test_writer_killed_mid_write_leaves_old_or_new_content(tmp_path):
     env = dict(os.environ, PYTHONPATH=COLLECTIONS)
     rng = random.Random(7)
     last_seen = 0
-    for _trial in range(20):
+    for trial in range(20):
         writer = subprocess.Popen([sys.executable, "-c", textwrap.dedent(WRITER), path], env=env, stdout=subprocess.PIPE, text=True)
         assert writer.stdout.readline().strip() == "ready"
         time.sleep(rng.uniform(0.01, 0.15))
