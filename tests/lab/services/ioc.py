@@ -1,0 +1,44 @@
+"""A Channel Access IOC (caproto) on 127.0.0.1:15064 (+ repeater 15065) with the TomoScan user PVs."""
+
+import os
+
+from tests.lab.supervisor import port_open
+
+NAME = "ioc"
+ORDER = 40
+PORT = 15064
+REPEATER_PORT = 15065
+
+
+def _seed(lab):
+    return os.path.join(lab.repo, "tests", "lab", "seeds", "ioc.yml")
+
+
+def prepare(lab):
+    lab.ensure_dir("ioc")
+
+
+def command(lab):
+    return [lab.python, "-m", "tests.lab.ioc.server", "--seed", _seed(lab)]
+
+
+def env(lab):
+    return {
+        "EPICS_CA_ADDR_LIST": "127.0.0.1",
+        "EPICS_CA_AUTO_ADDR_LIST": "NO",
+        "EPICS_CA_SERVER_PORT": str(PORT),
+        "EPICS_CA_REPEATER_PORT": str(REPEATER_PORT),
+    }
+
+
+def process_env(lab):
+    return env(lab)
+
+
+def ready(lab):
+    return port_open(PORT)
+
+
+def endpoints(lab):
+    return {"host": "127.0.0.1", "port": PORT, "repeater_port": REPEATER_PORT, "addr_list": "127.0.0.1",
+            "seed": _seed(lab), "prefix": "2bma:TomoScan:"}
