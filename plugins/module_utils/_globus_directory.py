@@ -1,0 +1,219 @@
+# -*- coding: utf-8 -*-
+# Copyright: sciops.datasync contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A directory on a Globus collection and the ACL rules sharing it. Private to sciops.datasync: not a public API.
+
+Observe (stat the folder, list the collection's access rules, resolve identities),
+plan (pure: rules to add and to delete), apply (mkdir with parents, delete, add).
+Rules this module was not asked about are left alone unless ``exact`` is set.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.sciops.datasync.plugins.module_utils._transfer_sync import (
+    SyncError,
+    UUID,
+    api_error_info,
+    describe_api_error,
+    ensure_directory,
+    normalize_dir,
+    path_problem,
+)
+
+PERMISSIONS = ("r", "rw")
+
+
+class ShareError(Exception):
+    """A share that cannot be used; reported by name under ``errors``."""
+
+
+def share_key(rule):
+    return (rule.get("principal_type"), (rule.get("principal") or "").lower())
+
+
+def describe_share(share):
+    """How the user named a share: 'identity alice@example.org', 'group <id>', 'all authenticated users'."""
+    if share.get("identity"):
+        return "identity %s" % share["identity"]
+    if share.get("group"):
+        return "group %s" % share["group"]
+    return "all authenticated users"
+
+
+def share_request(share):
+    """(principal_type, reference) of a share option; raises ShareError naming it."""
+    chosen = [key for key in ("identity", "group", "all_authenticated_users") if share.get(key)]
+    if len(chosen) != 1:
+        raise ShareError("share %r must name exactly one of identity, group or all_authenticated_users" % (dict((k, v) for k, v in share.items() if v is not None),))
+    permissions = share.get("permissions") or "r"
+    if permissions not in PERMISSIONS:
+        raise ShareError("share %s: permissions %r is not r or rw" % (describe_share(share), permissions))
+    if chosen[0] == "group":
+        if not UUID.match(share["group"]):
+            raise ShareError("share group %r is not a Globus group id (UUID)" % share["group"])
+        return "group", share["group"].lower()
+    if chosen[0] == "all_authenticated_users":
+        return "all_authenticated_users", ""
+    return "identity", share["identity"]
+
+
+def identity_lookups(shares):
+    """Usernames / emails that need resolving to identity ids (UUIDs are used as they are)."""
+    wanted = []
+    for share in shares:
+        value = share.get("identity")
+        if value and not UUID.match(value) and value not in wanted:
+            wanted.append(value)
+    return wanted
+
+
+def resolve_identities(auth, names):
+    """{username or email: identity id} for the names Globus Auth knows."""
+    found = {}
+    if not names:
+        return found
+    response = auth.get_identities(usernames=names)
+    for identity in response["identities"]:
+        for key in ("username", "email"):
+            value = identity.get(key)
+            if value in names and value not in found:
+                found[value] = identity["id"]
+    lowered = dict((name.lower(), name) for name in names)
+    for identity in response["identities"]:
+        for key in ("username", "email"):
+            value = (identity.get(key) or "").lower()
+            if value in lowered and lowered[value] not in found:
+                found[lowered[value]] = identity["id"]
+    return found
+
+
+def desired_rules(shares, path, identity_ids):
+    """The rules asked for, and the errors for shares that cannot be made. Pure."""
+    rules = []
+    errors = []
+    for share in shares:
+        try:
+            principal_type, reference = share_request(share)
+        except ShareError as exc:
+            errors.append(str(exc))
+            continue
+        principal = reference
+        if principal_type == "identity":
+            principal = reference.lower() if UUID.match(reference) else identity_ids.get(reference)
+            if not principal:
+                errors.append("share identity %s: Globus Auth has no identity with that username or email" % reference)
+                continue
+        rule = {"principal_type": principal_type, "principal": principal, "path": path,
+                "permissions": share.get("permissions") or "r", "name": describe_share(share)}
+        if share.get("notify_email"):
+            rule["notify_email"] = share["notify_email"]
+        if share.get("notify_message"):
+            rule["notify_message"] = share["notify_message"]
+        rules.append(rule)
+    return rules, errors
+
+
+def plan_rules(existing, wanted, path, state="present", exact=False):
+    """Rules to add and rule ids to delete for ``path``. Pure.
+
+    ``existing``: access rules of the collection (id, principal_type, principal, path,
+    permissions); only those on ``path`` are considered. A rule whose permissions differ
+    is replaced (deleted, then added).
+    """
+    on_path = [rule for rule in existing if normalize_dir(rule.get("path") or "/") == path
+               and rule.get("principal_type") in ("identity", "group", "all_authenticated_users")]
+    by_key = {}
+    for rule in on_path:
+        by_key.setdefault(share_key(rule), []).append(rule)
+    add = []
+    delete = []
+    keep = []
+    wanted_keys = set()
+    for rule in wanted:
+        key = share_key(rule)
+        wanted_keys.add(key)
+        current = by_key.get(key, [])
+        if state == "absent":
+            delete.extend(current)
+            continue
+        same = [r for r in current if r.get("permissions") == rule["permissions"]]
+        if same:
+            keep.append(same[0])
+            delete.extend(r for r in current if r is not same[0])
+        else:
+            delete.extend(current)
+            add.append(rule)
+    if state == "present" and exact:
+        delete.extend(rule for rule in on_path if share_key(rule) not in wanted_keys)
+    seen = set()
+    unique_delete = []
+    for rule in delete:
+        if rule.get("id") not in seen:
+            seen.add(rule.get("id"))
+            unique_delete.append(rule)
+    return {"add": add, "delete": unique_delete, "keep": keep}
+
+
+def list_rules(transfer, collection):
+    rules = []
+    for rule in transfer.endpoint_acl_list(collection):
+        rules.append(dict((key, rule.get(key)) for key in ("id", "principal_type", "principal", "path", "permissions")))
+    return rules
+
+
+def _public(rule):
+    return dict((key, rule.get(key)) for key in ("id", "principal_type", "principal", "path", "permissions", "name") if rule.get(key) is not None)
+
+
+def manage_directory(transfer, auth, collection, path, shares, state="present", exact=False, create=True,
+                     check_mode=False, app="the app"):
+    """Observe, plan and apply; returns the module result dict (without failing)."""
+    result = {"changed": False, "collection": collection, "path": None, "created_directories": [],
+              "added_rules": [], "deleted_rules": [], "rules": [], "errors": []}
+    problem = path_problem(path, "path")
+    if problem:
+        result["errors"].append(problem)
+        return result
+    if not UUID.match(collection or ""):
+        result["errors"].append("collection %r is not a collection id (UUID)" % (collection,))
+        return result
+    path = normalize_dir(path)
+    result["path"] = path
+    try:
+        if state == "present" and create:
+            result["created_directories"] = ensure_directory(transfer, collection, path, app, check_mode, "directory %s" % path)
+        names = identity_lookups(shares)
+        identity_ids = resolve_identities(auth, names) if names else {}
+        wanted, errors = desired_rules(shares, path, identity_ids)
+        result["errors"].extend(errors)
+        existing = list_rules(transfer, collection)
+        plan = plan_rules(existing, wanted, path, state, exact)
+        result["added_rules"] = [_public(rule) for rule in plan["add"]]
+        result["deleted_rules"] = [_public(rule) for rule in plan["delete"]]
+        result["changed"] = bool(result["created_directories"] or plan["add"] or plan["delete"])
+        before = [_public(r) for r in existing if normalize_dir(r.get("path") or "/") == path]
+        if not check_mode:
+            for rule in plan["delete"]:
+                transfer.delete_endpoint_acl_rule(collection, rule["id"])
+            for rule in plan["add"]:
+                document = {"DATA_TYPE": "access", "principal_type": rule["principal_type"], "principal": rule["principal"],
+                            "path": path, "permissions": rule["permissions"]}
+                for key in ("notify_email", "notify_message"):
+                    if rule.get(key):
+                        document[key] = rule[key]
+                response = transfer.add_endpoint_acl_rule(collection, document)
+                rule["id"] = response.get("access_id")
+            after = [_public(r) for r in list_rules(transfer, collection) if normalize_dir(r.get("path") or "/") == path]
+        else:
+            deleted = set(r.get("id") for r in plan["delete"])
+            after = [r for r in before if r.get("id") not in deleted] + [_public(r) for r in plan["add"]]
+        result["rules"] = after
+        result["diff"] = {"before": {"path": path, "rules": before},
+                          "after": {"path": path, "rules": after, "created_directories": result["created_directories"]}}
+    except SyncError as exc:
+        result["errors"].append(str(exc))
+    except Exception as exc:  # pylint: disable=broad-except
+        if api_error_info(exc) is None:
+            raise
+        result["errors"].append("collection %s path %s: Globus error: %s" % (collection, path, describe_api_error(exc)))
+    return result

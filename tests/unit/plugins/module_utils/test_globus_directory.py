@@ -1,0 +1,73 @@
+import pytest
+
+from ansible_collections.sciops.datasync.plugins.module_utils import _globus_directory as gd
+
+GROUP = "44444444-4444-4444-8444-444444444444"
+ALICE = "55555555-5555-4555-8555-555555555555"
+BOB = "66666666-6666-4666-8666-666666666666"
+
+
+def rule(rule_id, principal_type, principal, path="/share/", permissions="r"):
+    return {"id": rule_id, "principal_type": principal_type, "principal": principal, "path": path, "permissions": permissions}
+
+
+def test_identity_lookups_skip_uuids_and_duplicates():
+    shares = [{"identity": "alice@example.org"}, {"identity": ALICE}, {"identity": "alice@example.org"}, {"group": GROUP}]
+    assert gd.identity_lookups(shares) == ["alice@example.org"]
+
+
+def test_desired_rules_refuse_by_name():
+    shares = [{"identity": "alice@example.org", "permissions": "rw"}, {"identity": "nobody@example.org"},
+              {"group": "not-a-group"}, {"identity": "x", "group": GROUP}, {"all_authenticated_users": True},
+              {"identity": BOB, "permissions": "w"}]
+    rules, errors = gd.desired_rules(shares, "/share/", {"alice@example.org": ALICE})
+    assert [(r["principal_type"], r["principal"], r["permissions"]) for r in rules] == [
+        ("identity", ALICE, "rw"), ("all_authenticated_users", "", "r")]
+    assert len(errors) == 4
+    assert "nobody@example.org" in errors[0] and "not-a-group" in errors[1] and "exactly one" in errors[2] and "'w'" in errors[3]
+
+
+def test_plan_adds_missing_and_keeps_others():
+    existing = [rule("r1", "identity", BOB), rule("r2", "identity", ALICE, path="/other/")]
+    wanted = [{"principal_type": "identity", "principal": ALICE, "path": "/share/", "permissions": "r"}]
+    plan = gd.plan_rules(existing, wanted, "/share/")
+    assert [r["principal"] for r in plan["add"]] == [ALICE] and plan["delete"] == []
+
+
+def test_plan_is_idempotent_and_replaces_changed_permissions():
+    existing = [rule("r1", "identity", ALICE), rule("r3", "group", GROUP, permissions="r")]
+    wanted = [{"principal_type": "identity", "principal": ALICE, "path": "/share/", "permissions": "r"},
+              {"principal_type": "group", "principal": GROUP, "path": "/share/", "permissions": "rw"}]
+    plan = gd.plan_rules(existing, wanted, "/share/")
+    assert [r["id"] for r in plan["delete"]] == ["r3"] and [r["permissions"] for r in plan["add"]] == ["rw"]
+    assert gd.plan_rules(existing, wanted[:1], "/share/") == {"add": [], "delete": [], "keep": [existing[0]]}
+
+
+def test_plan_exact_removes_unrequested_rules_on_the_path_only():
+    existing = [rule("r1", "identity", ALICE), rule("r2", "identity", BOB), rule("r4", "identity", BOB, path="/else/")]
+    wanted = [{"principal_type": "identity", "principal": ALICE, "path": "/share/", "permissions": "r"}]
+    plan = gd.plan_rules(existing, wanted, "/share/", exact=True)
+    assert [r["id"] for r in plan["delete"]] == ["r2"] and plan["add"] == []
+
+
+def test_plan_absent_removes_named_rules():
+    existing = [rule("r1", "identity", ALICE, permissions="rw"), rule("r2", "identity", BOB)]
+    wanted = [{"principal_type": "identity", "principal": ALICE, "path": "/share/", "permissions": "r"}]
+    plan = gd.plan_rules(existing, wanted, "/share/", state="absent")
+    assert [r["id"] for r in plan["delete"]] == ["r1"] and plan["add"] == []
+
+
+class Auth:
+    def get_identities(self, usernames):
+        return {"identities": [{"id": ALICE, "username": "alice@globusid.org", "email": "Alice@Example.org"}]}
+
+
+def test_resolve_identities_by_username_or_email():
+    found = gd.resolve_identities(Auth(), ["alice@globusid.org", "alice@example.org", "carol@example.org"])
+    assert found == {"alice@globusid.org": ALICE, "alice@example.org": ALICE}
+
+
+@pytest.mark.parametrize("path", ["relative", "/a/../b"])
+def test_bad_path_is_refused(path):
+    result = gd.manage_directory(None, None, ALICE, path, [])
+    assert result["errors"] and not result["changed"]
