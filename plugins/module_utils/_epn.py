@@ -1,0 +1,360 @@
+# -*- coding: utf-8 -*-
+# Copyright: sciops.datasync contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""EPN repatriation (ASSyncy's mxsync as a module). Private to sciops.datasync: not a public API.
+
+- Names: ``epn_problem`` (an EPN is ``<digits><letters>``), ``epn_map_problems``
+  (project folders are one plain path component).
+- Plan (pure): ``plan_repatriation(visits, epn_map, synced, now)`` -> which EPNs to
+  transfer and why every other one is skipped.
+- State: ``RepatriationState`` (synced EPNs, atomic JSON, one writer under a lock),
+  importing an ASSyncy ``ignore.yml`` (``previouslySynched: [...]``) on first use.
+- Apply: ``Repatriation(module).run()`` lists the visits of every equipment on the
+  portal, plans, and runs up to ``max_tasks`` rsyncs over ssh at once, each under a
+  per-EPN lock; an EPN is recorded only after its real transfer succeeded.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import re
+import threading
+import time
+
+from ansible_collections.sciops.datasync.plugins.module_utils._lock import LockBusy, RunLock
+from ansible_collections.sciops.datasync.plugins.module_utils._names import path_component_problem
+from ansible_collections.sciops.datasync.plugins.module_utils._rsync import (
+    C_ENV, build_argv, daemon_error, exit_meaning, parse_itemized, parse_stats, remote_shell_source, rsh_command,
+)
+from ansible_collections.sciops.datasync.plugins.module_utils._runner import CommandRunner
+from ansible_collections.sciops.datasync.plugins.module_utils._ssh import SshConfigError, host_key_problem, ssh_argv
+from ansible_collections.sciops.datasync.plugins.module_utils._state import StateError, StateFile
+from ansible_collections.sciops.datasync.plugins.module_utils._synchrotron import (
+    PortalClient, PortalError, iso_utc, load_credentials, parse_time,
+)
+
+EPN_NAME = re.compile(r"^([0-9]+)([A-Za-z]*)$")
+EPN_NUMBER = re.compile(r"^[0-9]+$")
+STATE_SCHEMA = "sciops.datasync.epn_repatriate"
+STATE_VERSION = 1
+MAX_LISTED_FILES = 1000
+
+# ASSyncy's options, as it meant them: recursive, times, partial, --stats (two dashes),
+# size-only, its --chmod/--perms set, .info included and other dot files excluded.
+# --inplace is added so a run killed with SIGKILL (no chance for rsync to keep its
+# temp file) leaves the partial file under its own name, and the next run resumes it.
+DEFAULT_RSYNC_OPTIONS = [
+    "--recursive", "--times", "--partial", "--inplace", "--size-only",
+    "--chmod=Dg+s,ug+w,o-wx,ug+X", "--perms", "--include=.info", "--exclude=.*",
+]
+
+
+# ---------------------------------------------------------------- names
+
+def epn_problem(name, what="EPN"):
+    """Why ``name`` is not an EPN (``<digits><letters>``), or None."""
+    problem = path_component_problem(name, what)
+    if problem:
+        return problem
+    if not EPN_NAME.match(name):
+        return "%s %r is not <digits><letters> (like 12282a)" % (what, name)
+    return None
+
+
+def epn_number(name):
+    match = EPN_NAME.match(name or "")
+    return match.group(1) if match else None
+
+
+def epn_map_problems(epn_map):
+    """``(usable map, errors)``: keys are EPN numbers, values single plain folder names."""
+    usable = {}
+    errors = []
+    for number, project in sorted((epn_map or {}).items()):
+        number = str(number)
+        if not EPN_NUMBER.match(number):
+            errors.append("epn_map key %r refused: it must be the numeric part of an EPN (like 12282)" % number)
+            continue
+        problem = path_component_problem(project, "project folder")
+        if problem:
+            errors.append("epn_map %s -> project folder refused: %s" % (number, problem))
+            continue
+        usable[number] = project
+    return usable, errors
+
+
+# ---------------------------------------------------------------- plan
+
+def plan_repatriation(visits, epn_map, synced, now, only=None, refused_projects=None):
+    """Decide, per EPN seen in ``visits``, whether to transfer it. Pure.
+
+    ``visits`` are visit records (with ``epn``, ``equipment``, ``beamline``, ``end_time``),
+    ``epn_map`` the usable map, ``synced`` the recorded EPNs (dict), ``now`` an aware
+    datetime, ``only`` an optional list of EPNs to consider. Returns
+    ``{"transfers": [...], "skipped": [{epn, equipment, reason}], "errors": [...]}``.
+    """
+    refused_projects = refused_projects or {}
+    transfers, skipped, errors = [], [], []
+    seen = set()
+    ordered = sorted(visits, key=lambda v: (v.get("end_time") or "", str(v.get("epn"))))
+    for visit in ordered:
+        epn = visit.get("epn")
+        equipment = visit.get("equipment")
+        problem = epn_problem(epn)
+        if problem:
+            errors.append("equipment %s: refused %s" % (equipment, problem))
+            continue
+        if epn in seen:
+            continue
+        seen.add(epn)
+
+        def skip(reason, epn=epn, equipment=equipment):
+            skipped.append({"epn": epn, "equipment": equipment, "reason": reason})
+
+        if only and epn not in only:
+            skip("not in the EPNs asked for (only)")
+            continue
+        end = parse_time(visit.get("end_time"))
+        if end is None:
+            skip("the visit has no end time")
+            continue
+        if end > now:
+            skip("the visit has not ended (ends %s)" % iso_utc(end))
+            continue
+        if epn in synced:
+            skip("already synced (%s)" % (synced[epn].get("at") or "imported from ignore.yml"))
+            continue
+        number = epn_number(epn)
+        if number in refused_projects:
+            skip("the project folder mapped to EPN number %s was refused" % number)
+            continue
+        if number not in epn_map:
+            skip("EPN number %s is not in epn_map (unknown ownership)" % number)
+            continue
+        transfers.append({"epn": epn, "equipment": equipment, "beamline": visit.get("beamline"),
+                          "project": epn_map[number], "visit_end": iso_utc(end)})
+    return {"transfers": transfers, "skipped": skipped, "errors": errors}
+
+
+# ---------------------------------------------------------------- state
+
+def read_ignore_file(path):
+    """The EPNs listed in an ASSyncy ignore.yml (``previouslySynched: [...]``)."""
+    import yaml
+    with open(path, "r") as handle:
+        document = yaml.safe_load(handle) or {}
+    listed = document.get("previouslySynched") if isinstance(document, dict) else document
+    if listed is None:
+        return []
+    if not isinstance(listed, list):
+        raise StateError("%s: previouslySynched is not a list" % path)
+    return [str(item) for item in listed]
+
+
+class RepatriationState(object):
+    """Synced EPNs: ``{"synced": {epn: {...}}}`` in an atomic JSON state file.
+
+    ``record`` reloads, adds and saves under a file lock, so parallel transfers (and a
+    second run) never lose each other's records.
+    """
+
+    def __init__(self, path, ignore_file=None):
+        self.file = StateFile(path, STATE_SCHEMA, STATE_VERSION)
+        self.lock_path = path + ".lock"
+        self.ignore_file = ignore_file
+        self._thread_lock = threading.Lock()
+        self.imported = []
+        self.refused_imports = []
+
+    def load(self):
+        """The state, importing ignore.yml when the state file does not exist yet."""
+        if self.file.exists():
+            return self.file.load({"synced": {}})
+        data = {"synced": {}}
+        if self.ignore_file and os.path.exists(self.ignore_file):
+            for epn in read_ignore_file(self.ignore_file):
+                problem = epn_problem(epn)
+                if problem:
+                    self.refused_imports.append("%s: refused %s" % (self.ignore_file, problem))
+                    continue
+                data["synced"][epn] = {"at": None, "source": "ignore.yml"}
+                self.imported.append(epn)
+        return data
+
+    def save_imported(self):
+        """Persist an import from ignore.yml (first real run)."""
+        with self._thread_lock:
+            with RunLock(self.lock_path, wait=True, timeout=120):
+                if self.file.exists():
+                    return False
+                self.file.save(self.load())
+                return True
+
+    def record(self, epn, details):
+        with self._thread_lock:
+            with RunLock(self.lock_path, wait=True, timeout=120):
+                data = self.load()
+                data["synced"][epn] = details
+                self.file.save(data)
+
+
+# ---------------------------------------------------------------- apply
+
+def now_utc():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+class Repatriation(object):
+    """One run of epn_repatriate for an AnsibleModule (params as in its argument_spec)."""
+
+    def __init__(self, module, client_factory=PortalClient):
+        self.module = module
+        self.params = module.params
+        self.check = module.check_mode
+        self.runner = CommandRunner(module)
+        self.client_factory = client_factory
+        self.errors = []
+        self.failures = []
+
+    # -- observe
+    def list_visits(self, now):
+        params = self.params
+        try:
+            credentials = load_credentials(params["credentials_file"])
+        except PortalError as exc:
+            self.module.fail_json(msg=str(exc))
+        verify = params["ca_bundle"] or params["validate_certs"]
+        start = now - datetime.timedelta(days=params["visit_day_range"])
+        visits = []
+        for equipment in params["equipment"]:
+            equipment_id = equipment["id"]
+            beamline = equipment.get("beamline") or params["beamline"]
+            problem = path_component_problem(beamline, "beamline")
+            if problem:
+                self.errors.append("equipment %s: refused %s" % (equipment_id, problem))
+                continue
+            if equipment_id not in credentials:
+                self.failures.append("equipment %s: no credentials in %s" % (equipment_id, params["credentials_file"]))
+                continue
+            client = self.client_factory(params["portal_url"], equipment_id, credentials[equipment_id], verify=verify,
+                                         timeout=params["portal_timeout"], retries=params["portal_retries"],
+                                         backoff=params["portal_backoff"])
+            try:
+                for visit in client.visits(start, now):
+                    visit["beamline"] = beamline
+                    visits.append(visit)
+            except PortalError as exc:
+                self.failures.append(str(exc))
+        return visits
+
+    # -- transfer
+    def rsh(self):
+        params = self.params
+        argv = ssh_argv(params["source_host"], params["source_user"], params["key_file"], port=params["source_port"],
+                        known_hosts=params["known_hosts"], connect_timeout=params["connect_timeout"])
+        return rsh_command(argv)
+
+    def rsync_argv(self, item, rsh):
+        options = list(self.params["rsync_options"] if self.params["rsync_options"] is not None else DEFAULT_RSYNC_OPTIONS)
+        options += self.params["rsync_extra_options"] or []
+        source = remote_shell_source(self.params["source_host"], item["source"])
+        return build_argv(source, item["destination"], binary=self.params["rsync_path"], recursive=False, symlinks="skip",
+                          perms=False, times=False, dry_run=self.check, itemize=True, stats=True, rsh=rsh, extra=options)
+
+    def transfer(self, item, rsh, state):
+        result = dict(item, status=None, files=0, bytes=0, duration=0.0, rc=None, rc_meaning=exit_meaning(None))
+        lock_path = os.path.join(self.params["lock_dir"], "epn-%s.lock" % item["epn"])
+        try:
+            lock = RunLock(lock_path, wait=False).acquire()
+        except LockBusy as exc:
+            result.update(status="skipped", reason="transfer already running (lock %s held by pid %s)" % (lock_path, exc.holder_pid))
+            return result
+        try:
+            if not self.check:
+                os.makedirs(item["destination"], exist_ok=True)
+            argv = self.rsync_argv(item, rsh)
+            started = time.monotonic()
+            ran = self.runner.run(argv, env=C_ENV)
+            result["duration"] = round(time.monotonic() - started, 3)
+            stats = parse_stats(ran.stdout)
+            arrived = [c.path for c in parse_itemized(ran.stdout) if c.kind == "file" and c.transferred]
+            result.update(rc=ran.rc, rc_meaning=exit_meaning(ran.rc), files=len(arrived),
+                          bytes=stats.total_transferred_file_size or 0, file_list=arrived[:MAX_LISTED_FILES],
+                          literal_bytes=stats.literal_data, matched_bytes=stats.matched_data)
+            if ran.rc != 0:
+                message = (host_key_problem(ran.stderr, self.params["source_host"], self.params["source_port"], self.params["known_hosts"])
+                           or daemon_error(ran.stderr) or (ran.stderr or "").strip()[-500:])
+                result.update(status="failed", msg="EPN %s: rsync exited %d (%s): %s" % (item["epn"], ran.rc, result["rc_meaning"], message))
+                return result
+            if self.check:
+                result["status"] = "would_transfer"
+                return result
+            state.record(item["epn"], {"at": iso_utc(now_utc()), "project": item["project"], "equipment": item["equipment"],
+                                       "destination": item["destination"], "files": result["files"], "bytes": result["bytes"]})
+            result["status"] = "transferred"
+            return result
+        finally:
+            lock.release()
+
+    def run(self):
+        from concurrent.futures import ThreadPoolExecutor
+
+        params = self.params
+        now = now_utc()
+        epn_map, map_errors = epn_map_problems(params["epn_map"])
+        self.errors.extend(map_errors)
+        refused_projects = dict((str(k), v) for k, v in (params["epn_map"] or {}).items() if str(k) not in epn_map)
+        state = RepatriationState(params["state_file"], params["ignore_file"])
+        try:
+            data = state.load()
+        except (StateError, OSError, ValueError) as exc:
+            self.module.fail_json(msg="cannot read the EPN state: %s" % exc)
+        self.errors.extend(state.refused_imports)
+        source_root = params["source_root"]
+        if not source_root.startswith("/"):
+            self.module.fail_json(msg="source_root %r must be an absolute path" % source_root)
+
+        visits = self.list_visits(now)
+        only = set(params["only"] or [])
+        plan = plan_repatriation(visits, epn_map, data["synced"], now, only=only, refused_projects=refused_projects)
+        self.errors.extend(plan["errors"])
+        for item in plan["transfers"]:
+            item["source"] = "%s/%s/%s/" % (source_root.rstrip("/"), item["beamline"], item["epn"])
+            item["destination"] = os.path.join(params["destination_root"], item["project"], item["epn"], "data") + "/"
+
+        results = []
+        if plan["transfers"]:
+            try:
+                rsh = self.rsh()
+            except SshConfigError as exc:
+                self.module.fail_json(msg=str(exc), skipped=plan["skipped"], errors=self.errors)
+            with ThreadPoolExecutor(max_workers=max(1, params["max_tasks"])) as pool:
+                results = list(pool.map(lambda item: self.transfer(item, rsh, state), plan["transfers"]))
+
+        imported_saved = False
+        if state.imported and not self.check:
+            imported_saved = state.save_imported()
+        skipped = list(plan["skipped"]) + [{"epn": r["epn"], "equipment": r["equipment"], "reason": r["reason"]}
+                                           for r in results if r["status"] == "skipped"]
+        done = [r["epn"] for r in results if r["status"] in ("transferred", "would_transfer")]
+        failed = [r for r in results if r["status"] == "failed"]
+        before = sorted(data["synced"])
+        after = sorted(set(before) | set(done))
+        result = {
+            "changed": bool(done) or imported_saved,
+            "epns": results,
+            "transferred": [r["epn"] for r in results if r["status"] == "transferred"],
+            "would_transfer": [r["epn"] for r in results if r["status"] == "would_transfer"],
+            "skipped": skipped,
+            "failed": [{"epn": r["epn"], "rc": r["rc"], "rc_meaning": r["rc_meaning"], "msg": r["msg"]} for r in failed],
+            "errors": self.errors + self.failures,
+            "imported": state.imported,
+            "visits": len(visits),
+            "diff": {"before": "\n".join(before) + "\n" if before else "", "after": "\n".join(after) + "\n" if after else "",
+                     "before_header": "%s (synced EPNs)" % params["state_file"], "after_header": "%s (synced EPNs)" % params["state_file"]},
+        }
+        problems = self.failures + [r["msg"] for r in failed]
+        if problems:
+            self.module.fail_json(msg="; ".join(problems), **result)
+        self.module.exit_json(**result)
