@@ -1,0 +1,162 @@
+# -*- coding: utf-8 -*-
+# Copyright: sciops.datasync contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A small SMTP sender. Private to sciops.datasync: not a public API.
+
+Usage (everything but ``to``, ``subject`` and ``text`` is optional)::
+
+    from ..module_utils._mail import MailError, send_mail
+
+    try:
+        message_id = send_mail(
+            to=["ops@example.org"], subject="pool pv: rsync error 5", text="plain body",
+            html="<p>optional html alternative</p>",
+            host="smtp.example.org", port=587, starttls=True,
+            credentials_file="/etc/datasync/smtp.credentials",   # 'user:password' or user NL password
+            sender="datasync@mirror1.example.org",              # default datasync@<fqdn>
+        )
+    except MailError as exc:          # every failure (connect, TLS, auth, refused) is a MailError
+        warnings.append(str(exc))
+
+- ``tls="starttls"`` is the same as ``starttls=True``; ``tls="ssl"`` speaks SMTPS (port 465).
+  Certificates are verified against ``ca_bundle`` (or the system store); there is no
+  off switch here on purpose.
+- Credentials only come from a file that nobody else can read (``secret_file_problem``);
+  they never appear in messages or exceptions.
+- No shell and no sendmail binary: plain ``smtplib``.
+- ``mail_settings(params)`` turns a module's ``mail`` option dict (keys: to, sender,
+  host, port, starttls, tls, credentials_file, ca_bundle, subject_prefix, timeout) into
+  keyword arguments for ``send_mail``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+
+DEFAULT_PORT = 25
+
+
+class MailError(Exception):
+    """The message could not be sent (the text says why, without secrets)."""
+
+
+def secret_file_problem(path, what="secret file"):
+    """Why ``path`` is not a usable secret file (missing, not a file, readable by others), or None."""
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        return "%s %s cannot be read: %s" % (what, path, exc.strerror or exc)
+    if not stat.S_ISREG(info.st_mode):
+        return "%s %s is not a regular file" % (what, path)
+    if info.st_mode & 0o077:
+        return "%s %s is accessible by group or others (mode %04o); it must be 0600 or 0400" % (
+            what, path, stat.S_IMODE(info.st_mode))
+    return None
+
+
+def read_credentials(path):
+    """(user, password) from ``path``: one line ``user:password`` or two lines user, password."""
+    problem = secret_file_problem(path, "SMTP credentials file")
+    if problem:
+        raise MailError(problem)
+    with open(path, "r") as handle:
+        lines = [line.rstrip("\r\n") for line in handle.read().splitlines() if line.strip()]
+    if len(lines) >= 2:
+        return lines[0].strip(), lines[1]
+    if len(lines) == 1 and ":" in lines[0]:
+        user, password = lines[0].split(":", 1)
+        return user.strip(), password
+    raise MailError("SMTP credentials file %s must hold 'user:password' or a user line and a password line" % path)
+
+
+def build_message(sender, to, subject, text, html=None, cc=None, reply_to=None, headers=None):
+    """An ``email.message.EmailMessage`` (text, plus an html alternative when given)."""
+    from email.message import EmailMessage
+    from email.utils import formatdate, make_msgid
+
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = ", ".join(to)
+    if cc:
+        message["Cc"] = ", ".join(cc)
+    if reply_to:
+        message["Reply-To"] = reply_to
+    message["Subject"] = subject
+    message["Date"] = formatdate(localtime=True)
+    domain = sender.rpartition("@")[2] or None
+    message["Message-ID"] = make_msgid(domain=domain)
+    for key, value in (headers or {}).items():
+        message[key] = value
+    message.set_content(text)
+    if html:
+        message.add_alternative(html, subtype="html")
+    return message
+
+
+def send_mail(to, subject, text, html=None, host="localhost", port=None, sender=None, starttls=False,
+              tls=None, credentials_file=None, ca_bundle=None, timeout=30, cc=None, reply_to=None,
+              headers=None, subject_prefix=None):
+    """Send one message; returns its Message-ID. Raises MailError on any failure."""
+    import smtplib
+    import ssl
+
+    recipients = [address for address in list(to or []) + list(cc or []) if address]
+    if not recipients:
+        raise MailError("no recipients")
+    for address in recipients:
+        if "\n" in address or "\r" in address or "@" not in address:
+            raise MailError("invalid recipient address %r" % address)
+    mode = tls or ("starttls" if starttls else None)
+    if mode not in (None, "none", "starttls", "ssl"):
+        raise MailError("tls must be none, starttls or ssl")
+    if subject_prefix:
+        subject = "%s %s" % (subject_prefix, subject)
+    sender = sender or "datasync@%s" % socket.getfqdn()
+    message = build_message(sender, list(to or []), subject, text, html=html, cc=cc, reply_to=reply_to, headers=headers)
+    credentials = read_credentials(credentials_file) if credentials_file else None
+    context = ssl.create_default_context(cafile=ca_bundle) if mode in ("starttls", "ssl") else None
+    port = int(port or (465 if mode == "ssl" else DEFAULT_PORT))
+    try:
+        if mode == "ssl":
+            client = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
+        else:
+            client = smtplib.SMTP(host, port, timeout=timeout)
+        try:
+            client.ehlo()
+            if mode == "starttls":
+                client.starttls(context=context)
+                client.ehlo()
+            if credentials:
+                client.login(credentials[0], credentials[1])
+            refused = client.send_message(message, from_addr=sender, to_addrs=recipients)
+        finally:
+            try:
+                client.quit()
+            except (smtplib.SMTPException, OSError):
+                client.close()
+    except smtplib.SMTPAuthenticationError as exc:
+        raise MailError("SMTP login to %s:%d refused: %s %s" % (host, port, exc.smtp_code, _text(exc.smtp_error)))
+    except (smtplib.SMTPException, ssl.SSLError, OSError) as exc:
+        raise MailError("sending mail via %s:%d failed: %s" % (host, port, exc))
+    if refused:
+        raise MailError("the server refused recipients: %s" % ", ".join(sorted(refused)))
+    return message["Message-ID"]
+
+
+def _text(value):
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+def mail_settings(options):
+    """Keyword arguments for ``send_mail`` from a module's ``mail`` dict option (None when no recipients)."""
+    if not options or not options.get("to"):
+        return None
+    settings = {"to": list(options["to"])}
+    for key in ("sender", "host", "port", "starttls", "tls", "credentials_file", "ca_bundle", "subject_prefix", "timeout"):
+        if options.get(key) is not None:
+            settings[key] = options[key]
+    return settings

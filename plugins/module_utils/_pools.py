@@ -1,0 +1,554 @@
+# -*- coding: utf-8 -*-
+# Copyright: sciops.datasync contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pool mirroring (transferPools). Private to sciops.datasync: not a public API.
+
+The bookkeeping is compatible with existing transferPools installations: under the
+icc-rsync folder (``bookkeeping_root``) each rsync module has
+
+- ``<module>/logs/<Weekday>``: one log per weekday, started with the day header and
+  overwritten a week later; each run appends ``***** YYYYMMDDThhmm: starting rsync *****``,
+  the names transferred, rsync's summary and on failure
+  ``YYYYMMDDThhmm: PACS product pool transfer rsync error N.``
+- ``<module>/logs/logDay``: the current weekday name; a change starts the day's new log.
+- ``<module>/writeLock``: the pid of the running instance, present only while rsync
+  runs. A live holder makes a second instance skip (noted in the log); a stale one
+  (the pid is gone, or now belongs to a younger process) is taken over and that is
+  logged, and the rsync temp files the killed run left in the destination are removed.
+"""
+
+from __future__ import annotations
+
+import datetime
+import errno
+import fcntl
+import os
+import re
+import socket
+import time
+
+from ._mail import MailError, mail_settings, secret_file_problem, send_mail
+from ._names import path_component_problem, relative_path_problem
+from ._rsync import (C_ENV, WARNING_CODES, build_argv, daemon_error, daemon_url, exit_meaning,
+                     parse_itemized, parse_listing, parse_module_list, parse_stats, summary_lines)
+from ._runner import CommandRunner
+
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+RULE = "=" * 51
+DEFAULT_PORT = 44520
+_WILDCARDS = re.compile(r"[*?\[\]\\]")
+_WHITESPACE = re.compile(r"\s")
+_RSYNC_TEMP = re.compile(r"^\..+\.[A-Za-z0-9]{6}$")
+
+
+# ---------------------------------------------------------------- names
+
+def module_name_problem(name):
+    """Why ``name`` cannot be an rsync module name we ask the daemon for, or None."""
+    problem = path_component_problem(name, "rsync module name")
+    if problem:
+        return problem
+    if _WHITESPACE.search(name):
+        return "rsync module name %r contains whitespace" % name
+    if _WILDCARDS.search(name):
+        return "rsync module name %r contains wildcard or escape characters" % name
+    return None
+
+
+def pool_path_problem(path):
+    """Why ``path`` cannot be a sub-path inside a module, or None (empty = whole module)."""
+    if path is None or path == "":
+        return None
+    if not isinstance(path, str):
+        return "path %r is not a string" % (path,)
+    if path.startswith("/"):
+        return "path %r is absolute; give it relative to the module" % path
+    problem = relative_path_problem(path, "path")
+    if problem:
+        return problem
+    if _WILDCARDS.search(path):
+        return "path %r contains wildcard or escape characters" % path
+    if re.search(r"[\t\n\r\x0b\x0c]", path):
+        return "path %r contains whitespace control characters" % path
+    return None
+
+
+def source_label(module_name, path):
+    return module_name + ("/" + path.strip("/") if path else "")
+
+
+# ---------------------------------------------------------------- time, logs
+
+def stamp(moment):
+    """transferPools' time format: YYYYMMDDThhmm."""
+    return moment.strftime("%Y%m%dT%H%M")
+
+
+def weekday(moment):
+    return WEEKDAYS[moment.weekday()]
+
+
+def day_header(moment, products_dir):
+    return "%s\nTransferPools log file for %s, %s\nProducts located in: %s\n%s\n" % (
+        RULE, weekday(moment), stamp(moment), products_dir, RULE)
+
+
+class PoolLog(object):
+    """The per-module weekday logs. ``clock()`` returns the local time (a datetime)."""
+
+    def __init__(self, root, module_name, products_dir, clock=None):
+        self.dir = os.path.join(root, module_name, "logs")
+        self.products_dir = products_dir
+        self.clock = clock or datetime.datetime.now
+        self.path = None
+
+    def now(self):
+        return self.clock()
+
+    def open_day(self):
+        """Start (or continue) today's log; returns its path."""
+        moment = self.now()
+        today = weekday(moment)
+        if not os.path.isdir(self.dir):
+            os.makedirs(self.dir, 0o755)
+        path = os.path.join(self.dir, today)
+        day_file = os.path.join(self.dir, "logDay")
+        try:
+            with open(day_file, "r") as handle:
+                current = handle.read().strip()
+        except (IOError, OSError):
+            current = None
+        fresh = current != today or not os.path.exists(path)
+        if not fresh:
+            # Same weekday name, but a week (or more) went by without a run.
+            age = time.mktime(moment.timetuple()) - os.path.getmtime(path)
+            fresh = age > 6 * 86400
+        if fresh:
+            with open(path, "w") as handle:
+                handle.write(day_header(moment, self.products_dir))
+            os.chmod(path, 0o644)
+            tmp = day_file + ".tmp"
+            with open(tmp, "w") as handle:
+                handle.write(today + "\n")
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, day_file)
+        self.path = path
+        return path
+
+    def write(self, lines):
+        if self.path is None:
+            self.open_day()
+        with open(self.path, "a") as handle:
+            for line in lines:
+                handle.write(line.rstrip("\n") + "\n")
+
+    def start_run(self):
+        self.write(["***** %s: starting rsync *****" % stamp(self.now())])
+
+    def skipped(self, holder):
+        self.write(["***** %s: skipped: writeLock held by running pid %s *****" % (stamp(self.now()), holder)])
+
+    def took_over(self, holder, reason, leftovers=()):
+        lines = ["%s: stale writeLock of pid %s taken over (%s)." % (stamp(self.now()), holder, reason)]
+        for name in leftovers:
+            lines.append("%s: removed temp file left by the killed run: %s" % (stamp(self.now()), name))
+        self.write(lines)
+
+    def error(self, rc, meaning=None, detail=None):
+        lines = ["%s: PACS product pool transfer rsync error %d." % (stamp(self.now()), rc)]
+        if meaning:
+            lines.append("rsync error %d: %s" % (rc, meaning))
+        if detail:
+            lines.append(detail)
+        self.write(lines)
+
+    def tail(self, count=40):
+        if not self.path:
+            return []
+        try:
+            with open(self.path, "r", errors="replace") as handle:
+                return handle.read().splitlines()[-count:]
+        except (IOError, OSError):
+            return []
+
+
+# ---------------------------------------------------------------- writeLock
+
+def _boot_time():
+    try:
+        with open("/proc/stat") as handle:
+            for line in handle:
+                if line.startswith("btime "):
+                    return int(line.split()[1])
+    except (IOError, OSError, ValueError):
+        return None
+    return None
+
+
+def process_start_time(pid):
+    """Epoch seconds when ``pid`` started (Linux /proc), or None when unknown."""
+    try:
+        with open("/proc/%d/stat" % pid) as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        ticks = int(fields[19])
+        boot = _boot_time()
+        if boot is None:
+            return None
+        return boot + ticks / float(os.sysconf("SC_CLK_TCK"))
+    except (IOError, OSError, ValueError, IndexError):
+        return None
+
+
+def holder_state(pid, since=None):
+    """(alive, reason) for a writeLock holder written at ``since`` (epoch)."""
+    if pid is None or pid <= 0:
+        return False, "no pid in the lock"
+    if pid == os.getpid():
+        return False, "the pid is this process (reused)"
+    try:
+        os.kill(pid, 0)
+    except OSError as exc:
+        if exc.errno == errno.ESRCH:
+            return False, "process %d is gone" % pid
+        if exc.errno != errno.EPERM:
+            raise
+    try:
+        with open("/proc/%d/stat" % pid) as handle:
+            if handle.read().rsplit(")", 1)[1].split()[0] == "Z":
+                return False, "process %d is a zombie" % pid
+    except (IOError, OSError, IndexError):
+        pass
+    started = process_start_time(pid)
+    if since is not None and started is not None and started > since + 2:
+        return False, "pid %d now belongs to a process started after the lock was written" % pid
+    return True, "process %d is running" % pid
+
+
+class WriteLock(object):
+    """transferPools' ``writeLock``: a file holding the pid while rsync runs.
+
+    ``acquire()`` returns ("acquired", None, None), ("took_over", old_pid, reason) or
+    ("busy", holder_pid, reason). Check-and-create runs under an flock on the module
+    folder, so two of our runs never both take a stale lock; the file itself is created
+    with link(), so it never exists without its pid (for scripts that read it).
+    """
+
+    def __init__(self, path):
+        self.path = path
+        self.pid = os.getpid()
+        self.held = False
+
+    def read(self):
+        try:
+            with open(self.path, "r") as handle:
+                text = handle.read(64).strip()
+            since = os.path.getmtime(self.path)
+        except (IOError, OSError):
+            return None, None, False
+        return (int(text) if text.isdigit() else None), since, True
+
+    def _mutex(self):
+        directory = os.path.dirname(self.path)
+        if not os.path.isdir(directory):
+            os.makedirs(directory, 0o755)
+        fd = os.open(directory, os.O_RDONLY)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return fd
+
+    def _create(self):
+        tmp = "%s.%d.tmp" % (self.path, self.pid)
+        with open(tmp, "w") as handle:
+            handle.write("%d\n" % self.pid)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        try:
+            os.link(tmp, self.path)
+            return True
+        except OSError as exc:
+            if exc.errno == errno.EEXIST:
+                return False
+            raise
+        finally:
+            os.unlink(tmp)
+
+    def acquire(self):
+        fd = self._mutex()
+        try:
+            for attempt in range(3):
+                holder, since, exists = self.read()
+                stale = None
+                if exists:
+                    alive, reason = holder_state(holder, since)
+                    if alive:
+                        return "busy", holder, reason
+                    stale = (holder, reason)
+                    try:
+                        os.unlink(self.path)
+                    except OSError as exc:
+                        if exc.errno != errno.ENOENT:
+                            raise
+                if self._create():
+                    self.held = True
+                    if stale:
+                        return "took_over", stale[0], stale[1]
+                    return "acquired", None, None
+                time.sleep(0.05 * (attempt + 1))
+            holder, since, exists = self.read()
+            return "busy", holder, "another process keeps creating the lock"
+        finally:
+            os.close(fd)
+
+    def release(self):
+        if not self.held:
+            return
+        fd = self._mutex()
+        try:
+            holder = self.read()[0]
+            if holder == self.pid:
+                os.unlink(self.path)
+        finally:
+            os.close(fd)
+            self.held = False
+
+
+def rsync_leftovers(dest):
+    """Paths (relative to ``dest``) of rsync temp files (``.name.XXXXXX``) a killed run left behind."""
+    found = []
+    for top, dirs, files in os.walk(dest):
+        for name in files:
+            if _RSYNC_TEMP.match(name):
+                full = os.path.join(top, name)
+                if os.path.isfile(full) and not os.path.islink(full):
+                    found.append(os.path.relpath(full, dest))
+    return sorted(found)
+
+
+# ---------------------------------------------------------------- running rsync
+
+def password_setup(params):
+    """(argv password file, secret env, problem) from the module parameters."""
+    if params.get("password_file"):
+        problem = secret_file_problem(params["password_file"], "password file")
+        if problem:
+            return None, {}, problem
+        return params["password_file"], {}, None
+    if params.get("password"):
+        return None, {"RSYNC_PASSWORD": params["password"]}, None
+    if params.get("user") and not os.environ.get("RSYNC_PASSWORD"):
+        return None, {}, "user %s needs password_file (or password, or RSYNC_PASSWORD in the environment)" % params["user"]
+    return None, {}, None
+
+
+def _no_prompt_env():
+    # rsync would ask on the terminal when no password is given; there is none for a job.
+    return dict(C_ENV)
+
+
+def mirror_argv(params, rsync_binary, password_file, dry_run):
+    source = daemon_url(params["host"], params["module"], params.get("path") or "", user=params.get("user"),
+                        port=params.get("port"))
+    dest = params["dest"].rstrip("/") + "/"
+    return build_argv(
+        source, dest, binary=rsync_binary, symlinks=params.get("symlinks") or "preserve",
+        safe_links=params.get("safe_links"), perms=params.get("perms", True), times=True,
+        checksum=params.get("checksum"), delete=params.get("delete"), max_delete=params.get("max_delete"),
+        dry_run=dry_run, itemize=True, stats=True, password_file=password_file,
+        bwlimit=params.get("bwlimit"), timeout=params.get("timeout"), contimeout=params.get("contimeout"),
+        excludes=params.get("excludes"))
+
+
+def summarize(stdout, limit):
+    """(changes, result fields) from an rsync run's stdout."""
+    changes = parse_itemized(stdout)
+    stats = parse_stats(stdout)
+    arrived = [c.path for c in changes if not c.deleted]
+    deleted = [c.path for c in changes if c.deleted]
+    fields = {
+        "transferred": arrived[:limit],
+        "transferred_count": len(arrived),
+        "deleted": deleted[:limit],
+        "deleted_count": len(deleted),
+        "files_transferred": stats.regular_files_transferred if stats.regular_files_transferred is not None
+        else len([c for c in changes if c.kind == "file" and c.update in "<>"]),
+        "files_deleted": len(deleted),
+        "bytes_transferred": stats.total_transferred_file_size or 0,
+        "bytes_received": stats.bytes_received or 0,
+        "stats": stats.as_dict(),
+        "lists_truncated": len(arrived) > limit or len(deleted) > limit,
+    }
+    return changes, fields
+
+
+def failure_mail(params, result, log_tail, stderr):
+    settings = mail_settings(params.get("mail"))
+    if not settings:
+        return None, None
+    label = source_label(params["module"], params.get("path"))
+    host = socket.gethostname()
+    subject = "pool %s on %s: rsync error %s (%s)" % (label, host, result["rsync_rc"], result["rsync_rc_meaning"])
+    lines = [
+        "The pool mirror of %s failed." % label,
+        "",
+        "host:       %s" % host,
+        "source:     %s" % result["source"],
+        "dest:       %s" % result["dest"],
+        "exit code:  %s" % result["rsync_rc"],
+        "meaning:    %s" % result["rsync_rc_meaning"],
+    ]
+    if result.get("rsync_error"):
+        lines.append("rsync says: %s" % result["rsync_error"])
+    if log_tail:
+        lines += ["", "Tail of %s:" % result.get("log_file", "the log"), ""] + ["  " + line for line in log_tail]
+    elif stderr:
+        lines += ["", "rsync's error output:", ""] + ["  " + line for line in stderr.splitlines()[-20:]]
+    try:
+        send_mail(subject=subject, text="\n".join(lines) + "\n", **settings)
+    except MailError as exc:
+        return False, str(exc)
+    return True, None
+
+
+def run_mirror(module, clock=None, runner=None):
+    """rsync_pool_mirror: refuse bad names, take the writeLock, run rsync, log, mail on failure."""
+    params = module.params
+    result = {"changed": False, "errors": [], "dry_run": bool(module.check_mode)}
+    problems = [p for p in (module_name_problem(params["module"]), pool_path_problem(params.get("path"))) if p]
+    if params.get("bookkeeping_root") is not None:
+        problem = None if os.path.isabs(params["bookkeeping_root"]) else "bookkeeping_root must be an absolute path"
+        if problem:
+            problems.append(problem)
+    if not os.path.isabs(params["dest"]):
+        problems.append("dest %r must be an absolute path" % params["dest"])
+    if problems:
+        result["errors"] = problems
+        module.fail_json(msg="refused: %s" % "; ".join(problems), **result)
+    password_file, secret_env, problem = password_setup(params)
+    if problem:
+        result["errors"] = [problem]
+        module.fail_json(msg=problem, **result)
+
+    runner = runner or CommandRunner(module)
+    rsync_binary = params.get("rsync_path") or runner.binary("rsync")
+    argv = mirror_argv(params, rsync_binary, password_file, module.check_mode)
+    label = source_label(params["module"], params.get("path"))
+    result.update(source="%s:%s/%s" % (params["host"], params.get("port") or "", label), dest=params["dest"],
+                  module=params["module"], path=params.get("path") or "", rsync_argv=argv)
+
+    log = lock = None
+    if params.get("bookkeeping_root") and not module.check_mode:
+        log = PoolLog(params["bookkeeping_root"], params["module"], params["dest"], clock=clock)
+        log.open_day()
+        result["log_file"] = log.path
+        lock = WriteLock(os.path.join(params["bookkeeping_root"], params["module"], "writeLock"))
+        state, holder, reason = lock.acquire()
+        if state == "busy":
+            log.skipped(holder)
+            result.update(skipped=True, lock_holder_pid=holder,
+                          msg="another transfer of %s is running (writeLock %s held by pid %s); skipped" % (label, lock.path, holder))
+            module.exit_json(**result)
+        if state == "took_over":
+            leftovers = rsync_leftovers(params["dest"]) if os.path.isdir(params["dest"]) else []
+            for name in leftovers:
+                os.unlink(os.path.join(params["dest"], name))
+            log.took_over(holder, reason, leftovers)
+            result.update(lock_taken_over_from=holder, lock_takeover_reason=reason, removed_leftovers=leftovers)
+    try:
+        if not module.check_mode and not os.path.isdir(params["dest"]):
+            os.makedirs(params["dest"], 0o755)
+        if log:
+            log.start_run()
+        env = _no_prompt_env()
+        run = runner.run(argv, env=env, secret_env=secret_env)
+        changes, fields = summarize(run.stdout, params.get("max_listed") or 1000)
+        result.update(fields)
+        result["rsync_rc"] = run.rc
+        result["rsync_rc_meaning"] = exit_meaning(run.rc)
+        error = daemon_error(run.stderr)
+        if error:
+            result["rsync_error"] = error
+        result["changed"] = bool(changes)
+        if module._diff:
+            result["diff"] = {"prepared": "\n".join("%s %s" % (c.code, c.path) for c in changes) + ("\n" if changes else "")}
+        if log:
+            lines = [c.log_line() for c in changes] if params.get("log_files", True) else []
+            lines += summary_lines(run.stdout)
+            log.write(lines)
+            if run.rc != 0:
+                detail = "\n".join(line for line in run.stderr.splitlines() if line.strip())[-4000:]
+                log.error(run.rc, exit_meaning(run.rc), detail or None)
+    finally:
+        if lock:
+            lock.release()
+
+    if run.rc in WARNING_CODES:
+        module.warn("rsync exit code %d: %s" % (run.rc, exit_meaning(run.rc)))
+    elif run.rc != 0:
+        if not module.check_mode:
+            sent, mail_error = failure_mail(params, result, log.tail() if log else None, run.stderr)
+            if sent is not None:
+                result["mail_sent"] = sent
+            if mail_error:
+                result["mail_error"] = mail_error
+        message = "rsync of module %s from %s:%s failed with exit code %d (%s)" % (
+            label, params["host"], params.get("port"), run.rc, exit_meaning(run.rc))
+        if result.get("rsync_error"):
+            message += ": %s" % result["rsync_error"]
+        module.fail_json(msg=message, **result)
+    module.exit_json(**result)
+
+
+def run_info(module, runner=None):
+    """rsync_pool_info: the daemon's modules, or the entries under module[/path]."""
+    params = module.params
+    result = {"changed": False, "errors": []}
+    problems = []
+    if params.get("module"):
+        problems = [p for p in (module_name_problem(params["module"]), pool_path_problem(params.get("path"))) if p]
+    elif params.get("path"):
+        problems = ["path needs module"]
+    if problems:
+        result["errors"] = problems
+        module.fail_json(msg="refused: %s" % "; ".join(problems), **result)
+    runner = runner or CommandRunner(module)
+    rsync_binary = params.get("rsync_path") or runner.binary("rsync")
+    env = _no_prompt_env()
+    if not params.get("module"):
+        url = daemon_url(params["host"], "", port=params.get("port"))
+        argv = [rsync_binary]
+        if params.get("contimeout"):
+            argv.append("--contimeout=%d" % params["contimeout"])
+        argv += ["--", url]
+        run = runner.run(argv, env=env)
+        if run.rc != 0:
+            module.fail_json(msg="listing the modules of %s:%s failed with exit code %d (%s): %s" % (
+                params["host"], params.get("port"), run.rc, exit_meaning(run.rc), daemon_error(run.stderr) or run.stderr.strip()),
+                rsync_rc=run.rc, rsync_rc_meaning=exit_meaning(run.rc), **result)
+        result["modules"] = parse_module_list(run.stdout)
+        module.exit_json(**result)
+    password_file, secret_env, problem = password_setup(params)
+    if problem:
+        result["errors"] = [problem]
+        module.fail_json(msg=problem, **result)
+    url = daemon_url(params["host"], params["module"], params.get("path") or "", user=params.get("user"), port=params.get("port"))
+    argv = build_argv(url, None, binary=rsync_binary, list_only=True, recursive=params.get("recursive"),
+                      password_file=password_file, contimeout=params.get("contimeout"), timeout=params.get("timeout"),
+                      perms=False, times=False, itemize=False, stats=False)
+    argv.insert(1, "--no-human-readable")
+    run = runner.run(argv, env=env, secret_env=secret_env)
+    if run.rc != 0:
+        module.fail_json(msg="listing %s on %s:%s failed with exit code %d (%s): %s" % (
+            source_label(params["module"], params.get("path")), params["host"], params.get("port"), run.rc,
+            exit_meaning(run.rc), daemon_error(run.stderr) or run.stderr.strip()),
+            rsync_rc=run.rc, rsync_rc_meaning=exit_meaning(run.rc), **result)
+    entries = [e for e in parse_listing(run.stdout) if e["name"] != "."]
+    limit = params.get("max_entries") or 0
+    result["files_count"] = len(entries)
+    result["total_size"] = sum(e["size"] for e in entries if e["type"] == "file")
+    if limit and len(entries) > limit:
+        entries = entries[:limit]
+        result["truncated"] = True
+    result["files"] = entries
+    result["module"] = params["module"]
+    result["path"] = params.get("path") or ""
+    module.exit_json(**result)

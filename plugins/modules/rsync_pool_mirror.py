@@ -1,0 +1,349 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: sciops.datasync contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: rsync_pool_mirror
+short_description: Mirror a module (or a path in it) from an authenticated rsync daemon
+version_added: "0.1.0"
+description:
+  - Copies and updates the files of rsync daemon module O(module) (or only O(path) inside it) into O(dest),
+    like the transferPools script of the Herschel PACS ICC.
+  - With O(bookkeeping_root) it keeps transferPools' run bookkeeping, compatible with existing installations
+    (C(<bookkeeping_root>/<module>/logs/<Weekday>), C(logs/logDay) and the C(<module>/writeLock) holding the pid while rsync runs).
+  - A second instance for the same module does not start (RV(skipped)) and notes the skip in the log.
+    A stale C(writeLock) (its pid is gone) is taken over and the takeover is logged;
+    rsync temp files a killed run left in O(dest) are removed then.
+  - Without O(bookkeeping_root) it makes one copy without the bookkeeping (C(transferPools copy)).
+  - Check mode is transferPools' C(test); a dry run with C(--itemize-changes) that returns what would change and creates nothing.
+  - On failure an email goes to O(mail.to) with the module, exit code, its meaning and the tail of the log.
+  - The password never reaches argv, logs or results; it comes from O(password_file) (passed to rsync as C(--password-file))
+    or O(password) (passed in C(RSYNC_PASSWORD)).
+author:
+  - sciops datasync maintainers
+extends_documentation_fragment:
+  - sciops.datasync.attributes
+options:
+  host:
+    description: The rsync daemon's host name or address.
+    type: str
+    required: true
+  port:
+    description: The daemon's TCP port (transferPools' C(ICC_RSYNC_PORT)).
+    type: int
+    default: 44520
+  user:
+    description: The user for the daemon's C(auth users) (not a local login).
+    type: str
+  password_file:
+    description:
+      - File holding the password only (transferPools' C(password)).
+      - Refused when group or others can access it; it must be mode V(0600) or V(0400).
+    type: path
+  password:
+    description: The password, passed to rsync in C(RSYNC_PASSWORD). Prefer O(password_file).
+    type: str
+  module:
+    description:
+      - The rsync module (pool) name, for example V(pv) or V(pv-1).
+      - Names starting with C(-), containing C(..), C(/), whitespace, control or wildcard characters are refused.
+    type: str
+    required: true
+  path:
+    description:
+      - A path inside the module; only that part is mirrored, its contents arriving in O(dest).
+      - Relative; components starting with C(-), C(..), control and wildcard characters are refused.
+    type: str
+    default: ""
+  dest:
+    description: The local folder (absolute) that receives the files. Created when missing.
+    type: path
+    required: true
+  bookkeeping_root:
+    description:
+      - The transferPools folder (C(ICC_RSYNC_ROOT), the icc-rsync folder) holding C(<module>/logs/) and C(<module>/writeLock).
+      - Omit for a one-off copy without logs and lock.
+    type: path
+  delete:
+    description:
+      - Delete files in O(dest) that are gone upstream (C(--delete)).
+      - Off by default; transferPools' cron mode mirrored deletions (the role's variable says which).
+    type: bool
+    default: false
+  max_delete:
+    description: With O(delete), delete at most this many files (C(--max-delete)); rsync then exits with 25.
+    type: int
+  symlinks:
+    description:
+      - V(preserve) recreates symlinks as symlinks, V(copy) copies what they point to, V(skip) leaves them out.
+    type: str
+    choices: [preserve, copy, skip]
+    default: preserve
+  safe_links:
+    description: With O(symlinks=preserve), ignore symlinks that point outside the tree (C(--safe-links)).
+    type: bool
+    default: false
+  perms:
+    description: Preserve permissions (C(--perms)). Times are always preserved.
+    type: bool
+    default: true
+  checksum:
+    description: Compare by checksum instead of size and time (C(--checksum)); slow on big pools.
+    type: bool
+    default: false
+  excludes:
+    description: rsync exclude patterns (C(--exclude)), each one argv word.
+    type: list
+    elements: str
+    default: []
+  bwlimit:
+    description: Bandwidth limit (C(--bwlimit)), for example V(10m).
+    type: str
+  timeout:
+    description: I/O timeout in seconds (C(--timeout)); V(0) for none.
+    type: int
+    default: 600
+  contimeout:
+    description: Seconds to wait for the daemon to answer (C(--contimeout)).
+    type: int
+    default: 30
+  log_files:
+    description: List each transferred name in the weekday log, as transferPools did.
+    type: bool
+    default: true
+  max_listed:
+    description: At most this many names in RV(transferred) and RV(deleted); the counts are always complete.
+    type: int
+    default: 1000
+  rsync_path:
+    description: The rsync binary; found on E(PATH) when omitted.
+    type: path
+  mail:
+    description: Where failure emails go. Nothing is sent without O(mail.to) or in check mode.
+    type: dict
+    suboptions:
+      to:
+        description: Recipient addresses.
+        type: list
+        elements: str
+        default: []
+      sender:
+        description: The From address; C(datasync@<fqdn>) when omitted.
+        type: str
+      host:
+        description: The SMTP server.
+        type: str
+        default: localhost
+      port:
+        description: The SMTP port (25, or 465 with O(mail.tls=ssl)).
+        type: int
+      tls:
+        description: V(none), V(starttls) or V(ssl) (SMTPS). Certificates are verified.
+        type: str
+        choices: [none, starttls, ssl]
+        default: none
+      credentials_file:
+        description: File with C(user:password) (or a user line and a password line) for SMTP login, mode V(0600).
+        type: path
+      ca_bundle:
+        description: CA bundle to verify the SMTP server's certificate; the system store when omitted.
+        type: path
+      subject_prefix:
+        description: Text put before the subject.
+        type: str
+        default: "[datasync]"
+notes:
+  - rsync exit code 24 (files vanished upstream while copying) is a warning, not a failure.
+  - A run killed with SIGKILL leaves C(writeLock) behind; the next run sees the pid is gone, takes the lock over and completes the mirror.
+seealso:
+  - module: sciops.datasync.rsync_pool_info
+  - role: sciops.datasync.transfer_pools
+"""
+
+EXAMPLES = r"""
+- name: Mirror the pv pool every hour with transferPools' logs and writeLock
+  sciops.datasync.rsync_pool_mirror:
+    host: icc.example.org
+    user: pacs
+    password_file: /home/pacspools/icc-rsync/password
+    module: pv
+    dest: /pacs/pools/pv
+    bookkeeping_root: /home/pacspools/icc-rsync
+    mail:
+      to: [pools-admin@example.org]
+      host: smtp.example.org
+      tls: starttls
+
+- name: What would change (transferPools test)
+  sciops.datasync.rsync_pool_mirror:
+    host: icc.example.org
+    user: pacs
+    password_file: /home/pacspools/icc-rsync/password
+    module: pv-1
+    dest: /pacs/pools/pv-1
+  check_mode: true
+
+- name: One copy of a sub-path, mirroring deletions (transferPools copy pv/obs0001 /scratch/obs0001)
+  sciops.datasync.rsync_pool_mirror:
+    host: icc.example.org
+    user: pacs
+    password_file: /home/pacspools/icc-rsync/password
+    module: pv
+    path: obs0001
+    dest: /scratch/obs0001
+    delete: true
+"""
+
+RETURN = r"""
+transferred:
+  description: Paths (relative to O(dest)) that arrived or were updated, or would in check mode; at most O(max_listed).
+  returned: when rsync ran
+  type: list
+  elements: str
+  sample: ["obs0001/", "obs0001/product_00.fits"]
+transferred_count:
+  description: How many paths arrived or were updated (complete).
+  returned: when rsync ran
+  type: int
+deleted:
+  description: Paths deleted from O(dest) (only with O(delete)); at most O(max_listed).
+  returned: when rsync ran
+  type: list
+  elements: str
+deleted_count:
+  description: How many paths were deleted.
+  returned: when rsync ran
+  type: int
+files_transferred:
+  description: Regular files transferred (rsync's C(Number of regular files transferred)).
+  returned: when rsync ran
+  type: int
+files_deleted:
+  description: Files deleted.
+  returned: when rsync ran
+  type: int
+bytes_transferred:
+  description: Size of the file data transferred (C(Total transferred file size)).
+  returned: when rsync ran
+  type: int
+bytes_received:
+  description: Bytes received on the wire.
+  returned: when rsync ran
+  type: int
+stats:
+  description: rsync's C(--stats), as numbers (files, created_files, deleted_files, regular_files_transferred, total_file_size, ...).
+  returned: when rsync ran
+  type: dict
+rsync_rc:
+  description: rsync's exit code.
+  returned: when rsync ran
+  type: int
+  sample: 0
+rsync_rc_meaning:
+  description: What the exit code means (23 partial transfer, 24 vanished files, 5 authentication or unknown module, 10 socket error, ...).
+  returned: when rsync ran
+  type: str
+  sample: success
+rsync_error:
+  description: The daemon's message (C(@ERROR) line) or rsync's first error line.
+  returned: when rsync reported an error
+  type: str
+  sample: auth failed on module pv
+rsync_argv:
+  description: The rsync command that ran (no secrets in it).
+  returned: when rsync ran
+  type: list
+  elements: str
+dry_run:
+  description: Whether this was a dry run (check mode).
+  returned: always
+  type: bool
+skipped:
+  description: Another instance held the writeLock; nothing ran.
+  returned: when skipped
+  type: bool
+lock_holder_pid:
+  description: The pid in the writeLock when skipped.
+  returned: when skipped
+  type: int
+lock_taken_over_from:
+  description: The pid of the stale writeLock that was taken over.
+  returned: when a stale lock was taken over
+  type: int
+removed_leftovers:
+  description: rsync temp files a killed run left in O(dest), removed at takeover.
+  returned: when a stale lock was taken over
+  type: list
+  elements: str
+log_file:
+  description: The weekday log this run wrote to.
+  returned: when O(bookkeeping_root) is set and not in check mode
+  type: str
+  sample: /home/pacspools/icc-rsync/pv/logs/Friday
+mail_sent:
+  description: Whether the failure email was sent.
+  returned: on failure with O(mail.to)
+  type: bool
+mail_error:
+  description: Why the failure email could not be sent.
+  returned: when sending failed
+  type: str
+errors:
+  description: Refused names and other problems found before running.
+  returned: always
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.sciops.datasync.plugins.module_utils._pools import run_mirror
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            host=dict(type="str", required=True),
+            port=dict(type="int", default=44520),
+            user=dict(type="str"),
+            password_file=dict(type="path", no_log=False),
+            password=dict(type="str", no_log=True),
+            module=dict(type="str", required=True),
+            path=dict(type="str", default=""),
+            dest=dict(type="path", required=True),
+            bookkeeping_root=dict(type="path"),
+            delete=dict(type="bool", default=False),
+            max_delete=dict(type="int"),
+            symlinks=dict(type="str", default="preserve", choices=["preserve", "copy", "skip"]),
+            safe_links=dict(type="bool", default=False),
+            perms=dict(type="bool", default=True),
+            checksum=dict(type="bool", default=False),
+            excludes=dict(type="list", elements="str", default=[]),
+            bwlimit=dict(type="str"),
+            timeout=dict(type="int", default=600),
+            contimeout=dict(type="int", default=30),
+            log_files=dict(type="bool", default=True),
+            max_listed=dict(type="int", default=1000),
+            rsync_path=dict(type="path"),
+            mail=dict(type="dict", options=dict(
+                to=dict(type="list", elements="str", default=[]),
+                sender=dict(type="str"),
+                host=dict(type="str", default="localhost"),
+                port=dict(type="int"),
+                tls=dict(type="str", default="none", choices=["none", "starttls", "ssl"]),
+                credentials_file=dict(type="path"),
+                ca_bundle=dict(type="path"),
+                subject_prefix=dict(type="str", default="[datasync]"),
+            )),
+        ),
+        mutually_exclusive=[("password_file", "password")],
+        supports_check_mode=True,
+    )
+    run_mirror(module)
+
+
+if __name__ == "__main__":
+    main()
