@@ -231,13 +231,13 @@ would_transfer:
   returned: always
   type: list
   elements: str
-skipped:
+skipped_epns:
   description: Every EPN not transferred, with the reason (unmapped, already synced, not ended, running elsewhere).
   returned: always
   type: list
   elements: dict
   sample: [{epn: 15555a, equipment: 23, reason: "EPN number 15555 is not in epn_map (unknown ownership)"}]
-failed:
+failed_epns:
   description: Transfers that failed, with rsync's exit code and message.
   returned: always
   type: list
