@@ -39,6 +39,8 @@ def prepare(lab):
             "    auth users = %s" % USER,
             "    secrets file = %s" % os.path.join(directory, "rsyncd.secrets"),
             "    strict modes = yes",
+            # Serve symlinks as they are (without chroot rsync would munge them).
+            "    munge symlinks = no",
             "",
         ]
     with open(os.path.join(directory, "rsyncd.conf"), "w") as handle:
