@@ -217,3 +217,22 @@ def manage_directory(transfer, auth, collection, path, shares, state="present", 
             raise
         result["errors"].append("collection %s path %s: Globus error: %s" % (collection, path, describe_api_error(exc)))
     return result
+
+
+def run_module(module):
+    """globus_directory."""
+    from ansible_collections.sciops.datasync.plugins.module_utils import _globus  # pylint: disable=import-outside-toplevel
+
+    params = module.params
+    transfer = _globus.transfer_client(module)
+    shares = params["shares"] or []
+    auth = _globus.auth_client(module) if identity_lookups(shares) else None
+    result = manage_directory(transfer, auth, params["collection"], params["path"], shares, state=params["state"],
+                              exact=params["exact"], create=params["create"], check_mode=module.check_mode,
+                              app=_globus.client_username(module))
+    diff = result.pop("diff", None)
+    if module._diff and diff:
+        result["diff"] = diff
+    if result["errors"]:
+        module.fail_json(msg="; ".join(result["errors"]), **result)
+    module.exit_json(**result)

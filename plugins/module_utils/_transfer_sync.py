@@ -661,3 +661,190 @@ class CollectionSync(object):
                 result["changed"] = bool(task.get("files_transferred"))
             else:
                 result["timed_out"] = True
+
+
+# --------------------------------------------------------------------------- module glue
+
+
+def _clients(module, auth=False):
+    """(transfer client, app identity username[, auth client]) from the shared Globus options."""
+    from ansible_collections.sciops.datasync.plugins.module_utils import _globus  # pylint: disable=import-outside-toplevel
+
+    transfer = _globus.transfer_client(module)
+    app = _globus.client_username(module)
+    if auth:
+        return transfer, app, _globus.auth_client(module)
+    return transfer, app
+
+
+def _fail_api(module, exc, what, **result):
+    if api_error_info(exc) is None:
+        raise exc
+    module.fail_json(msg="%s: Globus error: %s" % (what, describe_api_error(exc)), **result)
+
+
+def resolve_syncs(params):
+    """Resolved syncs and the errors of the refused ones (by name)."""
+    defaults = dict((key, params.get(key)) for key in SYNC_DEFAULTS)
+    only = params.get("only") or []
+    resolved = []
+    errors = []
+    names = set()
+    labels = set()
+    for raw in params["syncs"]:
+        if only and raw.get("name") not in only:
+            continue
+        try:
+            sync = resolve_sync(raw, defaults)
+        except SyncError as exc:
+            errors.append(str(exc))
+            continue
+        if sync["name"] in names:
+            errors.append("sync %s: the name is used by two syncs" % sync["name"])
+            continue
+        if sync["label"] in labels:
+            errors.append("sync %s: label %r is used by another sync (labels find the live task)" % (sync["name"], sync["label"]))
+            continue
+        names.add(sync["name"])
+        labels.add(sync["label"])
+        resolved.append(sync)
+    for name in only:
+        if name not in names and not any(name in error for error in errors):
+            errors.append("sync %s (in only) is not one of the configured syncs" % name)
+    return resolved, errors
+
+
+def send_summary(module, results, errors):
+    """Send the run summary when asked; returns the ``mail`` result (or None)."""
+    from ansible_collections.sciops.datasync.plugins.module_utils._mail import MailError, mail_settings, send_mail  # pylint: disable=import-outside-toplevel
+    import socket  # pylint: disable=import-outside-toplevel
+
+    options = module.params.get("mail")
+    settings = mail_settings(dict((k, v) for k, v in (options or {}).items() if k not in ("when", "file_manager_url")))
+    if not settings:
+        return None
+    hostname = socket.getfqdn()
+    subject, text = summary_email(results, errors, hostname, options.get("file_manager_url") or FILE_MANAGER_URL)
+    outcome = {"to": settings["to"], "subject": subject, "sent": False}
+    if not email_wanted(options.get("when") or "ended", results, errors):
+        outcome["reason"] = "mail.when=%s did not match this run" % (options.get("when") or "ended")
+        return outcome
+    if module.check_mode:
+        outcome["reason"] = "check mode"
+        return outcome
+    try:
+        outcome["message_id"] = send_mail(subject=subject, text=text, **settings)
+        outcome["sent"] = True
+    except MailError as exc:
+        outcome["error"] = str(exc)
+        module.warn("summary email not sent: %s" % exc)
+    return outcome
+
+
+def run_module(module):
+    """globus_collection_sync."""
+    from ansible_collections.sciops.datasync.plugins.module_utils._lock import LockBusy, RunLock  # pylint: disable=import-outside-toplevel
+    from ansible_collections.sciops.datasync.plugins.module_utils._state import StateError, StateFile  # pylint: disable=import-outside-toplevel
+
+    params = module.params
+    result = {"changed": False, "syncs": [], "submitted": [], "errors": [], "skipped": False}
+    syncs, errors = resolve_syncs(params)
+    result["errors"].extend(errors)
+    state = StateFile(params["state_file"], STATE_SCHEMA, STATE_VERSION)
+    lock_path = params["lock_file"] or params["state_file"] + ".lock"
+    try:
+        with RunLock(lock_path, wait=params["lock_wait"], timeout=params["lock_timeout"]):
+            transfer, app = _clients(module)
+            run = CollectionSync(transfer, state, app, start=params["start"], check_mode=module.check_mode,
+                                 wait=params["wait"], wait_timeout=params["wait_timeout"], events=params["error_events"])
+            try:
+                results, run_errors, diff = run.run(syncs)
+            except StateError as exc:
+                module.fail_json(msg=str(exc), **result)
+    except LockBusy as exc:
+        if exc.timed_out:
+            module.fail_json(msg=str(exc), lock_holder=exc.holder_pid, **result)
+        result.update(skipped=True, lock_holder=exc.holder_pid, msg="another run holds the lock (%s)" % exc)
+        module.exit_json(**result)
+    except Exception as exc:  # pylint: disable=broad-except
+        _fail_api(module, exc, "collection sync", **result)
+    result["syncs"] = results
+    result["errors"].extend(run_errors)
+    result["submitted"] = [r["name"] for r in results if r.get("submitted")]
+    result["changed"] = any(r.get("changed") for r in results)
+    if module._diff:
+        result["diff"] = diff
+    mail = send_summary(module, results, result["errors"])
+    if mail is not None:
+        result["mail"] = mail
+    if result["errors"]:
+        module.fail_json(msg="; ".join(result["errors"]), **result)
+    module.exit_json(**result)
+
+
+def _file_list(method, task_id, fields, limit):
+    files = []
+    marker = None
+    while True:
+        response = method(task_id, marker=marker) if marker else method(task_id)
+        for entry in response["DATA"]:
+            if len(files) >= limit:
+                return files, True
+            files.append(dict((key, entry.get(key)) for key in fields))
+        marker = response.get("next_marker")
+        if not marker:
+            return files, False
+
+
+def task_report(transfer, task, events=5, transferred=False, skipped=False, max_files=1000):
+    """The globus_task_info result for a task summary."""
+    report = {"found": True, "task": task, "events": error_events(transfer, task["task_id"], events), "truncated": False}
+    if transferred:
+        report["transferred_files"], cut = _file_list(transfer.task_successful_transfers, task["task_id"],
+                                                      ("source_path", "destination_path"), max_files)
+        report["truncated"] = report["truncated"] or cut
+    if skipped:
+        report["skipped_files"], cut = _file_list(transfer.task_skipped_errors, task["task_id"],
+                                                  ("source_path", "destination_path", "error_code", "error_details", "error_time"), max_files)
+        report["truncated"] = report["truncated"] or cut
+    return report
+
+
+def run_task_info_module(module):
+    """globus_task_info."""
+    from ansible_collections.sciops.datasync.plugins.module_utils._state import StateError, StateFile  # pylint: disable=import-outside-toplevel
+
+    params = module.params
+    if params["name"] and not SYNC_NAME.match(params["name"]):
+        module.fail_json(msg="sync name %r is refused" % params["name"])
+    try:
+        transfer = _clients(module)[0]
+        task = None
+        source = None
+        if params["task_id"]:
+            task = get_task(transfer, params["task_id"])
+            source = "task_id"
+            if task is None:
+                module.fail_json(msg="Transfer task %s was not found" % params["task_id"], found=False)
+        else:
+            if params["name"] and params["state_file"]:
+                try:
+                    data = StateFile(params["state_file"], STATE_SCHEMA, STATE_VERSION).load(default={"syncs": {}})
+                except StateError as exc:
+                    module.fail_json(msg=str(exc), found=False)
+                entry = data.get("syncs", {}).get(params["name"], {})
+                task_id = entry.get("task_id") or (entry.get("last") or {}).get("task_id")
+                if task_id:
+                    task = get_task(transfer, task_id)
+                    source = "state"
+            if task is None:
+                label = params["label"] or default_label(params["name"])
+                task = find_task_by_label(transfer, label, statuses=LIVE_STATUSES) or find_task_by_label(transfer, label, statuses=())
+                source = "label"
+        if task is None:
+            module.exit_json(changed=False, found=False)
+        report = task_report(transfer, task, params["error_events"], params["transferred_files"], params["skipped_files"], params["max_files"])
+    except Exception as exc:  # pylint: disable=broad-except
+        _fail_api(module, exc, "task info", found=False)
+    report.update(changed=False, source=source)
+    module.exit_json(**report)
