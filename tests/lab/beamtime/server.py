@@ -53,7 +53,7 @@ def activities_for(seed, runs, run_name, beamline):
     if by_beamline is None:
         return None
     current = current_run(runs)["runName"]
-    today = datetime.datetime.now(CHICAGO).replace(hour=8, minute=0, second=0, microsecond=0)
+    today = datetime.datetime.now(CHICAGO).replace(hour=0, minute=0, second=0, microsecond=0)
     out = []
     for key, items in by_beamline.items():
         name = current if key == "current" else key

@@ -1,0 +1,154 @@
+# -*- coding: utf-8 -*-
+# Copyright: sciops.datasync contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""APS scheduling (beam-api) client for aps_beamtime_info.
+
+Private to sciops.datasync: not a public API.
+
+HTTP Basic auth from a credentials file (``user|password``). The current run is the
+one whose start/end cover the date asked for; its activities for the beamline carry
+the proposal (GUP id, title) and the experimenters (badge, names, email, PI flag).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import json
+import re
+
+from ansible.module_utils.six.moves.urllib.parse import quote
+
+BASE = "/beamline-scheduling/sched-api"
+ROUTES = {
+    "all_runs": BASE + "/run/getAllRuns",
+    "activities": BASE + "/activity/findByRunNameAndBeamlineId/{run}/{beamline}",
+}
+
+
+class BeamtimeError(Exception):
+    pass
+
+
+def parse_time(text):
+    """ISO times as the API writes them (offset with or without a colon) -> aware datetime."""
+    if not text:
+        return None
+    value = str(text).strip().replace("Z", "+00:00")
+    match = re.match(r"^(.*[T ]\d{2}:\d{2}:\d{2})(\.\d+)?([+-]\d{2}):?(\d{2})$", value)
+    if match:
+        base, hours, minutes = match.group(1), match.group(3), match.group(4)
+        return datetime.datetime.strptime(base.replace(" ", "T") + hours + minutes, "%Y-%m-%dT%H:%M:%S%z")
+    try:
+        day = datetime.datetime.strptime(value[:19], "%Y-%m-%dT%H:%M:%S")
+    except ValueError:
+        raise BeamtimeError("cannot parse time %r" % text)
+    return day.replace(tzinfo=datetime.timezone.utc)
+
+
+def read_credentials(path):
+    try:
+        with open(path, "r") as handle:
+            line = handle.readline().strip()
+    except (IOError, OSError) as exc:
+        raise BeamtimeError("cannot read scheduling credentials file %s: %s" % (path, getattr(exc, "strerror", None) or exc))
+    if "|" not in line:
+        raise BeamtimeError("scheduling credentials file %s must start with a line 'username|password'" % path)
+    return tuple(line.split("|", 1))
+
+
+def get_json(url, credentials, validate_certs=True, ca_bundle=None, timeout=30):
+    from ansible.module_utils.urls import open_url
+    from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
+
+    token = base64.b64encode(("%s:%s" % credentials).encode("utf-8")).decode("ascii")
+    headers = {"Authorization": "Basic " + token, "Accept": "application/json"}
+    try:
+        response = open_url(url, headers=headers, validate_certs=validate_certs, ca_path=ca_bundle, timeout=timeout)
+        body = response.read()
+    except HTTPError as exc:
+        detail = ""
+        try:
+            detail = json.loads(exc.read().decode("utf-8")).get("message", "")
+        except Exception:  # pylint: disable=broad-except
+            detail = ""
+        hint = {401: " (check the credentials file)", 403: " (the account may not read this beamline)"}.get(exc.code, "")
+        raise BeamtimeError("scheduling API %s answered HTTP %s%s%s" % (url, exc.code, hint, (": " + detail) if detail else ""))
+    except (URLError, IOError, OSError) as exc:
+        raise BeamtimeError("cannot reach the scheduling API at %s: %s" % (url, getattr(exc, "reason", None) or exc))
+    try:
+        document = json.loads(body.decode("utf-8"))
+    except ValueError:
+        raise BeamtimeError("scheduling API %s returned something that is not JSON" % url)
+    if isinstance(document, dict) and "message" in document:
+        raise BeamtimeError("scheduling API %s: %s" % (url, document["message"]))
+    return document
+
+
+def pick_run(runs, when, run_name=None):
+    if run_name:
+        for run in runs:
+            if run.get("runName") == run_name:
+                return run
+        raise BeamtimeError("run %s is not among the scheduling runs" % run_name)
+    for run in runs:
+        start, end = parse_time(run.get("startTime")), parse_time(run.get("endTime"))
+        if start and end and start <= when < end:
+            return run
+    raise BeamtimeError("no scheduling run covers %s" % when.isoformat())
+
+
+def experimenter_view(item):
+    return {"badge": str(item.get("badge") or ""), "first_name": item.get("firstName"),
+            "last_name": item.get("lastName"), "email": item.get("email"),
+            "institution": item.get("institution"), "pi": item.get("piFlag") == "Y"}
+
+
+def activity_view(item):
+    proposal = ((item.get("beamtime") or {}).get("proposal")) or {}
+    experimenters = [experimenter_view(e) for e in proposal.get("experimenters") or []]
+    pis = [e for e in experimenters if e["pi"]]
+    return {"activity_id": item.get("activityId"), "start": item.get("startTime"), "end": item.get("endTime"),
+            "proposal_id": str(proposal.get("gupId") or ""), "title": proposal.get("proposalTitle"),
+            "experimenters": experimenters, "pi": pis[0] if pis else None}
+
+
+def choose_activity(activities, when, proposal=None):
+    """The activity for ``proposal`` if given, else the one running at ``when``, else None."""
+    if proposal:
+        for item in activities:
+            if item["proposal_id"] == str(proposal):
+                return item
+        return None
+    for item in activities:
+        start, end = parse_time(item["start"]), parse_time(item["end"])
+        if start and end and start <= when < end:
+            return item
+    return None
+
+
+def run_module(module):
+    params = module.params
+    try:
+        if params["date"]:
+            when = parse_time(params["date"] if "T" in params["date"] else params["date"] + "T12:00:00+00:00")
+        else:
+            when = datetime.datetime.now(datetime.timezone.utc)
+        credentials = read_credentials(params["credentials_file"])
+        base = params["url"].rstrip("/")
+        options = dict(validate_certs=params["validate_certs"], ca_bundle=params["ca_bundle"], timeout=params["timeout"])
+        runs = get_json(base + ROUTES["all_runs"], credentials, **options)
+        run = pick_run(runs, when, params["run"])
+        url = base + ROUTES["activities"].format(run=quote(run["runName"], safe=""), beamline=quote(params["beamline"], safe=","))
+        activities = [activity_view(a) for a in get_json(url, credentials, **options)]
+    except BeamtimeError as exc:
+        module.fail_json(msg=str(exc))
+    chosen = choose_activity(activities, when, params["proposal"])
+    if chosen is None and params["proposal"] and params["require"]:
+        module.fail_json(msg="proposal %s has no activity on %s in run %s" % (params["proposal"], params["beamline"], run["runName"]),
+                         run=run, activities=activities)
+    if chosen is None and params["require"]:
+        module.fail_json(msg="no activity on %s at %s in run %s" % (params["beamline"], when.isoformat(), run["runName"]),
+                         run=run, activities=activities)
+    module.exit_json(changed=False, run={"name": run.get("runName"), "start": run.get("startTime"), "end": run.get("endTime")},
+                     activities=activities, beamtime=chosen or {})
