@@ -38,6 +38,7 @@ RULE = "=" * 51
 DEFAULT_PORT = 44520
 _WILDCARDS = re.compile(r"[*?\[\]\\]")
 _WHITESPACE = re.compile(r"\s")
+_MODULE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._,+@=-]*$")
 _RSYNC_TEMP = re.compile(r"^\..+\.[A-Za-z0-9]{6}$")
 
 
@@ -52,6 +53,8 @@ def module_name_problem(name):
         return "rsync module name %r contains whitespace" % name
     if _WILDCARDS.search(name):
         return "rsync module name %r contains wildcard or escape characters" % name
+    if not _MODULE_NAME.match(name):
+        return "rsync module name %r has characters outside letters, digits and . _ , + @ = -" % name
     return None
 
 

@@ -1,0 +1,197 @@
+import datetime
+import os
+import subprocess
+import sys
+
+import pytest
+
+from ansible_collections.sciops.datasync.plugins.module_utils import _pools as pools
+
+
+class Clock(object):
+    def __init__(self, moment):
+        self.moment = moment
+
+    def __call__(self):
+        return self.moment
+
+
+FRIDAY = datetime.datetime(2007, 8, 24, 16, 39)
+
+
+def read(path):
+    with open(path) as handle:
+        return handle.read()
+
+
+def test_log_format_with_fixed_clock(tmp_path):
+    clock = Clock(FRIDAY)
+    log = pools.PoolLog(str(tmp_path), "pv", "/pacs/PacsProductPools/pools", clock=clock)
+    log.open_day()
+    log.start_run()
+    log.write(["./", "simple.pacs_calibration_products/"])
+    clock.moment = FRIDAY.replace(minute=46)
+    log.error(23, "partial transfer due to error")
+    assert read(str(tmp_path / "pv" / "logs" / "Friday")) == (
+        "===================================================\n"
+        "TransferPools log file for Friday, 20070824T1639\n"
+        "Products located in: /pacs/PacsProductPools/pools\n"
+        "===================================================\n"
+        "***** 20070824T1639: starting rsync *****\n"
+        "./\n"
+        "simple.pacs_calibration_products/\n"
+        "20070824T1646: PACS product pool transfer rsync error 23.\n"
+        "rsync error 23: partial transfer due to error\n"
+    )
+    assert read(str(tmp_path / "pv" / "logs" / "logDay")) == "Friday\n"
+
+
+def test_log_rotates_by_weekday_and_after_a_week(tmp_path):
+    clock = Clock(FRIDAY)
+    log = pools.PoolLog(str(tmp_path), "pv", "/pools", clock=clock)
+    log.open_day()
+    log.start_run()
+    # Later the same day: appended, no new header.
+    clock.moment = FRIDAY.replace(hour=17)
+    log = pools.PoolLog(str(tmp_path), "pv", "/pools", clock=clock)
+    log.open_day()
+    log.start_run()
+    friday = str(tmp_path / "pv" / "logs" / "Friday")
+    assert read(friday).count("TransferPools log file") == 1
+    assert read(friday).count("starting rsync") == 2
+    # Saturday: a new file, logDay switches.
+    clock.moment = FRIDAY + datetime.timedelta(days=1)
+    log = pools.PoolLog(str(tmp_path), "pv", "/pools", clock=clock)
+    log.open_day()
+    log.start_run()
+    assert read(str(tmp_path / "pv" / "logs" / "logDay")) == "Saturday\n"
+    assert "Saturday, 20070825T1639" in read(str(tmp_path / "pv" / "logs" / "Saturday"))
+    # Next Friday: last week's Friday log is overwritten.
+    clock.moment = FRIDAY + datetime.timedelta(days=7)
+    log = pools.PoolLog(str(tmp_path), "pv", "/pools", clock=clock)
+    log.open_day()
+    log.start_run()
+    text = read(friday)
+    assert text.count("starting rsync") == 1 and "20070831T1639" in text and "20070824" not in text
+    # Same weekday a week later without any run in between (logDay still says Friday).
+    os.utime(friday, (0, 0))
+    clock.moment = FRIDAY + datetime.timedelta(days=14)
+    log = pools.PoolLog(str(tmp_path), "pv", "/pools", clock=clock)
+    log.open_day()
+    assert "20070907" in read(friday) and "20070831" not in read(friday)
+
+
+def test_skip_and_takeover_lines(tmp_path):
+    log = pools.PoolLog(str(tmp_path), "pv", "/pools", clock=Clock(FRIDAY))
+    log.skipped(4242)
+    log.took_over(4343, "process 4343 is gone", ["sub/.big.fits.Ab12Cd"])
+    text = read(log.path)
+    assert "***** 20070824T1639: skipped: writeLock held by running pid 4242 *****" in text
+    assert "20070824T1639: stale writeLock of pid 4343 taken over (process 4343 is gone)." in text
+    assert "removed temp file left by the killed run: sub/.big.fits.Ab12Cd" in text
+
+
+def dead_pid():
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_write_lock_acquire_release(tmp_path):
+    path = str(tmp_path / "pv" / "writeLock")
+    lock = pools.WriteLock(path)
+    assert lock.acquire() == ("acquired", None, None)
+    assert read(path) == "%d\n" % os.getpid()
+    lock.release()
+    assert not os.path.exists(path)
+
+
+def test_write_lock_busy_while_holder_runs(tmp_path):
+    path = str(tmp_path / "writeLock")
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        with open(path, "w") as handle:
+            handle.write("%d\n" % holder.pid)
+        state, pid, reason = pools.WriteLock(path).acquire()
+        assert (state, pid) == ("busy", holder.pid)
+        assert read(path) == "%d\n" % holder.pid
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+@pytest.mark.parametrize("content", ["dead", "garbage\n", ""])
+def test_stale_write_lock_is_taken_over(tmp_path, content):
+    path = str(tmp_path / "writeLock")
+    old = dead_pid()
+    with open(path, "w") as handle:
+        handle.write("%d\n" % old if content == "dead" else content)
+    lock = pools.WriteLock(path)
+    state, pid, reason = lock.acquire()
+    assert state == "took_over"
+    if content == "dead":
+        assert pid == old and "gone" in reason
+    assert read(path) == "%d\n" % os.getpid()
+    lock.release()
+
+
+def test_reused_pid_is_stale(tmp_path):
+    path = str(tmp_path / "writeLock")
+    younger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        with open(path, "w") as handle:
+            handle.write("%d\n" % younger.pid)
+        os.utime(path, (1000, 1000))  # the lock is far older than the process holding that pid now
+        state, pid, reason = pools.WriteLock(path).acquire()
+        assert state == "took_over" and "started after" in reason
+    finally:
+        younger.kill()
+        younger.wait()
+
+
+def test_rsync_leftovers(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / ".big.fits.Ab12Cd").write_bytes(b"x")
+    (tmp_path / "a" / "big.fits").write_bytes(b"x")
+    (tmp_path / ".hidden").write_bytes(b"x")
+    assert pools.rsync_leftovers(str(tmp_path)) == ["a/.big.fits.Ab12Cd"]
+
+
+@pytest.mark.parametrize("name", ["-la", "--rsh=sh", "pv/../etc", "..", "pv 1", "pv\t1", "pv\n", "p*", "pv?", "", "/pv", "pv[1]"])
+def test_hostile_module_names(name):
+    assert pools.module_name_problem(name)
+
+
+@pytest.mark.parametrize("name", ["pv", "pv-1", "PV1342180000", "ops_2", "pv.1"])
+def test_good_module_names(name):
+    assert pools.module_name_problem(name) is None
+
+
+@pytest.mark.parametrize("path", ["../x", "a/../../b", "a/-rf", "/etc", "a\nb", "a\tb", "obs*", " lead", "a/.."])
+def test_hostile_paths(path):
+    assert pools.pool_path_problem(path)
+
+
+@pytest.mark.parametrize("path", ["", "obs0001", "odd names/nested dir 1", "a/b/c/"])
+def test_good_paths(path):
+    assert pools.pool_path_problem(path) is None
+
+
+def test_summarize_counts_and_limit():
+    stdout = ">f+++++++++ a\n>f+++++++++ b\n*deleting   c\nNumber of regular files transferred: 2\nTotal transferred file size: 10 bytes\n"
+    changes, fields = pools.summarize(stdout, 1)
+    assert fields["transferred"] == ["a"] and fields["transferred_count"] == 2
+    assert fields["deleted"] == ["c"] and fields["files_deleted"] == 1
+    assert fields["files_transferred"] == 2 and fields["bytes_transferred"] == 10
+    assert fields["lists_truncated"] is True
+    assert pools.summarize("", 10)[1]["transferred_count"] == 0
+
+
+def test_password_setup(tmp_path):
+    secret = tmp_path / "password"
+    secret.write_text("s3cret\n")
+    secret.chmod(0o644)
+    assert "group or others" in pools.password_setup({"password_file": str(secret)})[2]
+    secret.chmod(0o600)
+    assert pools.password_setup({"password_file": str(secret)}) == (str(secret), {}, None)
+    assert pools.password_setup({"password": "x"}) == (None, {"RSYNC_PASSWORD": "x"}, None)

@@ -1,0 +1,82 @@
+import json
+
+import pytest
+from ansible.module_utils import basic
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.sciops.datasync.plugins.modules import rsync_pool_info, rsync_pool_mirror
+
+ITEMIZED = ">f+++++++++ README\ncd+++++++++ obs0001/\nNumber of regular files transferred: 1\nTotal transferred file size: 21 bytes\n"
+
+
+class Exit(Exception):
+    def __init__(self, result, failed):
+        super(Exit, self).__init__(result.get("msg"))
+        self.result = result
+        self.failed = failed
+
+
+@pytest.fixture
+def calls(monkeypatch):
+    seen = []
+
+    def exit_json(self_, **result):
+        raise Exit(result, False)
+
+    def fail_json(self_, **result):
+        raise Exit(result, True)
+
+    def run_command(module, args, **kwargs):
+        seen.append((args, kwargs))
+        return 0, ITEMIZED, ""
+
+    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
+    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
+    monkeypatch.setattr(basic.AnsibleModule, "run_command", run_command)
+    monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda module, name, **kw: "/usr/bin/" + name)
+    return seen
+
+
+def run(main, args):
+    with patch_module_args(args):
+        with pytest.raises(Exit) as info:
+            main()
+    return info.value
+
+
+@pytest.mark.parametrize("field,value", [("module", "--rsh=touch /tmp/canary"), ("module", "pv/../.."), ("path", "../../etc"),
+                                         ("path", "obs\n1"), ("module", "-e")])
+def test_hostile_names_refused_before_any_command(calls, tmp_path, field, value):
+    args = {"host": "127.0.0.1", "module": "pv", "dest": str(tmp_path / "d"), "password": "x", "user": "pacs"}
+    args[field] = value
+    outcome = run(rsync_pool_mirror.main, args)
+    assert outcome.failed
+    assert outcome.result["errors"] and repr(value)[1:-1] in outcome.result["errors"][0]
+    assert calls == []
+    assert not (tmp_path / "d").exists()
+
+
+def test_check_mode_is_a_dry_run_that_creates_nothing(calls, tmp_path):
+    args = {"host": "127.0.0.1", "module": "pv", "dest": str(tmp_path / "d"), "password": "s3cret", "user": "pacs",
+            "bookkeeping_root": str(tmp_path / "icc"), "_ansible_check_mode": True}
+    outcome = run(rsync_pool_mirror.main, args)
+    assert not outcome.failed
+    assert outcome.result["changed"] is True and outcome.result["dry_run"] is True
+    assert outcome.result["transferred"] == ["README", "obs0001/"]
+    argv, kwargs = calls[0]
+    assert "--dry-run" in argv and "--itemize-changes" in argv
+    assert "s3cret" not in json.dumps(argv) and kwargs["environ_update"]["RSYNC_PASSWORD"] == "s3cret"
+    assert "s3cret" not in json.dumps(outcome.result)
+    assert not (tmp_path / "d").exists() and not (tmp_path / "icc").exists()
+
+
+def test_info_refuses_hostile_module(calls):
+    outcome = run(rsync_pool_info.main, {"host": "127.0.0.1", "module": "pv;reboot"})
+    assert outcome.failed and calls == []
+
+
+def test_info_lists_modules(calls, monkeypatch):
+    monkeypatch.setattr(basic.AnsibleModule, "run_command",
+                        lambda module, args, **kw: (0, "pv             \tPACS product pools, PV\n", ""))
+    outcome = run(rsync_pool_info.main, {"host": "127.0.0.1"})
+    assert outcome.result["modules"] == [{"name": "pv", "description": "PACS product pools, PV"}]
