@@ -201,6 +201,45 @@ class RepatriationState(object):
 
 # ---------------------------------------------------------------- apply
 
+def equipment_beamlines(params):
+    """``([(equipment id, beamline)], refused)`` from the equipment list (beamline names checked)."""
+    found, refused = [], []
+    for equipment in params["equipment"]:
+        beamline = equipment.get("beamline") or params.get("beamline")
+        problem = path_component_problem(beamline, "beamline")
+        if problem:
+            refused.append("equipment %s: refused %s" % (equipment["id"], problem))
+            continue
+        found.append((equipment["id"], beamline))
+    return found, refused
+
+
+def list_portal_visits(params, start, end, client_factory=PortalClient):
+    """Visit records (with ``beamline``) of every equipment overlapping [start, end].
+
+    Returns ``(visits, refused, failures)``: refused beamline names, and one message
+    per equipment that could not be queried (naming it). Raises PortalError when the
+    credentials file cannot be used at all.
+    """
+    credentials = load_credentials(params["credentials_file"])
+    verify = params["ca_bundle"] or params["validate_certs"]
+    pairs, refused = equipment_beamlines(params)
+    visits, failures = [], []
+    for equipment_id, beamline in pairs:
+        if equipment_id not in credentials:
+            failures.append("equipment %s: no credentials in %s" % (equipment_id, params["credentials_file"]))
+            continue
+        client = client_factory(params["portal_url"], equipment_id, credentials[equipment_id], verify=verify,
+                                timeout=params["portal_timeout"], retries=params["portal_retries"], backoff=params["portal_backoff"])
+        try:
+            for visit in client.visits(start, end):
+                visit["beamline"] = beamline
+                visits.append(visit)
+        except PortalError as exc:
+            failures.append(str(exc))
+    return visits, refused, failures
+
+
 def now_utc():
     return datetime.datetime.now(datetime.timezone.utc)
 
@@ -219,33 +258,13 @@ class Repatriation(object):
 
     # -- observe
     def list_visits(self, now):
-        params = self.params
+        start = now - datetime.timedelta(days=self.params["visit_day_range"])
         try:
-            credentials = load_credentials(params["credentials_file"])
+            visits, refused, failures = list_portal_visits(self.params, start, now, self.client_factory)
         except PortalError as exc:
             self.module.fail_json(msg=str(exc))
-        verify = params["ca_bundle"] or params["validate_certs"]
-        start = now - datetime.timedelta(days=params["visit_day_range"])
-        visits = []
-        for equipment in params["equipment"]:
-            equipment_id = equipment["id"]
-            beamline = equipment.get("beamline") or params["beamline"]
-            problem = path_component_problem(beamline, "beamline")
-            if problem:
-                self.errors.append("equipment %s: refused %s" % (equipment_id, problem))
-                continue
-            if equipment_id not in credentials:
-                self.failures.append("equipment %s: no credentials in %s" % (equipment_id, params["credentials_file"]))
-                continue
-            client = self.client_factory(params["portal_url"], equipment_id, credentials[equipment_id], verify=verify,
-                                         timeout=params["portal_timeout"], retries=params["portal_retries"],
-                                         backoff=params["portal_backoff"])
-            try:
-                for visit in client.visits(start, now):
-                    visit["beamline"] = beamline
-                    visits.append(visit)
-            except PortalError as exc:
-                self.failures.append(str(exc))
+        self.errors.extend(refused)
+        self.failures.extend(failures)
         return visits
 
     # -- transfer

@@ -27,96 +27,12 @@ description:
 author: sciops.datasync contributors
 extends_documentation_fragment:
   - sciops.datasync.attributes
+  - sciops.datasync.epn
 options:
-  portal_url:
-    description: Base URL of the synchrotron portal, for example V(https://portal.synchrotron.org.au).
-    type: str
-    required: true
-  credentials_file:
-    description:
-      - YAML (or JSON) file with the portal credentials of every equipment, in ASSyncy's shape
-        C(equipment: [{id, username, password, client_name, client_password}]). An ASSyncy C(config.yml) works as it is.
-      - Keep it mode 0600; the secrets never appear in arguments, logs or results.
-    type: path
-    required: true
-  validate_certs:
-    description: Verify the portal's TLS certificate.
-    type: bool
-    default: true
-  ca_bundle:
-    description: CA bundle to verify the portal's certificate with, instead of the system's.
-    type: path
-  portal_timeout:
-    description: Seconds to wait for one portal answer.
-    type: int
-    default: 30
-  portal_retries:
-    description: How many times a portal call answered with 5xx (or a connection error) is retried, with exponential backoff.
-    type: int
-    default: 3
-  portal_backoff:
-    description: Seconds before the first retry; doubled for each further retry.
-    type: float
-    default: 1.0
-  equipment:
-    description: The equipment (beamlines) whose visits are repatriated.
-    type: list
-    elements: dict
-    required: true
-    suboptions:
-      id:
-        description: The portal's equipment id.
-        type: int
-        required: true
-      beamline:
-        description: The beamline folder on the source (C(<source_root>/<beamline>/<epn>)); defaults to O(beamline).
-        type: str
-  beamline:
-    description: Beamline folder for equipment entries that do not name one.
-    type: str
-  epn_map:
-    description:
-      - EPN number to project folder, for example C({"12282": "ny79"}). EPN C(12282a) then lands in
-        C(<destination_root>/ny79/12282a/data/).
-    type: dict
-    required: true
-  visit_day_range:
-    description: How many days back to look for visits.
-    type: int
-    default: 200
   only:
     description: Consider only these EPNs (for a one-off repatriation); the others are skipped with a reason.
     type: list
     elements: str
-  source_host:
-    description: The synchrotron's ssh/rsync host.
-    type: str
-    required: true
-  source_port:
-    description: Its ssh port.
-    type: int
-    default: 22
-  source_user:
-    description: The ssh user (ASSyncy hard-coded it).
-    type: str
-    required: true
-  source_root:
-    description: Absolute path of the data folder on the source, holding C(<beamline>/<epn>/).
-    type: str
-    default: /data
-  key_file:
-    description: The ssh private key (mode 0600).
-    type: path
-    required: true
-  known_hosts:
-    description:
-      - known_hosts file holding the source's host key. It replaces the user's and the global known_hosts files.
-      - Host keys are always checked (C(StrictHostKeyChecking=yes)); an unknown or changed key stops the transfer.
-    type: path
-  connect_timeout:
-    description: ssh connect timeout in seconds.
-    type: int
-    default: 30
   destination_root:
     description: Where projects live; each EPN goes to C(<destination_root>/<project>/<epn>/data/).
     type: path
@@ -258,23 +174,12 @@ visits:
   type: int
 """
 
+import importlib.util
 import os
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.sciops.datasync.plugins.module_utils._epn import Repatriation
-
-try:
-    import requests  # noqa: F401 pylint: disable=unused-import
-    HAS_REQUESTS = True
-except ImportError:
-    HAS_REQUESTS = False
-
-try:
-    import yaml  # noqa: F401 pylint: disable=unused-import
-    HAS_YAML = True
-except ImportError:
-    HAS_YAML = False
 
 
 def main():
@@ -313,10 +218,9 @@ def main():
         ),
         supports_check_mode=True,
     )
-    if not HAS_REQUESTS:
-        module.fail_json(msg=missing_required_lib("requests"))
-    if not HAS_YAML:
-        module.fail_json(msg=missing_required_lib("PyYAML"))
+    for library, name in (("requests", "requests"), ("yaml", "PyYAML")):
+        if importlib.util.find_spec(library) is None:
+            module.fail_json(msg=missing_required_lib(name))
     if module.params["lock_dir"] is None:
         module.params["lock_dir"] = os.path.dirname(os.path.abspath(module.params["state_file"]))
     Repatriation(module).run()

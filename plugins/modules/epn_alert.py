@@ -1,0 +1,221 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: sciops.datasync contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: epn_alert
+short_description: Email about synchrotron EPNs whose owner is unknown (ASSyncy epnalert)
+version_added: "0.1.0"
+description:
+  - Lists the EPN folders under C(<source_root>/<beamline>/) on O(source_host) over SFTP (the host key is checked
+    against O(known_hosts)), keeps those whose number is not a key of O(epn_map), and looks up their visits on the
+    synchrotron portal.
+  - Sends one email, subject O(subject), with a text and an HTML part rendered from Jinja templates (the HTML is
+    autoescaped), naming each EPN's principal scientist and data scientists. Nothing is sent when no unknown EPN has a
+    visit.
+  - Each EPN is alerted once, remembered in O(state_file), unless O(realert_after_days) have passed.
+  - In check mode the email is rendered and returned, not sent, and nothing is recorded.
+  - EPN folder names that are not C(<digits><letters>) are refused by name and listed in RV(errors).
+author: sciops.datasync contributors
+extends_documentation_fragment:
+  - sciops.datasync.attributes
+  - sciops.datasync.epn
+attributes:
+  diff_mode:
+    support: none
+options:
+  state_file:
+    description: JSON state file remembering which EPNs were alerted, and when.
+    type: path
+    required: true
+  realert_after_days:
+    description: Alert again about an EPN still unknown this many days after the last alert. Never, when omitted.
+    type: int
+  subject:
+    description: The email subject.
+    type: str
+    default: Unknown ownership of EPNs
+  template_text:
+    description:
+      - Jinja template of the text part. Variables are C(epns) (each with C(epn), C(beamline), C(start_time),
+        C(end_time), C(principal_scientist) and C(data_scientists), people having C(name) and C(email)), C(count),
+        C(source), C(generated) and C(visit_day_range).
+      - A built-in template is used when omitted; the C(sciops.datasync.mxsync) role installs a copy you can replace.
+    type: path
+  template_html:
+    description: Jinja template of the HTML part (autoescaped), with the variables of O(template_text).
+    type: path
+  mail:
+    description: Where the alert goes and how.
+    type: dict
+    required: true
+    suboptions:
+      to:
+        description: Recipient addresses (a helpdesk, for example).
+        type: list
+        elements: str
+        required: true
+      sender:
+        description: The From address; C(datasync@<fqdn>) when omitted.
+        type: str
+      host:
+        description: The SMTP server.
+        type: str
+        default: localhost
+      port:
+        description: The SMTP port (25, or 465 with O(mail.tls=ssl)).
+        type: int
+      tls:
+        description: V(none), V(starttls) or V(ssl) (SMTPS). Certificates are verified.
+        type: str
+        choices: [none, starttls, ssl]
+        default: none
+      credentials_file:
+        description: File with C(user:password) (or a user line and a password line) for SMTP login, mode V(0600).
+        type: path
+      ca_bundle:
+        description: CA bundle to verify the SMTP server's certificate; the system store when omitted.
+        type: path
+      subject_prefix:
+        description: Text put before the subject.
+        type: str
+requirements:
+  - paramiko, jinja2, requests and PyYAML (Python)
+seealso:
+  - module: sciops.datasync.epn_repatriate
+"""
+
+EXAMPLES = r"""
+- name: Tell the helpdesk about EPNs nobody has mapped yet
+  sciops.datasync.epn_alert:
+    portal_url: https://portal.synchrotron.org.au
+    credentials_file: /etc/datasync/mxsync/portal.yml
+    equipment:
+      - {id: 23, beamline: MX1}
+      - {id: 24, beamline: MX2}
+    epn_map:
+      "12282": ny79
+    source_host: sftp.synchrotron.org.au
+    source_user: mxdata
+    key_file: /etc/datasync/mxsync/mx_key
+    known_hosts: /etc/datasync/mxsync/known_hosts
+    state_file: /var/lib/datasync/mxsync/epn_alert.json
+    realert_after_days: 30
+    template_text: /etc/datasync/mxsync/epnalert-text.j2
+    template_html: /etc/datasync/mxsync/epnalert-html.j2
+    mail:
+      to: [helpdesk@example.edu]
+      sender: mxsync@example.edu
+      host: smtp.example.edu
+      tls: starttls
+"""
+
+RETURN = r"""
+alerted:
+  description: EPNs in the email (sent, or rendered in check mode).
+  returned: always
+  type: list
+  elements: str
+  sample: [15555a]
+epns:
+  description: The alerted EPNs with their beamline, visit times, principal scientist and data scientists.
+  returned: always
+  type: list
+  elements: dict
+skipped_epns:
+  description: Unknown EPN folders not alerted, with the reason (no visit, already alerted).
+  returned: always
+  type: list
+  elements: dict
+errors:
+  description: Refused names and portal errors, each naming what it is about.
+  returned: always
+  type: list
+  elements: str
+sent:
+  description: Whether an email was sent.
+  returned: always
+  type: bool
+subject:
+  description: The subject.
+  returned: always
+  type: str
+to:
+  description: The recipients.
+  returned: always
+  type: list
+  elements: str
+text:
+  description: The text part.
+  returned: when there is something to alert
+  type: str
+html:
+  description: The HTML part.
+  returned: when there is something to alert
+  type: str
+message_id:
+  description: Message-ID of the email sent.
+  returned: when sent
+  type: str
+"""
+
+import importlib.util
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.sciops.datasync.plugins.module_utils._epn_alert import run_alert
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            portal_url=dict(type="str", required=True),
+            credentials_file=dict(type="path", required=True),
+            validate_certs=dict(type="bool", default=True),
+            ca_bundle=dict(type="path"),
+            portal_timeout=dict(type="int", default=30),
+            portal_retries=dict(type="int", default=3),
+            portal_backoff=dict(type="float", default=1.0),
+            equipment=dict(type="list", elements="dict", required=True, options=dict(
+                id=dict(type="int", required=True),
+                beamline=dict(type="str"),
+            )),
+            beamline=dict(type="str"),
+            epn_map=dict(type="dict", required=True),
+            visit_day_range=dict(type="int", default=200),
+            source_host=dict(type="str", required=True),
+            source_port=dict(type="int", default=22),
+            source_user=dict(type="str", required=True),
+            source_root=dict(type="str", default="/data"),
+            key_file=dict(type="path", required=True),
+            known_hosts=dict(type="path"),
+            connect_timeout=dict(type="int", default=30),
+            state_file=dict(type="path", required=True),
+            realert_after_days=dict(type="int"),
+            subject=dict(type="str", default="Unknown ownership of EPNs"),
+            template_text=dict(type="path"),
+            template_html=dict(type="path"),
+            mail=dict(type="dict", required=True, options=dict(
+                to=dict(type="list", elements="str", required=True),
+                sender=dict(type="str"),
+                host=dict(type="str", default="localhost"),
+                port=dict(type="int"),
+                tls=dict(type="str", default="none", choices=["none", "starttls", "ssl"]),
+                credentials_file=dict(type="path"),
+                ca_bundle=dict(type="path"),
+                subject_prefix=dict(type="str"),
+            )),
+        ),
+        supports_check_mode=True,
+    )
+    for library, name in (("paramiko", "paramiko"), ("jinja2", "jinja2"), ("requests", "requests"), ("yaml", "PyYAML")):
+        if importlib.util.find_spec(library) is None:
+            module.fail_json(msg=missing_required_lib(name))
+    run_alert(module)
+
+
+if __name__ == "__main__":
+    main()
