@@ -36,6 +36,12 @@ options:
     description: DM station name, for example V(2-BM-A,B).
     type: str
     required: true
+  create:
+    description:
+      - Create the experiment when DM says it does not exist. With V(false) a missing experiment fails
+        the module (for steps that only manage an existing experiment).
+    type: bool
+    default: true
   type:
     description: Experiment type name, used when the experiment is created.
     type: str
@@ -254,6 +260,7 @@ def main():
         argument_spec=dict(
             name=dict(type="str", required=True),
             station=dict(type="str", required=True),
+            create=dict(type="bool", default=True),
             type=dict(type="str", default="2BM"),
             description=dict(type="str"),
             root_path=dict(type="str"),
