@@ -46,6 +46,10 @@ def ansible_playbook(lab_env):
                         ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".collections"),
                         ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
         full_env.update(env or {})
+        if full_env.get("ANSIBLE_STDOUT_CALLBACK") in ("json", "ansible.builtin.json", "ansible.posix.json"):
+            # ansible-core has no json callback; the tests ship their own (tests/callback_plugins/json.py)
+            full_env["ANSIBLE_STDOUT_CALLBACK"] = "json"
+            full_env["ANSIBLE_CALLBACK_PLUGINS"] = os.path.join(REPO, "tests", "callback_plugins")
         binary = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
         proc = subprocess.run([binary] + list(args), cwd=REPO, env=full_env, capture_output=True, text=True, check=False)
         result = PlaybookResult(proc)
@@ -57,5 +61,5 @@ def ansible_playbook(lab_env):
 
 
 def module_results(stdout):
-    """Parse the JSON printed by the ansible.builtin.json callback (ANSIBLE_STDOUT_CALLBACK=json)."""
+    """Parse the JSON printed by the test json callback (env ANSIBLE_STDOUT_CALLBACK=json)."""
     return json.loads(stdout[stdout.index("{"):])
