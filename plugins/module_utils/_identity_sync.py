@@ -830,3 +830,292 @@ def apply_group_plan(plan, state, save, backend, runner, hooks_dir=None):
                 record.pop("hooks_pending", None)
         save(state)
     return result
+
+
+# ---------------------------------------------------------------------------------------
+# Globus reads (clients are duck-typed globus_sdk GroupsClient / AuthClient)
+# ---------------------------------------------------------------------------------------
+def api_problem(exc):
+    """A one-line reason for a failed Globus call, with the service's code and request id."""
+    status = getattr(exc, "http_status", None)
+    if status is None:
+        return "%s: %s" % (type(exc).__name__, exc)
+    code = getattr(exc, "code", None)
+    message = getattr(exc, "message", None) or str(exc)
+    rid = getattr(exc, "request_id", None)
+    return "HTTP %s %s: %s%s" % (status, code or "", message, " (request %s)" % rid if rid else "")
+
+
+def _data(response):
+    return getattr(response, "data", response)
+
+
+def get_group_doc(groups, group_id, children=False):
+    include = ["memberships"] + (["child_ids"] if children else [])
+    return _data(groups.get_group(group_id, include=include))
+
+
+def _pool_map(func, items, workers):
+    """[(item, result, exc)] with at most ``workers`` calls in flight."""
+    items = list(items)
+    if workers <= 1 or len(items) <= 1:
+        out = []
+        for item in items:
+            try:
+                out.append((item, func(item), None))
+            except Exception as exc:  # pylint: disable=broad-except
+                out.append((item, None, exc))
+        return out
+    from concurrent.futures import ThreadPoolExecutor  # pylint: disable=import-outside-toplevel
+
+    def safe(item):
+        try:
+            return item, func(item), None
+        except Exception as exc:  # pylint: disable=broad-except
+            return item, None, exc
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(safe, items))
+
+
+def fetch_group_tree(groups, root_id, recursive=False, workers=8):
+    """The root group and its subgroups (children; all descendants when ``recursive``).
+
+    Returns (root_doc, {id: doc}, {id: reason}); the root failing raises.
+    """
+    root = get_group_doc(groups, root_id, children=True)
+    docs, failed = {}, {}
+    frontier = list(root.get("child_ids") or [])
+    seen = set([root_id])
+    while frontier:
+        batch = [g for g in frontier if g not in seen]
+        seen.update(batch)
+        frontier = []
+        for group_id, doc, exc in _pool_map(lambda g: get_group_doc(groups, g, children=recursive), batch, workers):
+            if exc is not None:
+                failed[group_id] = api_problem(exc)
+                continue
+            docs[group_id] = doc
+            if recursive:
+                frontier.extend(doc.get("child_ids") or [])
+    return root, docs, failed
+
+
+def lookup_identities(auth, identity_ids, workers=8, chunk=100):
+    """{identity id: identity doc} from Auth, ``chunk`` ids per call."""
+    identity_ids = sorted(set(identity_ids))
+    chunks = [identity_ids[i:i + chunk] for i in range(0, len(identity_ids), chunk)]
+    found = {}
+    for part, response, exc in _pool_map(lambda ids_: _data(auth.get_identities(ids=ids_)), chunks, workers):
+        if exc is not None:
+            raise exc
+        for ident in response.get("identities", []):
+            found[ident["id"]] = ident
+    return found
+
+
+def active_members(doc, identities=None):
+    out = []
+    for membership in doc.get("memberships") or []:
+        if membership.get("status") != ACTIVE:
+            continue
+        ident = (identities or {}).get(membership["identity_id"], {})
+        out.append(Member(membership["identity_id"], ident.get("username") or membership.get("username"),
+                          ident.get("name"), ident.get("email"), ACTIVE, membership.get("role")))
+    return out
+
+
+def to_group_doc(doc, identities=None):
+    return GlobusGroupDoc(doc["id"], doc.get("name") or "", doc.get("parent_id"), doc.get("description") or "",
+                          active_members(doc, identities))
+
+
+# ---------------------------------------------------------------------------------------
+# module glue (globus_user_sync, globus_group_sync)
+# ---------------------------------------------------------------------------------------
+STATE_DIR = "var/lib/sciops-datasync"
+
+
+def globus_clients(module):
+    """(GroupsClient, AuthClient) built by the collection's shared Globus options."""
+    from ansible_collections.sciops.datasync.plugins.module_utils import _globus  # pylint: disable=import-outside-toplevel
+
+    return _globus.groups_client(module), _globus.auth_client(module)
+
+
+def default_paths(params):
+    root = params.get("root") or "/"
+    state_file = params.get("state_file") or os.path.join(root, STATE_DIR, "identity_sync.json")
+    lock_file = params.get("lock_file") or os.path.join(root, STATE_DIR, "identity_sync.lock")
+    return root, state_file, lock_file
+
+
+def _load_state(module, path):
+    from ansible_collections.sciops.datasync.plugins.module_utils._state import StateError, StateFile  # pylint: disable=import-outside-toplevel
+
+    statefile = StateFile(path, STATE_SCHEMA, STATE_VERSION)
+    try:
+        state = statefile.load(default=empty_state())
+    except StateError as exc:
+        module.fail_json(msg=str(exc))
+    for key, value in empty_state().items():
+        state.setdefault(key, value)
+    return statefile, state
+
+
+def _locked(module, lock_file, body):
+    """Run ``body()`` under the run lock; a busy lock with lock_wait false exits skipped."""
+    from ansible_collections.sciops.datasync.plugins.module_utils._lock import LockBusy, RunLock  # pylint: disable=import-outside-toplevel
+
+    params = module.params
+    lock = RunLock(lock_file, wait=params["lock_wait"], timeout=params["lock_timeout"])
+    try:
+        lock.acquire()
+    except LockBusy as exc:
+        if exc.timed_out:
+            module.fail_json(msg=str(exc), holder_pid=exc.holder_pid, lock_file=lock_file)
+        module.exit_json(changed=False, skipped=True, holder_pid=exc.holder_pid, lock_file=lock_file,
+                         msg="not run: %s (lock_wait is false)" % exc)
+    try:
+        return body(lock)
+    finally:
+        lock.release()
+
+
+def _preview_users(plan):
+    result = {"created": [_public(i) for i in plan["create"] + plan["resume"]],
+              "updated": [_public(i) for i in plan["update"] + plan["unlock"]],
+              "locked": [_public(i) for i in plan["lock"]], "removed": [_public(i) for i in plan["remove"]],
+              "adopted": [_public(i) for i in plan["adopt"]],
+              "skipped": [_public(i, "name", "uid", "globus_username", "identity_id", "reason") for i in plan["skipped"]],
+              "errors": [_public(i, "name", "globus_username", "identity_id", "reason") for i in plan["errors"]],
+              "hooks_run": 0}
+    return result
+
+
+def run_user_sync_module(module, clients=globus_clients):
+    params = module.params
+    root, state_file, lock_file = default_paths(params)
+    if params["state"] == "absent" and not params["only"]:
+        module.fail_json(msg="state=absent removes the users named in 'only'; 'only' is empty")
+    if params["uid_min"] > params["uid_max"] or params["uid_min"] < 1:
+        module.fail_json(msg="uid_min must be at least 1 and not above uid_max")
+    rules = UsernameRules(params["domains"], params["username_overrides"], params["lowercase"])
+    options = UserOptions(params["uid_min"], params["uid_max"], params["primary_group"], params["home_root"], params["shell"],
+                          params["departed"], params["adopt_existing"], params["create_home"])
+
+    def body(lock):
+        from ansible_collections.sciops.datasync.plugins.module_utils._accounts import PosixAccounts  # pylint: disable=import-outside-toplevel
+        from ansible_collections.sciops.datasync.plugins.module_utils._runner import CommandRunner  # pylint: disable=import-outside-toplevel
+
+        statefile, state = _load_state(module, state_file)
+        groups_client, auth_client = clients(module)
+        failed = {}
+        try:
+            if params["include_subgroups"]:
+                root_doc, docs, failed = fetch_group_tree(groups_client, params["root_group"], params["recursive"], params["concurrency"])
+            else:
+                root_doc, docs = get_group_doc(groups_client, params["root_group"]), {}
+        except Exception as exc:  # pylint: disable=broad-except
+            module.fail_json(msg="cannot read Globus group %s: %s" % (params["root_group"], api_problem(exc)))
+        memberships = {}
+        for doc in [root_doc] + [docs[k] for k in sorted(docs)]:
+            for m in doc.get("memberships") or []:
+                if m.get("status") == ACTIVE:
+                    memberships.setdefault(m["identity_id"], m)
+        wanted = list(memberships)
+        if params["mode"] == "new" and not params["force"]:
+            wanted = [i for i in wanted if i not in state["users"] or state["users"][i].get("status") == "pending"]
+        try:
+            identities = lookup_identities(auth_client, wanted, params["concurrency"]) if wanted else {}
+        except Exception as exc:  # pylint: disable=broad-except
+            module.fail_json(msg="cannot look up Globus identities: %s" % api_problem(exc))
+        members = []
+        for identity_id, m in sorted(memberships.items()):
+            ident = identities.get(identity_id, {})
+            record = state["users"].get(identity_id, {})
+            members.append(Member(identity_id, ident.get("username") or m.get("username"),
+                                  ident.get("name") if ident else record.get("full_name"),
+                                  ident.get("email") if ident else record.get("email"), ACTIVE, m.get("role")))
+        runner = CommandRunner(module)
+        backend = PosixAccounts(runner, root, nologin_shell=params["nologin_shell"])
+        if not module.check_mode:
+            backend.ensure_databases()
+        db = backend.read()
+        plan = plan_users(members, state, db, rules, options, params["mode"], params["only"] or (), params["force"],
+                          complete=not failed, absent=params["state"] == "absent")
+        diff = user_plan_diff(plan, options)
+        if module.check_mode:
+            result = _preview_users(plan)
+            changed = user_plan_changed(plan)
+        else:
+            result = apply_user_plan(plan, state, statefile.save, backend, db, runner, params["hooks_dir"], params["skeleton"],
+                                     params["create_home"])
+            changed = any(result[k] for k in ("created", "updated", "locked", "removed", "adopted")) or result["hooks_run"] > 0
+        for group_id, reason in sorted(failed.items()):
+            result["errors"].append({"globus_group_id": group_id, "reason": "subgroup not read (departures not judged): " + reason})
+        result["skipped_users"] = result.pop("skipped")
+        result.update(changed=changed, lock_waited=round(lock.waited, 3), state_file=state_file, members=len(members))
+        if module._diff:
+            result["diff"] = diff
+        return result
+
+    module.exit_json(**_locked(module, lock_file, body))
+
+
+def _preview_groups(plan):
+    keys = ("name", "gid", "globus_group", "globus_group_id")
+    return {"created": [_public(i, *(keys + ("members",))) for i in plan["create"]],
+            "renamed": [_public(i, *(keys + ("old_name",))) for i in plan["rename"]],
+            "updated": [_public(i, *(keys + ("added", "removed"))) for i in plan["members"]],
+            "removed": [_public(i, "name", "gid", "globus_group_id") for i in plan["remove"]],
+            "skipped": [_public(i, *(keys + ("reason",))) for i in plan["skipped"]],
+            "errors": [_public(i, *(keys + ("reason",))) for i in plan["errors"]],
+            "hooks_run": 0}
+
+
+def run_group_sync_module(module, clients=globus_clients):
+    params = module.params
+    root, state_file, lock_file = default_paths(params)
+    for pattern in (params["include"] or []) + (params["exclude"] or []):
+        problem = pattern_problem(pattern.lstrip("!"))
+        if problem:
+            module.fail_json(msg=problem)
+    if params["gid_min"] > params["gid_max"] or params["gid_min"] < 1:
+        module.fail_json(msg="gid_min must be at least 1 and not above gid_max")
+    rules = GroupNameRules(params["name_template"], params["name_rules"], params["name_replace"], params["name_lowercase"],
+                           params["name_overrides"])
+    options = GroupOptions(params["gid_min"], params["gid_max"], params["membership"], params["departed"], params["adopt_existing"])
+
+    def body(lock):
+        from ansible_collections.sciops.datasync.plugins.module_utils._accounts import PosixAccounts  # pylint: disable=import-outside-toplevel
+        from ansible_collections.sciops.datasync.plugins.module_utils._runner import CommandRunner  # pylint: disable=import-outside-toplevel
+
+        statefile, state = _load_state(module, state_file)
+        groups_client = clients(module)[0]
+        try:
+            root_doc, docs, failed = fetch_group_tree(groups_client, params["root_group"], params["recursive"], params["concurrency"])
+        except Exception as exc:  # pylint: disable=broad-except
+            module.fail_json(msg="cannot read Globus group %s: %s" % (params["root_group"], api_problem(exc)))
+        runner = CommandRunner(module)
+        backend = PosixAccounts(runner, root)
+        if not module.check_mode:
+            backend.ensure_databases()
+        db = backend.read()
+        plan = plan_groups([to_group_doc(docs[k]) for k in sorted(docs)], failed, state, db, rules, options,
+                           params["include"] or (), params["exclude"] or (), complete=not failed)
+        diff = group_plan_diff(plan)
+        if module.check_mode:
+            result = _preview_groups(plan)
+            changed = group_plan_changed(plan)
+        else:
+            result = apply_group_plan(plan, state, statefile.save, backend, runner, params["hooks_dir"])
+            changed = any(result[k] for k in ("created", "renamed", "updated", "removed")) or result["hooks_run"] > 0
+        result["skipped_groups"] = result.pop("skipped")
+        result.update(changed=changed, lock_waited=round(lock.waited, 3), state_file=state_file, groups=len(docs),
+                      root_group_name=root_doc.get("name"))
+        if module._diff:
+            result["diff"] = diff
+        return result
+
+    module.exit_json(**_locked(module, lock_file, body))

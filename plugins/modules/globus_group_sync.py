@@ -1,0 +1,241 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: sciops.datasync contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: globus_group_sync
+short_description: Globus subgroups become local groups with their members (gosync sync groups)
+version_added: "0.1.0"
+description:
+  - Reads the subgroups of the Globus group O(root_group) and makes each selected one a local group,
+    like C(gosync sync groups). Members are the active Globus members that have local accounts
+    provisioned by M(sciops.datasync.globus_user_sync) (run it first; both share O(state_file)).
+  - Local names come from a template on the Globus name, without C(eval) - O(name_template),
+    per-pattern O(name_rules), O(name_replace), O(name_overrides). Names that are not valid group
+    names are refused by name under RV(errors).
+  - A gid from O(gid_min)..O(gid_max) is handed out once per Globus group id and kept in the state
+    file, so a renamed Globus group keeps its gid (the local group is renamed). No hash-derived ids.
+  - Membership is exact by default (members who left are removed from the local group); groups gone
+    from Globus are kept unless O(departed=remove). A subgroup that cannot be read is reported and
+    left alone; the others still sync.
+  - New groups are written in one C(systemd-sysusers) call where their names allow it, otherwise with
+    C(groupadd); members are set with C(groupmod -U).
+  - Executables in O(hooks_dir) run for each created, updated or removed group as C(HOOK ACTION GROUP)
+    with the member names on standard input.
+  - Takes the run lock O(lock_file), shared with M(sciops.datasync.globus_user_sync).
+author: sciops.datasync contributors
+requirements:
+  - globus-sdk >= 4.9
+  - shadow-utils (groupadd, groupmod, groupdel) and, for batches, systemd-sysusers
+extends_documentation_fragment:
+  - sciops.datasync.globus
+  - sciops.datasync.attributes
+options:
+  root_group:
+    description: Id of the Globus group whose subgroups become local groups.
+    type: str
+    required: true
+  recursive:
+    description: Also take the subgroups of subgroups.
+    type: bool
+    default: false
+  include:
+    description:
+      - Filters on the Globus group name (gosync filter semantics) - V(/regex/), globs (V(osg.*)),
+        case-insensitive literals; a leading V(!) negates. A group is synced when it matches some
+        positive filter (or there is none) and no negated one.
+    type: list
+    elements: str
+    default: []
+  exclude:
+    description: Groups matching any of these filters (same syntax) are not synced.
+    type: list
+    elements: str
+    default: []
+  name_template:
+    description:
+      - Local name template. Placeholders - V({name}) the Globus name, V({last}) / V({first}) its last
+        / first dotted part, V({id}) the group id. gosync's default was V(@{name}).
+    type: str
+    default: "{name}"
+  name_rules:
+    description: Per-pattern templates, first match wins, for example V({match: "osg.*", template: "{last}"}).
+    type: list
+    elements: dict
+    default: []
+  name_replace:
+    description: Replacements applied after the template (gosync replaced V(.) with V(-)).
+    type: dict
+    default: {".": "-"}
+  name_lowercase:
+    description: Lower-case the local name.
+    type: bool
+    default: true
+  name_overrides:
+    description: Globus group name or id -> local group name.
+    type: dict
+    default: {}
+  gid_min:
+    description: Lowest gid handed out.
+    type: int
+    default: 5000
+  gid_max:
+    description: Highest gid handed out.
+    type: int
+    default: 9999
+  membership:
+    description: V(exact) makes the local members exactly the active Globus members with accounts; V(append) only adds.
+    type: str
+    choices: [exact, append]
+    default: exact
+  departed:
+    description: Local groups whose Globus group is gone - V(keep) or V(remove) (C(groupdel)). The gid stays reserved.
+    type: str
+    choices: [keep, remove]
+    default: keep
+  adopt_existing:
+    description: Take over a local group of the mapped name that this module did not create.
+    type: bool
+    default: false
+  hooks_dir:
+    description: Folder of executables run for each created, updated or removed group, members on standard input.
+    type: path
+  root:
+    description: Root folder whose C(etc/group) is managed (V(/) on a real host).
+    type: path
+    default: /
+  state_file:
+    description: State file shared with M(sciops.datasync.globus_user_sync); defaults to C(var/lib/sciops-datasync/identity_sync.json) under O(root).
+    type: path
+  lock_file:
+    description: Run lock shared with M(sciops.datasync.globus_user_sync); defaults to C(var/lib/sciops-datasync/identity_sync.lock) under O(root).
+    type: path
+  lock_wait:
+    description: Wait for a busy lock; V(false) is gosync C(--nowait).
+    type: bool
+    default: true
+  lock_timeout:
+    description: Seconds to wait for the lock before failing.
+    type: int
+    default: 3600
+  concurrency:
+    description: Subgroups read at once.
+    type: int
+    default: 8
+"""
+
+EXAMPLES = r"""
+- name: Sync project groups (gosync sync groups)
+  sciops.datasync.globus_group_sync:
+    client_id: "{{ globus_client_id }}"
+    client_secret_file: /etc/datasync/globus.secret
+    root_group: 2b9d0e56-1f2c-4a4e-9a57-8c0d4c7b6f10
+    include: ["osg.*", "!*.test"]
+    name_rules:
+      - match: "osg.*"
+        template: "@{last}"
+    lock_wait: false
+"""
+
+RETURN = r"""
+created:
+  description: Groups created (name, gid, globus_group, globus_group_id, members).
+  returned: success
+  type: list
+  elements: dict
+  sample: [{"name": "osg-proja", "gid": 5000, "globus_group": "osg.ProjA", "members": ["alice"]}]
+renamed:
+  description: Groups renamed after their Globus group (old_name, name, gid).
+  returned: success
+  type: list
+  elements: dict
+updated:
+  description: Groups whose members changed (name, added, removed).
+  returned: success
+  type: list
+  elements: dict
+removed:
+  description: Groups removed (O(departed=remove)).
+  returned: success
+  type: list
+  elements: dict
+skipped_groups:
+  description: Groups not provisioned, with the reason.
+  returned: success
+  type: list
+  elements: dict
+errors:
+  description: Groups refused or failed, each with a C(reason); the others went on.
+  returned: success
+  type: list
+  elements: dict
+skipped:
+  description: V(true) when the run did nothing because O(lock_wait=false) found the lock busy.
+  returned: when the lock was busy
+  type: bool
+holder_pid:
+  description: Pid of the run holding the lock.
+  returned: when the lock was busy
+  type: int
+hooks_run:
+  description: How many groups the hooks ran for.
+  returned: success
+  type: int
+groups:
+  description: Subgroups read from Globus.
+  returned: success
+  type: int
+root_group_name:
+  description: Name of O(root_group).
+  returned: success
+  type: str
+state_file:
+  description: The state file used.
+  returned: success
+  type: str
+lock_waited:
+  description: Seconds spent waiting for the lock.
+  returned: success
+  type: float
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.sciops.datasync.plugins.module_utils._globus import globus_argument_spec
+from ansible_collections.sciops.datasync.plugins.module_utils._identity_sync import run_group_sync_module
+
+
+def main():
+    argument_spec = globus_argument_spec()
+    argument_spec.update(
+        root_group=dict(type="str", required=True),
+        recursive=dict(type="bool", default=False),
+        include=dict(type="list", elements="str", default=[]),
+        exclude=dict(type="list", elements="str", default=[]),
+        name_template=dict(type="str", default="{name}"),
+        name_rules=dict(type="list", elements="dict", default=[]),
+        name_replace=dict(type="dict", default={".": "-"}),
+        name_lowercase=dict(type="bool", default=True),
+        name_overrides=dict(type="dict", default={}),
+        gid_min=dict(type="int", default=5000),
+        gid_max=dict(type="int", default=9999),
+        membership=dict(type="str", choices=["exact", "append"], default="exact"),
+        departed=dict(type="str", choices=["keep", "remove"], default="keep"),
+        adopt_existing=dict(type="bool", default=False),
+        hooks_dir=dict(type="path"),
+        root=dict(type="path", default="/"),
+        state_file=dict(type="path"),
+        lock_file=dict(type="path"),
+        lock_wait=dict(type="bool", default=True),
+        lock_timeout=dict(type="int", default=3600),
+        concurrency=dict(type="int", default=8),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    run_group_sync_module(module)
+
+
+if __name__ == "__main__":
+    main()
