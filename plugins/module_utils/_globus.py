@@ -1,0 +1,356 @@
+# -*- coding: utf-8 -*-
+# Copyright: sciops.datasync contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Authenticated Globus clients and error mapping. Private to sciops.datasync: not a public API.
+
+Every Globus module takes the options of ``globus_argument_spec()`` (documented by the
+``sciops.datasync.globus`` doc fragment) and gets its clients from here:
+
+- ``transfer_client(module)``, ``groups_client(module)``, ``auth_client(module)`` build a
+  globus-sdk client with a ``ClientCredentialsAuthorizer`` for exactly one resource server
+  and exactly the scope it needs (Transfer ``all``, Groups ``all`` for management, Auth
+  ``view_identities``), lazily, once per module run.
+- Service URLs come from the standard ``GLOBUS_SDK_*`` environment (the lab sets them).
+- ``token_cache``: a 0600 JSON file; a cached token is reused while it has more than
+  ``TOKEN_MARGIN`` seconds left, so a job every 2 minutes does not ask for a new token each
+  time. A corrupt or foreign cache is ignored and rewritten.
+- ``error_result(exc)`` maps ``GlobusAPIError`` / network errors to a dict with service,
+  http_status, code, message and request_id; ``fail_globus(module, exc)`` fails with it.
+  The client secret is scrubbed from every text that leaves this file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import time
+
+from ansible.module_utils.basic import missing_required_lib
+
+from ansible_collections.sciops.datasync.plugins.module_utils._state import StateError, StateFile
+
+TOKEN_MARGIN = 300
+CACHE_SCHEMA = "sciops.datasync.globus_token_cache"
+CACHE_VERSION = 1
+REDACTED = "********"
+
+# Scopes per service: exactly what each client needs.
+SCOPES = {
+    "transfer": ("transfer.api.globus.org", "urn:globus:auth:scope:transfer.api.globus.org:all"),
+    "groups": ("groups.api.globus.org", "urn:globus:auth:scope:groups.api.globus.org:all"),
+    "auth": ("auth.globus.org", "urn:globus:auth:scope:auth.globus.org:view_identities"),
+}
+
+_SDK_IMPORT_ERROR = None
+try:
+    import globus_sdk  # pylint: disable=unused-import  # noqa: F401
+except ImportError as _import_exc:  # pragma: no cover - depends on the target
+    globus_sdk = None
+    _SDK_IMPORT_ERROR = _import_exc
+
+
+def globus_argument_spec():
+    """A fresh copy of the shared Globus options (see the sciops.datasync.globus doc fragment)."""
+    return dict(
+        client_id=dict(type="str", required=True),
+        client_secret_file=dict(type="path"),
+        client_secret=dict(type="str", no_log=True),
+        token_cache=dict(type="path"),
+        ca_bundle=dict(type="path"),
+        timeout=dict(type="float", default=60.0),
+    )
+
+
+GLOBUS_MUTUALLY_EXCLUSIVE = [["client_secret", "client_secret_file"]]
+GLOBUS_REQUIRED_ONE_OF = [["client_secret", "client_secret_file"]]
+
+
+class GlobusConfigError(Exception):
+    """A problem with the Globus options (secret file, cache), safe to show."""
+
+
+def require_sdk(module):
+    if globus_sdk is None:
+        module.fail_json(msg=missing_required_lib("globus-sdk (>=4.9,<5)"), exception=str(_SDK_IMPORT_ERROR))
+
+
+def read_secret(path):
+    """The client secret from the first line of ``path``; the message never holds the content."""
+    try:
+        with open(path, "rb") as handle:
+            first = handle.readline()
+    except (IOError, OSError) as exc:
+        raise GlobusConfigError("cannot read client_secret_file %s: %s" % (path, exc.strerror or exc.__class__.__name__))
+    try:
+        secret = first.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise GlobusConfigError("client_secret_file %s is not UTF-8 text" % path)
+    if not secret:
+        raise GlobusConfigError("client_secret_file %s is empty" % path)
+    return secret
+
+
+def secret_file_warning(path):
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return None
+    if mode & 0o077:
+        return "client_secret_file %s is readable by group or others (mode %04o); use 0600" % (path, mode)
+    return None
+
+
+def scrub(text, secret):
+    """``text`` with every occurrence of ``secret`` replaced."""
+    if text is None:
+        return None
+    text = str(text)
+    if secret and len(secret) >= 4:
+        text = text.replace(secret, REDACTED)
+    return text
+
+
+def _auth_service_url():
+    return os.environ.get("GLOBUS_SDK_SERVICE_URL_AUTH") or os.environ.get("GLOBUS_SDK_ENVIRONMENT") or "production"
+
+
+class TokenCache(object):
+    """Access tokens per (client, auth service, resource server, scope) in a 0600 JSON file."""
+
+    def __init__(self, path, client_id, auth_url=None, margin=TOKEN_MARGIN, clock=time.time):
+        self.path = path
+        self.client_id = client_id
+        self.auth_url = auth_url if auth_url is not None else _auth_service_url()
+        self.margin = margin
+        self.clock = clock
+        self.file = StateFile(path, CACHE_SCHEMA, CACHE_VERSION, mode=0o600) if path else None
+        self.warnings = []
+
+    def _key(self, resource_server, scope):
+        raw = "\n".join([self.client_id, self.auth_url, resource_server, scope])
+        return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+    def _load(self):
+        if self.file is None:
+            return {}
+        try:
+            data = self.file.load(default={})
+        except StateError:
+            self.warnings.append("token cache %s was unreadable; it is rewritten" % self.path)
+            return {}
+        except (IOError, OSError) as exc:
+            self.warnings.append("token cache %s cannot be read (%s); it is rewritten" % (self.path, exc.strerror))
+            return {}
+        tokens = data.get("tokens") if isinstance(data, dict) else None
+        return tokens if isinstance(tokens, dict) else {}
+
+    def get(self, resource_server, scope):
+        """(access_token, expires_at) if a cached token has more than ``margin`` seconds left."""
+        entry = self._load().get(self._key(resource_server, scope))
+        if not isinstance(entry, dict):
+            return None
+        token, expires_at = entry.get("access_token"), entry.get("expires_at")
+        if not isinstance(token, str) or not isinstance(expires_at, (int, float)):
+            return None
+        if expires_at - self.margin <= self.clock():
+            return None
+        return token, int(expires_at)
+
+    def put(self, resource_server, scope, access_token, expires_at):
+        if self.file is None:
+            return
+        tokens = self._load()
+        now = self.clock()
+        tokens = dict((k, v) for k, v in tokens.items() if isinstance(v, dict) and v.get("expires_at", 0) > now)
+        tokens[self._key(resource_server, scope)] = {
+            "access_token": access_token, "expires_at": int(expires_at), "resource_server": resource_server, "scope": scope,
+        }
+        try:
+            self.file.save({"tokens": tokens})
+        except (IOError, OSError) as exc:
+            self.warnings.append("token cache %s cannot be written: %s" % (self.path, exc.strerror))
+
+
+class GlobusClients(object):
+    """Lazily built, authenticated Globus clients for one module run."""
+
+    def __init__(self, client_id, client_secret, token_cache=None, ca_bundle=None, timeout=60.0):
+        if globus_sdk is None:
+            raise GlobusConfigError("the globus-sdk Python library is required")
+        self.client_id = client_id
+        self.secret = client_secret
+        self.ca_bundle = ca_bundle
+        self.timeout = timeout
+        self.cache = TokenCache(token_cache, client_id)
+        self._confidential = None
+        self._clients = {}
+
+    @property
+    def warnings(self):
+        return self.cache.warnings
+
+    @property
+    def username(self):
+        """The identity username of this client, used in ACL rules and group memberships."""
+        return "%s@clients.auth.globus.org" % self.client_id
+
+    def _transport(self):
+        from globus_sdk.transport import RequestsTransport  # pylint: disable=import-outside-toplevel
+
+        verify = self.ca_bundle if self.ca_bundle else None
+        return RequestsTransport(verify_ssl=verify, http_timeout=self.timeout)
+
+    def confidential_client(self):
+        if self._confidential is None:
+            self._confidential = globus_sdk.ConfidentialAppAuthClient(self.client_id, self.secret, transport=self._transport())
+        return self._confidential
+
+    def authorizer(self, service):
+        resource_server, scope = SCOPES[service]
+        cached = self.cache.get(resource_server, scope)
+        cache = self.cache
+
+        def on_refresh(response):
+            data = response.by_resource_server.get(resource_server)
+            if data:
+                cache.put(resource_server, scope, data["access_token"], data["expires_at_seconds"])
+
+        return globus_sdk.ClientCredentialsAuthorizer(
+            self.confidential_client(), scope,
+            access_token=cached[0] if cached else None,
+            expires_at=cached[1] if cached else None,
+            on_refresh=on_refresh,
+        )
+
+    def _client(self, service, cls):
+        if service not in self._clients:
+            self._clients[service] = cls(authorizer=self.authorizer(service), transport=self._transport())
+        return self._clients[service]
+
+    @property
+    def transfer(self):
+        return self._client("transfer", globus_sdk.TransferClient)
+
+    @property
+    def groups(self):
+        return self._client("groups", globus_sdk.GroupsClient)
+
+    @property
+    def auth(self):
+        return self._client("auth", globus_sdk.AuthClient)
+
+
+def clients_from_params(params):
+    """GlobusClients from module params (client_id, client_secret or client_secret_file, ...)."""
+    secret = params.get("client_secret")
+    if not secret:
+        if not params.get("client_secret_file"):
+            raise GlobusConfigError("one of client_secret_file or client_secret is required")
+        secret = read_secret(params["client_secret_file"])
+    return GlobusClients(params["client_id"], secret, params.get("token_cache"), params.get("ca_bundle"),
+                         params.get("timeout") or 60.0)
+
+
+def globus_clients(module):
+    """The module's GlobusClients (built once); fails the module on configuration problems."""
+    existing = getattr(module, "_sciops_globus_clients", None)
+    if existing is not None:
+        return existing
+    require_sdk(module)
+    params = module.params
+    if params.get("client_secret") and params.get("client_secret_file"):
+        module.fail_json(msg="client_secret and client_secret_file are mutually exclusive")
+    if params.get("client_secret_file"):
+        warning = secret_file_warning(params["client_secret_file"])
+        if warning:
+            module.warn(warning)
+    try:
+        clients = clients_from_params(params)
+    except GlobusConfigError as exc:
+        module.fail_json(msg=str(exc))
+    module.no_log_values.add(clients.secret)
+    module._sciops_globus_clients = clients  # pylint: disable=protected-access
+    return clients
+
+
+def transfer_client(module):
+    return globus_clients(module).transfer
+
+
+def groups_client(module):
+    return globus_clients(module).groups
+
+
+def auth_client(module):
+    return globus_clients(module).auth
+
+
+def client_username(module):
+    return "%s@clients.auth.globus.org" % module.params["client_id"]
+
+
+def _service_of(exc, default=None):
+    name = exc.__class__.__name__.lower()
+    for service in ("transfer", "groups", "auth", "timers", "search", "flows", "gcs"):
+        if name.startswith(service):
+            return service
+    url = ""
+    response = getattr(exc, "_underlying_response", None)
+    if response is not None:
+        url = getattr(response, "url", "") or ""
+    if "/v0.10/" in url:
+        return "transfer"
+    if "/v2/groups" in url:
+        return "groups"
+    if "/v2/oauth2" in url or "/v2/api/" in url:
+        return "auth"
+    return default or "globus"
+
+
+def error_result(exc, service=None, secret=None):
+    """A JSON-safe description of a Globus or network error: service, http_status, code, message, request_id."""
+    result = dict(service=service or "globus", http_status=None, code=None, message=None, request_id=None)
+    api_error = getattr(globus_sdk, "GlobusAPIError", None) if globus_sdk is not None else None
+    network_error = getattr(globus_sdk, "NetworkError", None) if globus_sdk is not None else None
+    if api_error is not None and isinstance(exc, api_error):
+        result["service"] = _service_of(exc, service)
+        result["http_status"] = exc.http_status
+        result["code"] = exc.code if exc.code != "Error" else None
+        messages = [m for m in (getattr(exc, "messages", None) or []) if m]
+        result["message"] = "; ".join(messages) if messages else (exc.message or exc.http_reason)
+        result["request_id"] = getattr(exc, "request_id", None)
+    elif network_error is not None and isinstance(exc, network_error):
+        result["code"] = "Timeout" if "Timeout" in exc.__class__.__name__ else "NetworkError"
+        underlying = getattr(exc, "exc", None)
+        result["message"] = "%s: %s" % (exc.__class__.__name__, underlying if underlying is not None else exc)
+    else:
+        result["code"] = exc.__class__.__name__
+        result["message"] = str(exc)
+    for key in ("message", "code", "request_id"):
+        result[key] = scrub(result[key], secret)
+    return result
+
+
+def describe(result):
+    """One line for msg: 'transfer HTTP 403 EndpointPermissionDenied: ... (request_id abc)'."""
+    parts = [result.get("service") or "globus"]
+    if result.get("http_status"):
+        parts.append("HTTP %s" % result["http_status"])
+    if result.get("code"):
+        parts.append(str(result["code"]))
+    text = " ".join(parts)
+    if result.get("message"):
+        text += ": %s" % result["message"]
+    if result.get("request_id"):
+        text += " (request_id %s)" % result["request_id"]
+    return text
+
+
+def fail_globus(module, exc, msg=None, service=None, **extra):
+    """fail_json with ``globus_error`` = error_result(exc); never includes the secret."""
+    clients = getattr(module, "_sciops_globus_clients", None)
+    secret = clients.secret if clients is not None else module.params.get("client_secret")
+    result = error_result(exc, service, secret)
+    text = describe(result)
+    module.fail_json(msg=scrub("%s: %s" % (msg, text) if msg else text, secret), globus_error=result, **extra)
