@@ -365,11 +365,13 @@ def summarize(stdout, limit):
     """(changes, result fields) from an rsync run's stdout."""
     changes = parse_itemized(stdout)
     stats = parse_stats(stdout)
-    arrived = [c.path for c in changes if not c.deleted]
+    arrived = [c.path for c in changes if c.transferred]
+    touched = [c.path for c in changes if not c.deleted and not c.transferred]
     deleted = [c.path for c in changes if c.deleted]
     fields = {
         "transferred": arrived[:limit],
         "transferred_count": len(arrived),
+        "attributes_updated": touched[:limit],
         "deleted": deleted[:limit],
         "deleted_count": len(deleted),
         "files_transferred": stats.regular_files_transferred if stats.regular_files_transferred is not None

@@ -109,7 +109,7 @@ files:
   elements: dict
   contains:
     name:
-      description: Path relative to the listed folder (with O(recursive), relative to its parent as rsync prints it).
+      description: Path relative to the listed folder.
       type: str
     type:
       description: V(file), V(directory), V(symlink), V(device), V(fifo), V(socket) or V(other).

@@ -199,11 +199,16 @@ EXAMPLES = r"""
 
 RETURN = r"""
 transferred:
-  description: Paths (relative to O(dest)) that arrived or were updated, or would in check mode; at most O(max_listed).
+  description: Paths (relative to O(dest)) that arrived (new or changed content, new folders and links), or would in check mode; at most O(max_listed).
   returned: when rsync ran
   type: list
   elements: str
   sample: ["obs0001/", "obs0001/product_00.fits"]
+attributes_updated:
+  description: Paths whose content was already there but whose times or permissions were updated.
+  returned: when rsync ran
+  type: list
+  elements: str
 transferred_count:
   description: How many paths arrived or were updated (complete).
   returned: when rsync ran
