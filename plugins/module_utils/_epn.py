@@ -172,14 +172,16 @@ class RepatriationState(object):
         if self.file.exists():
             return self.file.load({"synced": {}})
         data = {"synced": {}}
+        imported, refused = [], []
         if self.ignore_file and os.path.exists(self.ignore_file):
             for epn in read_ignore_file(self.ignore_file):
                 problem = epn_problem(epn)
                 if problem:
-                    self.refused_imports.append("%s: refused %s" % (self.ignore_file, problem))
+                    refused.append("%s: refused %s" % (self.ignore_file, problem))
                     continue
                 data["synced"][epn] = {"at": None, "source": "ignore.yml"}
-                self.imported.append(epn)
+                imported.append(epn)
+        self.imported, self.refused_imports = imported, refused
         return data
 
     def save_imported(self):
