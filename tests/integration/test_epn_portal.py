@@ -1,0 +1,55 @@
+"""Portal faults seen by epn_repatriate: bad credentials, 401 mid-run, 5xx bursts."""
+
+import time
+
+import yaml
+
+from tests.integration import epn_lab
+
+VISITS_23 = "/api/v1/equipment/23/visits"
+
+
+def requests_for(lab, path, since=0):
+    return [r for r in epn_lab.portal_admin(lab, "/_lab/requests")["requests"] if r["path"] == path and r["time"] >= since]
+
+
+def test_bad_credentials_name_the_equipment_and_the_rest_goes_on(lab, ansible_playbook, tmp_path):
+    document = epn_lab.credentials(lab)
+    for entry in document["equipment"]:
+        if entry["id"] == 24:
+            entry["password"] = "not-the-password"
+    bad = tmp_path / "credentials.yml"
+    bad.write_text(yaml.safe_dump(document))
+    bad.chmod(0o600)
+    args = epn_lab.repatriate_args(lab, tmp_path, credentials_file=str(bad), only=["12282b", "20123a"])
+    result = epn_lab.run(ansible_playbook, tmp_path, "epn_repatriate", args, expect_failure=True)
+    assert "equipment 24" in result["msg"] and "mx2-facility" in result["msg"] and "HTTP 401" in result["msg"]
+    assert "not-the-password" not in str(result)
+    assert result["transferred"] == ["12282b"]  # equipment 23 went on
+
+
+def test_401_mid_run_reauthenticates_once(lab, ansible_playbook, tmp_path):
+    epn_lab.portal_admin(lab, "/_lab/faults", {"path": VISITS_23, "status": 401, "count": 1})
+    since = time.time()
+    args = epn_lab.repatriate_args(lab, tmp_path, only=["12282b"])
+    result = epn_lab.run(ansible_playbook, tmp_path, "epn_repatriate", args)
+    assert result["transferred"] == ["12282b"]
+    logins = [r for r in requests_for(lab, "/api/v1/oauth/token", since) if r["who"] == "mx1-facility"]
+    assert len(logins) == 2
+    assert [r["status"] for r in requests_for(lab, VISITS_23, since)] == [401, 200]
+
+
+def test_5xx_burst_is_retried_and_a_long_outage_fails_clearly(lab, ansible_playbook, tmp_path):
+    since = time.time()
+    epn_lab.portal_admin(lab, "/_lab/faults", {"path": VISITS_23, "status": 503, "count": 2})
+    args = epn_lab.repatriate_args(lab, tmp_path, only=["12282b"], equipment=[{"id": 23, "beamline": "MX1"}])
+    result = epn_lab.run(ansible_playbook, tmp_path, "epn_repatriate", args)
+    assert result["transferred"] == ["12282b"]
+    assert [r["status"] for r in requests_for(lab, VISITS_23, since)] == [503, 503, 200]
+
+    epn_lab.portal_admin(lab, "/_lab/faults", {"path": VISITS_23, "status": 502, "count": 3})
+    args = epn_lab.repatriate_args(lab, tmp_path / "again", only=["12282a"], equipment=[{"id": 23, "beamline": "MX1"}], portal_retries=2)
+    (tmp_path / "again").mkdir()
+    result = epn_lab.run(ansible_playbook, tmp_path, "epn_repatriate", args, expect_failure=True)
+    assert "equipment 23" in result["msg"] and "HTTP 502" in result["msg"] and "3 times" in result["msg"]
+    assert result["transferred"] == []
