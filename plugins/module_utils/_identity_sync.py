@@ -30,6 +30,7 @@ from ansible_collections.sciops.datasync.plugins.module_utils._names import path
 STATE_SCHEMA = "sciops.datasync.identity_sync"
 STATE_VERSION = 1
 ACTIVE = "active"
+CLIENT_DOMAIN = "@clients.auth.globus.org"
 NEVER_ADOPTED = frozenset(["root"])
 GROUP_NAME = re.compile(r"^[A-Za-z_@][A-Za-z0-9_.@-]*$")
 _PLACEHOLDER = re.compile(r"\{(name|last|first|id)\}")
@@ -255,6 +256,9 @@ def plan_users(members, state, db, rules, options, mode="all", only=(), force=Fa
             local, problem = rules.map(member.username, member.identity_id)
         if not _selected(only, local, member):
             active_ids.add(member.identity_id)
+            continue
+        if record is None and (member.username or "").lower().endswith(CLIENT_DOMAIN):
+            plan["skipped"].append(dict(_who(member), reason="%s is a Globus app (client), not a person" % member.username))
             continue
         if problem:
             plan["errors"].append(dict(_who(member), reason=problem))
@@ -837,6 +841,12 @@ def apply_group_plan(plan, state, save, backend, runner, hooks_dir=None):
 # ---------------------------------------------------------------------------------------
 def api_problem(exc):
     """A one-line reason for a failed Globus call, with the service's code and request id."""
+    try:
+        from ansible_collections.sciops.datasync.plugins.module_utils import _globus  # pylint: disable=import-outside-toplevel
+
+        return _globus.describe(_globus.error_result(exc))
+    except ImportError:
+        pass
     status = getattr(exc, "http_status", None)
     if status is None:
         return "%s: %s" % (type(exc).__name__, exc)

@@ -345,3 +345,9 @@ def test_hook_listing_ignores_non_executables(tmp_path):
     assert [os.path.basename(h) for h in ids.list_hooks(str(tmp_path))] == ["a"]
     assert ids.list_hooks(str(tmp_path / "missing")) == []
     assert stat.S_IMODE(os.stat(str(tmp_path / "a")).st_mode) == 0o755
+
+
+def test_globus_apps_are_skipped_not_errors():
+    app = ids.Member("c1", "c1@clients.auth.globus.org", "lab client", None, "active", "admin")
+    plan = ids.plan_users([app], ids.empty_state(), db_with(), RULES, OPTS)
+    assert not plan["errors"] and plan["skipped"][0]["identity_id"] == "c1"
