@@ -647,17 +647,18 @@ class CollectionSync(object):
         return result
 
     def _wait(self, results):
-        waiting = [r for r in results if not r.get("error") and is_live(r.get("task"))]
-        if not waiting:
-            return
-        latest = wait_for_tasks(self.transfer, [r["task"]["task_id"] for r in waiting], self.wait_timeout,
-                                sleep=self.sleep, clock=self.clock)
-        for result in waiting:
+        """With wait: wait for every live task, then ``changed`` means files arrived."""
+        candidates = [r for r in results if not r.get("error") and r.get("task") and r["action"] in ("submitted", "report")]
+        waiting = [r for r in candidates if is_live(r["task"])]
+        latest = {}
+        if waiting:
+            latest = wait_for_tasks(self.transfer, [r["task"]["task_id"] for r in waiting], self.wait_timeout,
+                                    sleep=self.sleep, clock=self.clock)
+        for result in candidates:
             task = latest.get(result["task"]["task_id"]) or result["task"]
             result["task"] = task
             result["waited"] = True
             if is_ended(task):
-                # with wait, changed means files arrived
                 result["changed"] = bool(task.get("files_transferred"))
             else:
                 result["timed_out"] = True
