@@ -71,7 +71,7 @@ def epn_map_problems(epn_map):
     """``(usable map, errors)``: keys are EPN numbers, values single plain folder names."""
     usable = {}
     errors = []
-    for number, project in sorted((epn_map or {}).items()):
+    for number, project in sorted((epn_map or {}).items(), key=lambda pair: str(pair[0])):
         number = str(number)
         if not EPN_NUMBER.match(number):
             errors.append("epn_map key %r refused: it must be the numeric part of an EPN (like 12282)" % number)
