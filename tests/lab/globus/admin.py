@@ -176,6 +176,10 @@ def set_config(handler, body):
                 config["client_rates"][client] = rate
         else:
             config["transfer_rate"] = rate
+    if client and "page_size" in body:
+        config.setdefault("client_page_sizes", {})[client] = int(body["page_size"])
+        body = dict(body)
+        del body["page_size"]
     for key in ("page_size", "token_lifetime", "max_active"):
         if key in body:
             config[key] = int(body[key])

@@ -83,6 +83,7 @@ def empty_state():
             "clock_offset": 0.0,
             "transfer_rate": None,
             "client_rates": {},
+            "client_page_sizes": {},
             "page_size": 100,
             "token_lifetime": 172800,
             "max_active": 3,

@@ -212,6 +212,7 @@ class Handler(BaseHTTPRequestHandler):
     def inject(self, method):
         lab = self.lab
         hint = self.client_hint()
+        self.caller_client = hint
         delay = 0.0
         chosen = None
         with lab.fault_lock:
@@ -735,9 +736,9 @@ class Handler(BaseHTTPRequestHandler):
         state = self.lab.state
         if body.get("DATA_TYPE") != "transfer":
             raise self.fail(400, "ClientError.BadRequest", "DATA_TYPE must be transfer")
-        submission_id = body.get("submission_id")
-        if not submission_id:
+        if "submission_id" not in body:
             raise self.fail(400, "ClientError.BadRequest", "submission_id is required; GET /submission_id first")
+        submission_id = body.get("submission_id") or str(uuid.uuid4())  # an explicit null: a fresh one, no dedupe
         key = "%s/%s" % (caller, submission_id)
         if key in state.data["submissions"]:
             task_id = state.data["submissions"][key]
@@ -889,7 +890,8 @@ class Handler(BaseHTTPRequestHandler):
             raise self.fail(400, "ClientError.BadRequest", "%s must be an integer" % name)
 
     def marker_page(self, rows, data_type):
-        size = int(self.lab.state.data["config"].get("page_size") or 100)
+        config = self.lab.state.data["config"]
+        size = int(config.get("client_page_sizes", {}).get(self.caller_client) or config.get("page_size") or 100)
         try:
             start = int(self.query.get("marker") or 0)
         except ValueError:
