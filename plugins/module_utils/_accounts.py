@@ -155,16 +155,17 @@ class PosixAccounts(object):
         return result
 
     # -- reading ---------------------------------------------------------------
+    SEEDS = (("passwd", "root:x:0:0:root:/root:/bin/bash\n", 0o644), ("group", "root:x:0:\n", 0o644),
+             ("shadow", "root:*:19000:0:99999:7:::\n", 0o640), ("gshadow", "root:*::\n", 0o640))
+
     def ensure_databases(self):
-        """Under a non-/ root, create empty account databases when none exist yet."""
+        """Under a non-/ root, create account databases (holding root) when none exist yet."""
         if not self.prefixed or os.path.exists(self.path("etc/passwd")):
             return False
         etc = self.path("etc")
         if not os.path.isdir(etc):
             os.makedirs(etc, 0o755)
-        seeds = (("passwd", "root:x:0:0:root:/root:/bin/bash\n", 0o644), ("group", "root:x:0:\n", 0o644),
-                 ("shadow", "root:*:19000:0:99999:7:::\n", 0o640), ("gshadow", "root:*::\n", 0o640))
-        for name, content, mode in seeds:
+        for name, content, mode in self.SEEDS:
             target = self.path("etc", name)
             if not os.path.exists(target):
                 with open(target, "w") as handle:
@@ -186,6 +187,9 @@ class PosixAccounts(object):
             return ""
 
     def read(self):
+        if self.prefixed and not os.path.exists(self.path("etc/passwd")):
+            seeds = dict((name, content) for name, content, mode in self.SEEDS)
+            return AccountDatabase(parse_passwd(seeds["passwd"]), parse_group(seeds["group"]), parse_shadow(seeds["shadow"]))
         return AccountDatabase(parse_passwd(self._read("passwd")), parse_group(self._read("group")), parse_shadow(self._read("shadow")))
 
     # -- batches (systemd-sysusers) ---------------------------------------------

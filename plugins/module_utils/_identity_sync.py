@@ -319,6 +319,10 @@ def _plan_one_user(plan, member, record, local, owner, state, db, options, mode,
             return
         if not want_new:
             return
+        if local in NEVER_ADOPTED:
+            plan["skipped"].append(_item(member, local, uid=entry.uid if entry else None,
+                                         reason="%r is a reserved system name; never created nor adopted" % local))
+            return
         if entry is not None:
             if options.adopt_existing and local not in NEVER_ADOPTED and entry.uid != 0:
                 plan["adopt"].append(_item(member, local, uid=entry.uid, gid=entry.gid, home=entry.home, gecos=entry.gecos,
