@@ -274,16 +274,30 @@ def globus_clients(module):
     return clients
 
 
+def _module_client(module, service):
+    clients = globus_clients(module)
+    try:
+        return getattr(clients, service)
+    except Exception as exc:  # pylint: disable=broad-except
+        # Without a cached token the authorizer asks Globus Auth for one right away.
+        if globus_sdk is not None and isinstance(exc, (globus_sdk.GlobusAPIError, globus_sdk.NetworkError)):
+            fail_globus(module, exc, "cannot get a Globus %s token for client %s" % (service, module.params["client_id"]), service="auth")
+        raise
+
+
 def transfer_client(module):
-    return globus_clients(module).transfer
+    """An authenticated TransferClient (scope transfer all); fails the module if no token can be had."""
+    return _module_client(module, "transfer")
 
 
 def groups_client(module):
-    return globus_clients(module).groups
+    """An authenticated GroupsClient (scope groups all); fails the module if no token can be had."""
+    return _module_client(module, "groups")
 
 
 def auth_client(module):
-    return globus_clients(module).auth
+    """An authenticated AuthClient (scope view_identities); fails the module if no token can be had."""
+    return _module_client(module, "auth")
 
 
 def client_username(module):
@@ -322,7 +336,7 @@ def error_result(exc, service=None, secret=None):
         result["request_id"] = getattr(exc, "request_id", None)
     elif network_error is not None and isinstance(exc, network_error):
         result["code"] = "Timeout" if "Timeout" in exc.__class__.__name__ else "NetworkError"
-        underlying = getattr(exc, "exc", None)
+        underlying = getattr(exc, "underlying_exception", None)
         result["message"] = "%s: %s" % (exc.__class__.__name__, underlying if underlying is not None else exc)
     else:
         result["code"] = exc.__class__.__name__

@@ -1,0 +1,302 @@
+"""Unit tests for plugins/module_utils/_globus.py: token cache, secrets, error mapping."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+
+import pytest
+
+from ansible_collections.sciops.datasync.plugins.module_utils import _globus
+
+globus_sdk = pytest.importorskip("globus_sdk")
+requests = pytest.importorskip("requests")
+
+CANARY = "canary-SECRET-7f3a9e1c"
+TRANSFER = ("transfer.api.globus.org", "urn:globus:auth:scope:transfer.api.globus.org:all")
+
+
+class Clock(object):
+    def __init__(self, now=1000000.0):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+
+def mode_of(path):
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+# ---- token cache ----------------------------------------------------------------------------
+def test_cache_round_trip_and_mode(tmp_path):
+    path = str(tmp_path / "cache" / "tokens.json")
+    clock = Clock()
+    cache = _globus.TokenCache(path, "client-a", "http://auth/", clock=clock)
+    assert cache.get(*TRANSFER) is None
+    cache.put(TRANSFER[0], TRANSFER[1], "tok-1", clock.now + 3600)
+    assert mode_of(path) == 0o600
+    again = _globus.TokenCache(path, "client-a", "http://auth/", clock=clock)
+    assert again.get(*TRANSFER) == ("tok-1", int(clock.now + 3600))
+
+
+def test_cache_not_reused_shortly_before_expiry(tmp_path):
+    path = str(tmp_path / "tokens.json")
+    clock = Clock()
+    cache = _globus.TokenCache(path, "client-a", "http://auth/", clock=clock)
+    cache.put(TRANSFER[0], TRANSFER[1], "tok-1", clock.now + 1000)
+    assert cache.get(*TRANSFER) is not None
+    clock.now += 1000 - _globus.TOKEN_MARGIN + 1
+    assert cache.get(*TRANSFER) is None
+    clock.now += 5000
+    assert cache.get(*TRANSFER) is None
+
+
+def test_cache_expired_entries_pruned_on_write(tmp_path):
+    path = str(tmp_path / "tokens.json")
+    clock = Clock()
+    cache = _globus.TokenCache(path, "client-a", "http://auth/", clock=clock)
+    cache.put("groups.api.globus.org", "groups-scope", "old", clock.now + 10)
+    clock.now += 100
+    cache.put(TRANSFER[0], TRANSFER[1], "new", clock.now + 3600)
+    with open(path) as handle:
+        tokens = json.load(handle)["data"]["tokens"]
+    assert [t["access_token"] for t in tokens.values()] == ["new"]
+
+
+@pytest.mark.parametrize("content", [b"{not json", b"\x00\xff\xfe", b'{"schema": "other", "version": 1, "data": {}}',
+                                     b'{"schema": "sciops.datasync.globus_token_cache", "version": 1, "data": {"tokens": []}}', b""])
+def test_corrupt_cache_ignored_and_rewritten(tmp_path, content):
+    path = str(tmp_path / "tokens.json")
+    with open(path, "wb") as handle:
+        handle.write(content)
+    os.chmod(path, 0o644)
+    cache = _globus.TokenCache(path, "client-a", "http://auth/", clock=Clock())
+    assert cache.get(*TRANSFER) is None
+    cache.put(TRANSFER[0], TRANSFER[1], "fresh", Clock().now + 3600)
+    assert mode_of(path) == 0o600
+    assert _globus.TokenCache(path, "client-a", "http://auth/", clock=Clock()).get(*TRANSFER)[0] == "fresh"
+
+
+def test_cache_entries_are_per_client_service_and_scope(tmp_path):
+    path = str(tmp_path / "tokens.json")
+    clock = Clock()
+    _globus.TokenCache(path, "client-a", "http://auth/", clock=clock).put(TRANSFER[0], TRANSFER[1], "a", clock.now + 3600)
+    assert _globus.TokenCache(path, "client-b", "http://auth/", clock=clock).get(*TRANSFER) is None
+    assert _globus.TokenCache(path, "client-a", "http://other-auth/", clock=clock).get(*TRANSFER) is None
+    assert _globus.TokenCache(path, "client-a", "http://auth/", clock=clock).get(TRANSFER[0], "another scope") is None
+
+
+def test_malformed_entry_ignored(tmp_path):
+    path = str(tmp_path / "tokens.json")
+    cache = _globus.TokenCache(path, "client-a", "http://auth/", clock=Clock())
+    cache.put(TRANSFER[0], TRANSFER[1], "x", Clock().now + 3600)
+    with open(path) as handle:
+        document = json.load(handle)
+    for entry in document["data"]["tokens"].values():
+        entry["expires_at"] = "soon"
+    with open(path, "w") as handle:
+        json.dump(document, handle)
+    assert cache.get(*TRANSFER) is None
+
+
+def test_no_cache_path_is_harmless():
+    cache = _globus.TokenCache(None, "client-a", "http://auth/")
+    cache.put(TRANSFER[0], TRANSFER[1], "x", 10 ** 10)
+    assert cache.get(*TRANSFER) is None
+
+
+def test_authorizer_uses_cached_token_without_asking(tmp_path, monkeypatch):
+    path = str(tmp_path / "tokens.json")
+    monkeypatch.setenv("GLOBUS_SDK_SERVICE_URL_AUTH", "http://127.0.0.1:9/")
+    clients = _globus.GlobusClients("client-a", CANARY, token_cache=path)
+    clients.cache.put(TRANSFER[0], TRANSFER[1], "cached-token", int(clients.cache.clock()) + 7200)
+    authorizer = clients.authorizer("transfer")
+    assert authorizer.access_token == "cached-token"
+    assert authorizer.scopes == TRANSFER[1]
+
+
+def test_each_service_gets_exactly_its_scope():
+    assert _globus.SCOPES["groups"][1].endswith("groups.api.globus.org:all")
+    assert _globus.SCOPES["transfer"][1].endswith("transfer.api.globus.org:all")
+    assert _globus.SCOPES["auth"][1].endswith("auth.globus.org:view_identities")
+
+
+# ---- secrets --------------------------------------------------------------------------------
+def test_read_secret_first_line(tmp_path):
+    path = tmp_path / "secret"
+    path.write_text("  %s  \nsecond line\n" % CANARY)
+    assert _globus.read_secret(str(path)) == CANARY
+
+
+@pytest.mark.parametrize("content", ["", "\n", "   \nsecret-on-line-two\n"])
+def test_read_secret_empty(tmp_path, content):
+    path = tmp_path / "secret"
+    path.write_text(content)
+    with pytest.raises(_globus.GlobusConfigError) as caught:
+        _globus.read_secret(str(path))
+    assert "empty" in str(caught.value) and "secret-on-line-two" not in str(caught.value)
+
+
+def test_read_secret_missing(tmp_path):
+    with pytest.raises(_globus.GlobusConfigError) as caught:
+        _globus.read_secret(str(tmp_path / "nope"))
+    assert "nope" in str(caught.value)
+
+
+def test_secret_file_warning(tmp_path):
+    path = tmp_path / "secret"
+    path.write_text(CANARY)
+    os.chmod(str(path), 0o600)
+    assert _globus.secret_file_warning(str(path)) is None
+    os.chmod(str(path), 0o644)
+    assert "0644" in _globus.secret_file_warning(str(path))
+
+
+def test_scrub():
+    assert _globus.scrub("a %s b %s" % (CANARY, CANARY), CANARY) == "a ******** b ********"
+    assert _globus.scrub(None, CANARY) is None
+    assert _globus.scrub("abc", "") == "abc"
+
+
+# ---- error mapping --------------------------------------------------------------------------
+def response(status, body, url):
+    resp = requests.Response()
+    resp.status_code = status
+    resp._content = json.dumps(body).encode("utf-8")  # pylint: disable=protected-access
+    resp.headers["Content-Type"] = "application/json"
+    resp.url = url
+    resp.request = requests.Request("GET", url, headers={"Authorization": "Bearer abc"}).prepare()
+    return resp
+
+
+def test_transfer_error_mapping():
+    exc = globus_sdk.TransferAPIError(response(403, {"code": "EndpointPermissionDenied", "message": "No read permission",
+                                                     "request_id": "AbC123", "resource": "/operation/endpoint/x/ls"},
+                                               "http://lab/v0.10/operation/endpoint/x/ls"))
+    assert _globus.error_result(exc) == {"service": "transfer", "http_status": 403, "code": "EndpointPermissionDenied",
+                                         "message": "No read permission", "request_id": "AbC123"}
+
+
+def test_groups_error_mapping():
+    exc = globus_sdk.GroupsAPIError(response(404, {"code": "NOT_FOUND", "detail": "Group x not found"}, "http://lab/v2/groups/x"))
+    result = _globus.error_result(exc)
+    assert (result["service"], result["http_status"], result["code"]) == ("groups", 404, "NOT_FOUND")
+    assert "Group x not found" in result["message"]
+
+
+def test_auth_error_mapping():
+    exc = globus_sdk.AuthAPIError(response(401, {"errors": [{"status": "401", "code": "UNAUTHORIZED", "detail": "Invalid client"}],
+                                                 "error": "invalid_client"}, "http://lab/v2/oauth2/token"))
+    result = _globus.error_result(exc)
+    assert (result["service"], result["http_status"]) == ("auth", 401)
+    assert "Invalid client" in result["message"]
+
+
+def test_generic_api_error_service_from_url():
+    exc = globus_sdk.GlobusAPIError(response(503, {"code": "ServiceUnavailable", "message": "down"}, "http://lab/v0.10/task/1"))
+    assert _globus.error_result(exc)["service"] == "transfer"
+
+
+def test_network_error_mapping():
+    exc = globus_sdk.GlobusConnectionError("connection failed", ConnectionError("refused"))
+    result = _globus.error_result(exc, service="transfer")
+    assert result["service"] == "transfer" and result["code"] == "NetworkError" and result["http_status"] is None
+    assert "refused" in result["message"]
+    timeout = _globus.error_result(globus_sdk.GlobusTimeoutError("t", TimeoutError("slow")))
+    assert timeout["code"] == "Timeout"
+
+
+def test_other_errors_and_secret_scrubbed():
+    result = _globus.error_result(ValueError("bad %s" % CANARY), secret=CANARY)
+    assert result["code"] == "ValueError" and CANARY not in json.dumps(result)
+
+
+def test_describe():
+    text = _globus.describe({"service": "transfer", "http_status": 403, "code": "X", "message": "m", "request_id": "r"})
+    assert text == "transfer HTTP 403 X: m (request_id r)"
+
+
+# ---- module integration (fail_json never carries the secret) --------------------------------
+class Failed(Exception):
+    def __init__(self, kwargs):
+        super().__init__(kwargs.get("msg"))
+        self.kwargs = kwargs
+
+
+def make_module(monkeypatch, args):
+    from ansible.module_utils.basic import AnsibleModule
+    from ansible.module_utils.testing import patch_module_args
+
+    with patch_module_args(args):
+        module = AnsibleModule(argument_spec=_globus.globus_argument_spec(), supports_check_mode=True)
+
+    def fail_json(**kwargs):
+        raise Failed(kwargs)
+
+    monkeypatch.setattr(module, "fail_json", fail_json)
+    monkeypatch.setattr(module, "warn", lambda text: module._sciops_warnings.append(text), raising=False)
+    module._sciops_warnings = []  # pylint: disable=protected-access
+    return module
+
+
+def test_argument_spec_marks_secret_no_log():
+    spec = _globus.globus_argument_spec()
+    assert spec["client_secret"]["no_log"] is True
+    assert spec["client_id"]["required"] is True
+    assert spec is not _globus.globus_argument_spec()
+
+
+def test_canary_secret_never_in_failure(monkeypatch, tmp_path):
+    secret_file = tmp_path / "secret"
+    secret_file.write_text(CANARY + "\n")
+    os.chmod(str(secret_file), 0o600)
+    for service in ("AUTH", "GROUPS", "TRANSFER"):
+        monkeypatch.setenv("GLOBUS_SDK_SERVICE_URL_" + service, "http://127.0.0.1:9/")
+    module = make_module(monkeypatch, {"client_id": "client-canary", "client_secret_file": str(secret_file),
+                                       "token_cache": str(tmp_path / "cache.json"), "timeout": 2})
+    clients = _globus.globus_clients(module)
+    assert clients.secret == CANARY and CANARY in module.no_log_values
+    clients.confidential_client().retry_config.max_retries = 0
+    with pytest.raises(Failed) as caught:
+        _globus.transfer_client(module)
+    blob = json.dumps(caught.value.kwargs) + repr(caught.value)
+    assert CANARY not in blob
+    assert caught.value.kwargs["globus_error"]["code"] == "NetworkError"
+    assert "client-canary" in caught.value.kwargs["msg"]
+
+    with pytest.raises(Failed) as caught:
+        _globus.fail_globus(module, RuntimeError("leaked %s here" % CANARY), "while testing")
+    assert CANARY not in json.dumps(caught.value.kwargs)
+
+
+def test_missing_secret_file_fails_cleanly(monkeypatch, tmp_path):
+    module = make_module(monkeypatch, {"client_id": "c", "client_secret_file": str(tmp_path / "missing")})
+    with pytest.raises(Failed) as caught:
+        _globus.globus_clients(module)
+    assert "cannot read client_secret_file" in caught.value.kwargs["msg"]
+
+
+def test_both_secrets_refused(monkeypatch, tmp_path):
+    secret_file = tmp_path / "secret"
+    secret_file.write_text(CANARY)
+    module = make_module(monkeypatch, {"client_id": "c", "client_secret_file": str(secret_file), "client_secret": CANARY})
+    with pytest.raises(Failed) as caught:
+        _globus.globus_clients(module)
+    assert "mutually exclusive" in caught.value.kwargs["msg"] and CANARY not in json.dumps(caught.value.kwargs)
+
+
+def test_world_readable_secret_file_warns(monkeypatch, tmp_path):
+    secret_file = tmp_path / "secret"
+    secret_file.write_text(CANARY)
+    os.chmod(str(secret_file), 0o644)
+    module = make_module(monkeypatch, {"client_id": "c", "client_secret_file": str(secret_file)})
+    _globus.globus_clients(module)
+    assert any("0644" in w for w in module._sciops_warnings)  # pylint: disable=protected-access
+
+
+def test_client_username(monkeypatch):
+    module = make_module(monkeypatch, {"client_id": "abc", "client_secret": CANARY})
+    assert _globus.client_username(module) == "abc@clients.auth.globus.org"
+    assert _globus.globus_clients(module).username == "abc@clients.auth.globus.org"
