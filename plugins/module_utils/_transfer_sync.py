@@ -309,9 +309,11 @@ def summary_email(results, errors, hostname, file_manager_url=FILE_MANAGER_URL):
 
 
 def api_error_info(exc):
-    """(http_status, code, message) of a globus_sdk.GlobusAPIError, or None for other errors."""
+    """(http_status, code, message) of a globus_sdk.GlobusAPIError or NetworkError, or None for other errors."""
     status = getattr(exc, "http_status", None)
     if status is None:
+        if any(cls.__name__ == "NetworkError" for cls in type(exc).__mro__):
+            return 0, "NetworkError", "%s: %s" % (type(exc).__name__, getattr(exc, "exc", None) or exc)
         return None
     message = getattr(exc, "message", None) or str(exc)
     return status, getattr(exc, "code", None) or "", message
@@ -679,9 +681,11 @@ def _clients(module, auth=False):
 
 
 def _fail_api(module, exc, what, **result):
+    from ansible_collections.sciops.datasync.plugins.module_utils._globus import fail_globus  # pylint: disable=import-outside-toplevel
+
     if api_error_info(exc) is None:
         raise exc
-    module.fail_json(msg="%s: Globus error: %s" % (what, describe_api_error(exc)), **result)
+    fail_globus(module, exc, msg=what, service="transfer", **result)
 
 
 def resolve_syncs(params):

@@ -27,8 +27,6 @@ description:
   - A summary email (per sync status, counts, bytes, destination path, file-manager link) is sent
     when O(mail) is set and O(mail.when) matches.
 author: sciops.datasync contributors
-requirements:
-  - globus-sdk >= 4.9
 extends_documentation_fragment:
   - sciops.datasync.globus
   - sciops.datasync.attributes
@@ -315,7 +313,11 @@ mail:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sciops.datasync.plugins.module_utils._globus import globus_argument_spec
+from ansible_collections.sciops.datasync.plugins.module_utils._globus import (
+    GLOBUS_MUTUALLY_EXCLUSIVE,
+    GLOBUS_REQUIRED_ONE_OF,
+    globus_argument_spec,
+)
 from ansible_collections.sciops.datasync.plugins.module_utils._transfer_sync import run_module
 
 
@@ -366,7 +368,12 @@ def main():
             file_manager_url=dict(type="str", default="https://app.globus.org/file-manager"),
         )),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AnsibleModule(
+        argument_spec=argument_spec,
+        mutually_exclusive=GLOBUS_MUTUALLY_EXCLUSIVE,
+        required_one_of=GLOBUS_REQUIRED_ONE_OF,
+        supports_check_mode=True,
+    )
     run_module(module)
 
 

@@ -17,14 +17,13 @@ description:
     A rule asked for with other permissions than the existing one is replaced.
   - O(state=absent) removes the rules named in O(shares) from the directory; the directory
     itself and its content are never deleted.
-  - Identities given as a username or an email are resolved with Globus Auth; one that cannot
-    be resolved is refused by name under RV(errors) while the other shares are made, and the
-    module then fails.
+  - Identities given as a username or an email are resolved with Globus Auth (an email is looked
+    up as a username, as Globus usernames are usually email addresses such as V(ada@example.org));
+    one that cannot be resolved is refused by name under RV(errors) while the other shares are
+    made, and the module then fails.
   - The app must be allowed to manage the collection's permissions (collection owner or
     access manager role); Globus sends an invitation to O(shares[].notify_email) when given.
 author: sciops.datasync contributors
-requirements:
-  - globus-sdk >= 4.9
 extends_documentation_fragment:
   - sciops.datasync.globus
   - sciops.datasync.attributes
@@ -63,7 +62,7 @@ options:
     default: []
     suboptions:
       identity:
-        description: A Globus username, an email address known to Globus Auth, or an identity id.
+        description: A Globus username (an email-like V(user@domain)), or an identity id (UUID).
         type: str
       group:
         description: A Globus group id.
@@ -151,7 +150,11 @@ errors:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sciops.datasync.plugins.module_utils._globus import globus_argument_spec
+from ansible_collections.sciops.datasync.plugins.module_utils._globus import (
+    GLOBUS_MUTUALLY_EXCLUSIVE,
+    GLOBUS_REQUIRED_ONE_OF,
+    globus_argument_spec,
+)
 from ansible_collections.sciops.datasync.plugins.module_utils._globus_directory import run_module
 
 
@@ -172,7 +175,12 @@ def main():
             notify_message=dict(type="str"),
         )),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AnsibleModule(
+        argument_spec=argument_spec,
+        mutually_exclusive=GLOBUS_MUTUALLY_EXCLUSIVE,
+        required_one_of=GLOBUS_REQUIRED_ONE_OF,
+        supports_check_mode=True,
+    )
     run_module(module)
 
 

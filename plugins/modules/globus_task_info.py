@@ -16,8 +16,6 @@ description:
   - Returns its status, counts, bytes, deadline, fatal error, the last error events and, on request,
     the files transferred and skipped (paged, up to O(max_files) each).
 author: sciops.datasync contributors
-requirements:
-  - globus-sdk >= 4.9
 extends_documentation_fragment:
   - sciops.datasync.globus
   - sciops.datasync.attributes.info_module
@@ -107,7 +105,11 @@ truncated:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sciops.datasync.plugins.module_utils._globus import globus_argument_spec
+from ansible_collections.sciops.datasync.plugins.module_utils._globus import (
+    GLOBUS_MUTUALLY_EXCLUSIVE,
+    GLOBUS_REQUIRED_ONE_OF,
+    globus_argument_spec,
+)
 from ansible_collections.sciops.datasync.plugins.module_utils._transfer_sync import run_task_info_module
 
 
@@ -125,8 +127,8 @@ def main():
     )
     module = AnsibleModule(
         argument_spec=argument_spec,
-        required_one_of=[["task_id", "name", "label"]],
-        mutually_exclusive=[["task_id", "name"], ["task_id", "label"]],
+        required_one_of=GLOBUS_REQUIRED_ONE_OF + [["task_id", "name", "label"]],
+        mutually_exclusive=GLOBUS_MUTUALLY_EXCLUSIVE + [["task_id", "name"], ["task_id", "label"]],
         supports_check_mode=True,
     )
     run_task_info_module(module)
