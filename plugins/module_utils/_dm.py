@@ -435,7 +435,7 @@ def run_module(module):
         if not module.check_mode:
             apply_actions(module, client, params, desired, actions, current, result)
             current = client.find_experiment(params["name"], params["station"])
-            running = [d for d in client.experiment_daqs(params["name"]) if d.get("status") in RUNNING] if current else []
+            running = [d for d in client.experiment_daqs(params["name"]) if d.get("status") in RUNNING] if current and params["daq"] else []
         result["experiment"] = current or {}
         result["daqs"] = running
         result["users"] = [user_view(details.get(n), n) for n in sorted((current or {}).get("experimentUsernameList") or

@@ -35,9 +35,9 @@ class EpicsError(Exception):
     pass
 
 
-def value_problem(suffix, value):
+def value_problem(pv_name, value):
     """Why a PV value cannot become a path component or a DM name, or None."""
-    what = "PV %s value" % suffix
+    what = "PV %s value" % pv_name
     problem = path_component_problem(value, what)
     if problem:
         return problem
@@ -126,14 +126,14 @@ def read_pvs(prefix, names, timeout=2.0, environ=None):
     return values, errors
 
 
-def check_values(values, safe_names):
+def check_values(values, safe_names, prefix=""):
     """Errors for every value in ``safe_names`` that cannot become a path or DM name."""
     errors = []
     for name in safe_names:
         if name not in values:
             continue
         value = values[name]
-        problem = value_problem(name, value if isinstance(value, str) else str(value))
+        problem = value_problem(prefix + name, value if isinstance(value, str) else str(value))
         if problem:
             errors.append({"name": name, "msg": "refused: " + problem})
     return errors
@@ -152,7 +152,7 @@ def run_module(module):
     if unknown:
         module.fail_json(msg="safe_names not among names: %s" % ", ".join(unknown))
     values, errors = read_pvs(params["prefix"], params["names"], params["timeout"], environ)
-    for error in check_values(values, params["safe_names"]):
+    for error in check_values(values, params["safe_names"], params["prefix"]):
         errors.append({"pv": params["prefix"] + error["name"], "name": error["name"], "msg": error["msg"]})
         values.pop(error["name"], None)
     result = {"changed": False, "values": values,
