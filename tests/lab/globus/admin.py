@@ -329,7 +329,7 @@ ROUTES = [
     ("POST", r"/_lab/collections/(?P<cid>[^/]+)/acl", add_acl),
     ("POST", r"/_lab/groups", add_group),
     ("GET", r"/_lab/groups/(?P<gid>[^/]+)", get_group),
-    ("POST", r"/_lab/groups/(?P<gid>[^/]+)/members", lambda h, b, gid: set_member(h, b, gid)),
+    ("POST", r"/_lab/groups/(?P<gid>[^/]+)/members", set_member),
     ("GET", r"/_lab/requests", requests_log),
     ("DELETE", r"/_lab/requests", clear_requests),
     ("GET", r"/_lab/notifications", notifications),

@@ -44,7 +44,7 @@ def generate(identities=20000, groups=2000, big_group=5000, per_identity=3, seed
         members[1 % groups].add(person)
     for person in range(identities):
         members[0].add(person)
-        for _ in range(per_identity - 1):
+        for _extra in range(per_identity - 1):
             members[rnd.randrange(2, groups) if groups > 2 else 0].add(person)
     for index, found in members.items():
         for person in sorted(found):

@@ -26,9 +26,9 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from tests.lab.globus.engine import Engine, PathError, event, local_path, norm_path, permissions
+from tests.lab.globus.engine import Engine, PathError, local_path, norm_path, permissions
 from tests.lab.globus.model import (
-    CLIENT_DOMAIN, ROLES, RS_AUTH, RS_GROUPS, RS_TRANSFER, State, iso, ls_time, parse_time,
+    ROLES, RS_AUTH, RS_GROUPS, RS_TRANSFER, State, iso, ls_time, parse_time,
 )
 
 GROUPS_ALL = "urn:globus:auth:scope:groups.api.globus.org:all"
@@ -44,6 +44,10 @@ class HttpError(Exception):
         self.status = status
         self.body = body
         self.headers = headers or {}
+
+
+def task_link(task_id):
+    return {"DATA_TYPE": "link", "href": "task/%s?format=json" % task_id, "rel": "related", "resource": "task", "title": "related task"}
 
 
 def request_id():
@@ -461,8 +465,9 @@ class Handler(BaseHTTPRequestHandler):
         return group["policies"].get("group_visibility") == "authenticated"
 
     def group_out(self, group, caller, include=()):
-        doc = {k: group.get(k) for k in ("id", "name", "description", "parent_id", "group_type", "enforce_session",
-                                        "session_limit", "session_timeout", "terms_and_conditions")}
+        fields = ("id", "name", "description", "parent_id", "group_type", "enforce_session", "session_limit",
+                  "session_timeout", "terms_and_conditions")
+        doc = {k: group.get(k) for k in fields}
         doc["subscription_id"] = None
         doc["subscription_admin_verified_id"] = None
         if "policies" in include:
@@ -744,7 +749,7 @@ class Handler(BaseHTTPRequestHandler):
             task_id = state.data["submissions"][key]
             return 200, {"DATA_TYPE": "transfer_result", "code": "Duplicate", "message": "A transfer with id '%s' was already submitted" % submission_id,
                          "request_id": request_id(), "resource": "/transfer", "submission_id": submission_id, "task_id": task_id,
-                         "task_link": {"DATA_TYPE": "link", "href": "task/%s?format=json" % task_id, "rel": "related", "resource": "task", "title": "related task"}}
+                         "task_link": task_link(task_id)}
         src = self.collection_or_404(body.get("source_endpoint", ""))
         dst = self.collection_or_404(body.get("destination_endpoint", ""))
         items = body.get("DATA") or []
@@ -792,7 +797,7 @@ class Handler(BaseHTTPRequestHandler):
         return 202, {"DATA_TYPE": "transfer_result", "code": "Accepted",
                      "message": "The transfer has been accepted and a task has been created and queued for execution",
                      "request_id": request_id(), "resource": "/transfer", "submission_id": submission_id, "task_id": task_id,
-                     "task_link": {"DATA_TYPE": "link", "href": "task/%s?format=json" % task_id, "rel": "related", "resource": "task", "title": "related task"}}
+                     "task_link": task_link(task_id)}
 
     def task_or_404(self, tid, caller):
         task = self.lab.state.data["tasks"].get(tid)

@@ -236,8 +236,8 @@ def make_module(monkeypatch, args):
         raise Failed(kwargs)
 
     monkeypatch.setattr(module, "fail_json", fail_json)
-    monkeypatch.setattr(module, "warn", lambda text: module._sciops_warnings.append(text), raising=False)
     module._sciops_warnings = []  # pylint: disable=protected-access
+    monkeypatch.setattr(module, "warn", module._sciops_warnings.append, raising=False)  # pylint: disable=protected-access
     return module
 
 
