@@ -44,7 +44,8 @@ def share_request(share):
     """(principal_type, reference) of a share option; raises ShareError naming it."""
     chosen = [key for key in ("identity", "group", "all_authenticated_users") if share.get(key)]
     if len(chosen) != 1:
-        raise ShareError("share %r must name exactly one of identity, group or all_authenticated_users" % (dict((k, v) for k, v in share.items() if v is not None),))
+        given = dict((k, v) for k, v in share.items() if v is not None)
+        raise ShareError("share %r must name exactly one of identity, group or all_authenticated_users" % (given,))
     permissions = share.get("permissions") or "r"
     if permissions not in PERMISSIONS:
         raise ShareError("share %s: permissions %r is not r or rw" % (describe_share(share), permissions))

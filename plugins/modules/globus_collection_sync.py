@@ -11,8 +11,8 @@ short_description: Sync directories between Globus collections, one live task pe
 version_added: "0.1.0"
 description:
   - Replaces C(globus_sync_directory). Each named sync copies a directory of a source collection
-    to a directory of a destination collection with a Globus Transfer task: recursive, by
-    checksum by default, never deleting anything at the destination and never writing to the source.
+    to a directory of a destination collection with a Globus Transfer task (recursive, by
+    checksum by default, never deleting anything at the destination and never writing to the source).
   - At most one live task per sync. When the task recorded for a sync is still V(ACTIVE) or
     V(INACTIVE) it is reported and nothing is submitted; when it has ended its outcome is
     recorded and the next task is submitted. O(start=false) only reports (the original's C(-d)).
@@ -26,7 +26,7 @@ description:
   - A run holds a lock (O(lock_file)) so that two scheduled runs never submit twice.
   - A summary email (per sync status, counts, bytes, destination path, file-manager link) is sent
     when O(mail) is set and O(mail.when) matches.
-author: sciops.datasync contributors
+author: sciops datasync maintainers (@sciops)
 extends_documentation_fragment:
   - sciops.datasync.globus
   - sciops.datasync.attributes
@@ -35,7 +35,7 @@ attributes:
     support: partial
     details:
       - Without O(wait), a run that submits a task reports a change; the next run reports the live
-        task and submits nothing. With O(wait=true), RV(changed) means files arrived, so a second
+        task and submits nothing. With O(wait=true), C(changed) means files arrived, so a second
         run of an up-to-date sync reports no change.
 options:
   syncs:
@@ -129,7 +129,7 @@ options:
   wait:
     description:
       - Wait for the tasks (submitted or live) to end, up to O(wait_timeout), and return their counts.
-      - With V(true), RV(changed) means files arrived.
+      - With V(true), C(changed) means files arrived.
     type: bool
     default: false
   wait_timeout:

@@ -23,7 +23,7 @@ description:
     made, and the module then fails.
   - The app must be allowed to manage the collection's permissions (collection owner or
     access manager role); Globus sends an invitation to O(shares[].notify_email) when given.
-author: sciops.datasync contributors
+author: sciops datasync maintainers (@sciops)
 extends_documentation_fragment:
   - sciops.datasync.globus
   - sciops.datasync.attributes

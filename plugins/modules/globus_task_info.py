@@ -15,7 +15,7 @@ description:
     task carrying O(label). When the state file knows nothing, the sync's label is searched.
   - Returns its status, counts, bytes, deadline, fatal error, the last error events and, on request,
     the files transferred and skipped (paged, up to O(max_files) each).
-author: sciops.datasync contributors
+author: sciops datasync maintainers (@sciops)
 extends_documentation_fragment:
   - sciops.datasync.globus
   - sciops.datasync.attributes.info_module

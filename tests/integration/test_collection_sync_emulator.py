@@ -22,8 +22,13 @@ from tests.integration.conftest import module_results
 SMTP_PORT = 2525
 
 
+def globus_endpoints(lab):
+    with open(lab.path("endpoints.json")) as handle:
+        return json.load(handle)["services"]["globus"]
+
+
 def admin(lab, method, route, **kwargs):
-    url = json.load(open(lab.path("endpoints.json")))["services"]["globus"]["admin_url"] + route.lstrip("/")
+    url = globus_endpoints(lab)["admin_url"] + route.lstrip("/")
     response = requests.request(method, url, timeout=10, **kwargs)
     assert response.status_code < 300, (route, response.status_code, response.text)
     return response.json()
@@ -44,14 +49,15 @@ class Env:
         fd = os.open(self.secret_file, os.O_WRONLY | os.O_CREAT, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(client["client_secret"] + "\n")
-        other = json.load(open(lab.path("endpoints.json")))["services"]["globus"]["other_client_id"]
-        self.src = admin(lab, "POST", "collections", json={"display_name": "cs src %s" % tag, "owner": self.client_id,
-                                                             "folder": "cs-src-%s" % tag})
-        self.dst = admin(lab, "POST", "collections", json={"display_name": "cs dst %s" % tag, "owner": self.client_id,
-                                                             "folder": "cs-dst-%s" % tag})
-        self.foreign = admin(lab, "POST", "collections", json={"display_name": "cs foreign %s" % tag, "owner": other,
-                                                                 "folder": "cs-foreign-%s" % tag})
+        other = globus_endpoints(lab)["other_client_id"]
+        self.src = self.collection("src", self.client_id)
+        self.dst = self.collection("dst", self.client_id)
+        self.foreign = self.collection("foreign", other)
         os.makedirs(os.path.join(self.foreign["root"], "data"), exist_ok=True)
+
+    def collection(self, kind, owner):
+        return admin(self.lab, "POST", "collections",
+                     json={"display_name": "cs %s %s" % (kind, self.tag), "owner": owner, "folder": "cs-%s-%s" % (kind, self.tag)})
 
     def src_path(self, *parts):
         return os.path.join(self.src["root"], *parts)
@@ -68,8 +74,7 @@ def env(lab, tmp_path_factory):
     made = Env(lab, str(tmp_path_factory.mktemp("collection_sync")))
     yield made
     made.rate(None)
-    requests.delete(json.load(open(lab.path("endpoints.json")))["services"]["globus"]["admin_url"] + "faults",
-                    params={"client_id": made.client_id}, timeout=10)
+    requests.delete(globus_endpoints(lab)["admin_url"] + "faults", params={"client_id": made.client_id}, timeout=10)
 
 
 def write_tree(root, files):
@@ -242,7 +247,7 @@ def test_summary_email_arrives_with_the_right_fields(ansible_playbook, env, lab)
     result = run_module(ansible_playbook, env, "globus_collection_sync", args)
     assert result["mail"]["sent"], result
     message = None
-    for _ in range(50):
+    for attempt in range(50):
         for name in os.listdir(lab.path("mail")):
             with open(os.path.join(lab.path("mail"), name), "rb") as handle:
                 candidate = email.message_from_binary_file(handle, policy=email.policy.default)
@@ -250,7 +255,7 @@ def test_summary_email_arrives_with_the_right_fields(ansible_playbook, env, lab)
                 message = candidate
         if message:
             break
-        time.sleep(0.1)
+        time.sleep(0.1 + attempt * 0.01)
     assert message is not None
     body = message.get_body(("plain",)).get_content()
     assert message["Subject"].startswith("Collection sync on ") and ": OK (1 sync)" in message["Subject"]

@@ -166,16 +166,16 @@ def test_plan(recorded, live, start, action, ended):
 
 def test_run_submits_then_reports_live_then_records_and_resubmits(tmp_path):
     transfer = FakeTransfer()
-    results, errors, _ = make_run(tmp_path, transfer).run([make_sync()])
+    results, errors, dummy = make_run(tmp_path, transfer).run([make_sync()])
     assert errors == [] and results[0]["action"] == "submitted" and results[0]["changed"]
     assert transfer.mkdirs == ["/copies/", "/copies/raw/"]
     assert transfer.submitted[0]["deadline"] == "2026-11-24T12:00:00+00:00"
     # second run while ACTIVE: nothing submitted
-    results, errors, _ = make_run(tmp_path, transfer).run([make_sync()])
+    results, errors, dummy = make_run(tmp_path, transfer).run([make_sync()])
     assert results[0]["action"] == "report" and not results[0]["changed"] and len(transfer.submitted) == 1
     # task failed on its deadline: outcome recorded, next task submitted
     transfer.finish("task-1", "FAILED", transferred=2)
-    results, errors, _ = make_run(tmp_path, transfer).run([make_sync()])
+    results, errors, dummy = make_run(tmp_path, transfer).run([make_sync()])
     assert results[0]["previous"]["status"] == "FAILED" and results[0]["ended_task"]["task_id"] == "task-1"
     assert results[0]["error_events"][0]["code"] == "EXPIRED"
     assert results[0]["action"] == "submitted" and len(transfer.submitted) == 2
@@ -185,13 +185,13 @@ def test_run_submits_then_reports_live_then_records_and_resubmits(tmp_path):
 
 def test_start_false_reports_only(tmp_path):
     transfer = FakeTransfer()
-    results, errors, _ = make_run(tmp_path, transfer, start=False).run([make_sync()])
+    results, errors, dummy = make_run(tmp_path, transfer, start=False).run([make_sync()])
     assert results[0]["action"] == "idle" and transfer.submitted == [] and errors == []
 
 
 def test_check_mode_submits_nothing_and_writes_nothing(tmp_path):
     transfer = FakeTransfer()
-    results, errors, _ = make_run(tmp_path, transfer, check_mode=True).run([make_sync()])
+    results, errors, dummy = make_run(tmp_path, transfer, check_mode=True).run([make_sync()])
     assert results[0]["action"] == "submitted" and results[0]["changed"]
     assert results[0]["transfer"]["sync_level"] == 3
     assert results[0]["created_directories"] == ["/copies/", "/copies/raw/"]
@@ -202,7 +202,7 @@ def test_lost_state_finds_live_task_by_label(tmp_path):
     transfer = FakeTransfer()
     make_run(tmp_path, transfer).run([make_sync()])
     (tmp_path / "state.json").unlink()
-    results, errors, _ = make_run(tmp_path, transfer).run([make_sync()])
+    results, errors, dummy = make_run(tmp_path, transfer).run([make_sync()])
     assert results[0]["action"] == "report" and results[0]["adopted"] and results[0]["task"]["task_id"] == "task-1"
     assert len(transfer.submitted) == 1
 
@@ -210,7 +210,7 @@ def test_lost_state_finds_live_task_by_label(tmp_path):
 def test_no_access_is_a_clear_error_and_other_syncs_go_on(tmp_path):
     other = "33333333-3333-4333-8333-333333333333"
     transfer = FakeTransfer(paths={(SRC, "/data/"): "dir", (other, "/x/"): "dir"}, denied={other})
-    results, errors, _ = make_run(tmp_path, transfer).run([make_sync(name="denied", source_collection=other, source_path="/x"), make_sync()])
+    results, errors, dummy = make_run(tmp_path, transfer).run([make_sync(name="denied", source_collection=other, source_path="/x"), make_sync()])
     assert len(errors) == 1
     assert "app@clients.auth.globus.org has no read access to /x/ on collection %s" % other in errors[0]
     assert "denied" in errors[0]
@@ -219,7 +219,7 @@ def test_no_access_is_a_clear_error_and_other_syncs_go_on(tmp_path):
 
 def test_missing_source_is_an_error(tmp_path):
     transfer = FakeTransfer(paths={})
-    results, errors, _ = make_run(tmp_path, transfer).run([make_sync()])
+    results, errors, dummy = make_run(tmp_path, transfer).run([make_sync()])
     assert "source path /data/ does not exist" in errors[0] and transfer.submitted == []
 
 
@@ -234,7 +234,7 @@ def test_wait_changed_means_files_arrived(tmp_path):
         return original(task_id)
 
     transfer.get_task = finishing
-    results, errors, _ = make_run(tmp_path, transfer, wait=True, wait_timeout=30).run([make_sync()])
+    results, errors, dummy = make_run(tmp_path, transfer, wait=True, wait_timeout=30).run([make_sync()])
     assert results[0]["task"]["status"] == "SUCCEEDED" and results[0]["changed"] is False
     assert results[0]["ended_task"]["task_id"] == "task-1"
 
@@ -244,7 +244,7 @@ def test_wait_times_out(tmp_path):
     ticks = iter(range(0, 1000, 5))
     run = ts.CollectionSync(transfer, StateFile(str(tmp_path / "s.json"), ts.STATE_SCHEMA), "app", wait=True, wait_timeout=20,
                             now=lambda: NOW, sleep=lambda s: None, clock=lambda: next(ticks))
-    results, errors, _ = run.run([make_sync()])
+    results, errors, dummy = run.run([make_sync()])
     assert results[0]["timed_out"] and results[0]["changed"] is True
 
 
@@ -254,7 +254,7 @@ def test_killed_after_submit_resubmits_same_submission_id(tmp_path):
     state.save({"syncs": {"raw": {"submission_id": "sub-9", "submitted_at": "x"}}})
     transfer.by_submission["sub-9"] = "task-0"
     transfer.tasks["task-0"] = {"task_id": "task-0", "status": "SUCCEEDED", "label": "other", "request_time": "t0"}
-    results, errors, _ = make_run(tmp_path, transfer).run([make_sync()])
+    results, errors, dummy = make_run(tmp_path, transfer).run([make_sync()])
     assert results[0]["submission_code"] == "Duplicate" and results[0]["task_id"] == "task-0"
     assert transfer.submitted == []
 
