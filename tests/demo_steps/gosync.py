@@ -1,4 +1,5 @@
-"""Demo step: identity sync on the portal (gosync): the scheduled new-users job, then a manual
+"""Demo step: identity sync on the portal (gosync): a project group made with globus_groups.yml,
+the scheduled new-users job, then a manual
 updated run with playbooks/gosync.yml; shows the users and groups written under the lab root."""
 
 import os
@@ -23,8 +24,13 @@ def _entries(path):
 
 
 def run(demo):
+    admin = demo.playbook("playbooks/globus_groups.yml")
+    projects = _result(admin, "Project groups with description, policies, roles and approvals").get("results", [])
+    lines = ["Globus group administration (playbooks/globus_groups.yml): %s" % ", ".join(
+        "%s %s" % (p["globus_groups_project"]["name"], "created" if p.get("created") else ("changed" if p.get("changed") else "unchanged"))
+        for p in projects)]
     rc, changed = demo.job("portal1", "gosync-new")
-    lines = ["portal1 scheduled job gosync-new (cron */2: new users, then groups): %d change(s)" % changed]
+    lines += ["portal1 scheduled job gosync-new (cron */2: new users, then groups): %d change(s)" % changed]
     document = demo.playbook("playbooks/gosync.yml", "-e", "mode=updated")
     users, groups = _result(document, "Sync users"), _result(document, "Sync groups")
     lines.append("manual run (playbooks/gosync.yml -e mode=updated): %d updated, %d locked, %d group(s) changed" % (
