@@ -47,6 +47,7 @@ def command_stage(argv, cwd=REPO):
 STAGES = [
     ("ansible-lint", command_stage([os.path.join(BIN, "ansible-lint"), "--profile", "production", "--offline"])),
     ("sanity", command_stage(["bash", os.path.join(REPO, "tests", "tools", "sanity.sh")])),
+    ("awx-readiness", command_stage(["bash", os.path.join(REPO, "tests", "tools", "awx_check.sh")])),
     ("unit", pytest_stage("unit", "tests/unit")),
     ("integration", pytest_stage("integration", "tests/integration")),
     ("molecule", command_stage([os.path.join(BIN, "molecule"), "test", "--all"], cwd=os.path.join(REPO, "extensions"))),
