@@ -29,6 +29,7 @@ cat > "$work/importer.cfg" <<'CFG'
 RUN_ANSIBLE_TEST = False
 RUN_ANSIBLE_LINT = False
 CFG
+cd "$work"  # galaxy-importer writes importer_result.json into the current folder
 GALAXY_IMPORTER_CONFIG="$work/importer.cfg" PATH="$venv/bin:$PATH" \
   "$venv/bin/python" -m galaxy_importer.main "$work"/dist/sciops-datasync-*.tar.gz | tee "$work/importer.log" | tail -3
 grep -q "Importer processing completed successfully" "$work/importer.log"
