@@ -300,7 +300,11 @@ class State:
     # ---- seeds -------------------------------------------------------------------------
     def apply_seed(self, path):
         with open(path) as handle:
-            seed = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
+            text = handle.read()
+        try:
+            seed = json.loads(text)  # large generated seeds are JSON (a subset of YAML) for speed
+        except ValueError:
+            seed = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
         seeded = set(self.data["seeded"])
 
         def once(key):
