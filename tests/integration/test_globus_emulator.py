@@ -54,6 +54,8 @@ def test_auth_token_and_identities(client):
         assert field in found[0]
     by_id = auth.get_identities(ids=[found[0]["id"], client.client_id])["identities"]
     assert {i["username"] for i in by_id} == {ALICE, client.username}
+    provisioned = auth.get_identities(usernames=["brand-new-%s@example.org" % client.client_id[:8]], provision=True)["identities"]
+    assert provisioned[0]["status"] == "unused"
     awkward = auth.get_identities(usernames=["zoë@example.org"])["identities"]
     assert awkward and awkward[0]["name"].startswith("Zo")
 

@@ -411,9 +411,14 @@ class Handler(BaseHTTPRequestHandler):
         if usernames and ids:
             raise self.fail(400, "INVALID_PARAMETERS", "usernames and ids are mutually exclusive")
         found = []
+        provision = str(self.query.get("provision", "false")).lower() == "true"
         if usernames:
             for name in usernames.split(","):
-                ident = state.identity_by_username(name.strip())
+                name = name.strip()
+                ident = state.identity_by_username(name)
+                if ident is None and provision and "@" in name:
+                    # like Globus Auth: an identity for a username nobody has used yet, status "unused"
+                    ident = state.add_identity(name, status="unused")
                 if ident is not None:
                     found.append(self.identity_out(ident))
         elif ids:

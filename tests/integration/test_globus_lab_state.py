@@ -1,0 +1,142 @@
+"""The Globus emulator's own state handling: persistence across restarts, seeds, path safety."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from tests.lab.globus import engine
+from tests.lab.globus.model import State
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SEED = os.path.join(REPO, "tests", "lab", "seeds", "globus-demo.yml")
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Private(object):
+    """A private emulator process on a free port with its own state folder."""
+
+    def __init__(self, state_dir, seed=SEED):
+        self.port = free_port()
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.process = subprocess.Popen([sys.executable, "-m", "tests.lab.globus.server", "--port", str(self.port),
+                                         "--state-dir", state_dir, "--seed", seed], cwd=REPO,
+                                        env=dict(os.environ, PYTHONPATH=REPO), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                requests.get(self.url + "/_lab/health", timeout=1)
+                return
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        self.stop()
+        raise AssertionError("private emulator did not start")
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(15)
+        return self.process.stdout.read().decode("utf-8", "replace")
+
+
+def token(url, client_id, secret, scope):
+    reply = requests.post(url + "/v2/oauth2/token", data={"grant_type": "client_credentials", "scope": scope},
+                          auth=(client_id, secret), timeout=10)
+    assert reply.status_code == 200, reply.text
+    return {"Authorization": "Bearer " + reply.json()["access_token"]}
+
+
+def test_state_survives_restart_and_seed_applies_once(tmp_path):
+    state_dir = str(tmp_path / "globus")
+    server = Private(state_dir)
+    try:
+        client = requests.post(server.url + "/_lab/clients", json={"name": "persist"}, timeout=10).json()
+        headers = token(server.url, client["client_id"], client["client_secret"], "urn:globus:auth:scope:groups.api.globus.org:all")
+        group = requests.post(server.url + "/v2/groups", json={"name": "persisted"}, headers=headers, timeout=10).json()
+        seeded = requests.get(server.url + "/_lab/groups/7a3362f8-ba51-5caf-80e4-4d4f2634261c", timeout=10)
+        assert seeded.status_code == 200
+    finally:
+        server.stop()
+    with open(os.path.join(state_dir, "state.json")) as handle:
+        document = json.load(handle)
+    assert group["id"] in document["groups"]
+    assert stat_mode(os.path.join(state_dir, "state.json")) == 0o600
+    del document["groups"]["7a3362f8-ba51-5caf-80e4-4d4f2634261c"]
+    with open(os.path.join(state_dir, "state.json"), "w") as handle:
+        json.dump(document, handle)
+
+    server = Private(state_dir)
+    try:
+        assert requests.get(server.url + "/_lab/groups/" + group["id"], timeout=10).status_code == 200
+        assert requests.get(server.url + "/_lab/groups/7a3362f8-ba51-5caf-80e4-4d4f2634261c", timeout=10).status_code == 404
+        headers = token(server.url, client["client_id"], client["client_secret"], "urn:globus:auth:scope:groups.api.globus.org:all")
+        mine = requests.get(server.url + "/v2/groups/my_groups", headers=headers, timeout=10).json()
+        assert [g["name"] for g in mine] == ["persisted"]
+    finally:
+        server.stop()
+
+
+def test_corrupt_state_is_set_aside(tmp_path):
+    state_dir = tmp_path / "globus"
+    state_dir.mkdir()
+    (state_dir / "state.json").write_text("{broken")
+    server = Private(str(state_dir))
+    try:
+        health = requests.get(server.url + "/_lab/health", timeout=10).json()
+        assert health["counts"]["groups"] == 5
+    finally:
+        log = server.stop()
+    assert "state unusable" in log
+    assert [p.name for p in state_dir.iterdir() if p.name.startswith("state.json.broken")]
+
+
+def stat_mode(path):
+    return os.stat(path).st_mode & 0o777
+
+
+@pytest.mark.parametrize("path, expected", [
+    ("/", "/"), ("", "/"), ("/~/", "/"), ("~/a", "/a"), ("/a/../../b", "/b"), ("/a//b/", "/a/b"), ("/../..", "/"),
+])
+def test_norm_path(path, expected):
+    assert engine.norm_path(path) == expected
+
+
+def test_symlink_escape_refused(tmp_path):
+    root = tmp_path / "coll"
+    root.mkdir()
+    (root / "out").symlink_to(tmp_path)
+    with pytest.raises(engine.PathError):
+        engine.local_path(str(root), "/out/x")
+    assert engine.local_path(str(root), "/../x") == os.path.join(str(root), "x")
+
+
+def test_acl_permissions(tmp_path):
+    state = State(str(tmp_path / "s"))
+    owner = state.add_client(name="owner")["id"]
+    other = state.add_client(name="other")["id"]
+    coll = state.add_collection("c", owner)
+    group = state.add_group("g")
+    state.set_membership(group, other, "member", "active")
+    assert engine.permissions(state, coll, owner, "/anything") == "rw"
+    assert engine.permissions(state, coll, other, "/data/x") == ""
+    state.add_acl(coll["id"], "group", group["id"], "/data/", "r")
+    assert engine.permissions(state, coll, other, "/data/x") == "r"
+    assert engine.permissions(state, coll, other, "/data") == "r"
+    assert engine.permissions(state, coll, other, "/database") == ""
+    state.add_acl(coll["id"], "identity", other, "/data/rw/", "rw")
+    assert engine.permissions(state, coll, other, "/data/rw/deeper") == "rw"
+    state.set_membership(group, other, "member", "removed")
+    assert engine.permissions(state, coll, other, "/data/x") == ""
