@@ -140,3 +140,36 @@ def test_acl_permissions(tmp_path):
     assert engine.permissions(state, coll, other, "/data/rw/deeper") == "rw"
     state.set_membership(group, other, "member", "removed")
     assert engine.permissions(state, coll, other, "/data/x") == ""
+
+
+def test_moving_the_clock_expires_tasks_and_tokens(tmp_path):
+    """Clock moves are global, so they are tested on a private emulator."""
+    import globus_sdk
+
+    server = Private(str(tmp_path / "globus"))
+    try:
+        url = server.url + "/"
+        admin = server.url + "/_lab"
+        client = requests.post(admin + "/clients", json={"name": "clock"}, timeout=10).json()
+        src = requests.post(admin + "/collections", json={"display_name": "src", "owner": client["client_id"]}, timeout=10).json()
+        dst = requests.post(admin + "/collections", json={"display_name": "dst", "owner": client["client_id"]}, timeout=10).json()
+        for index in range(5):
+            with open(os.path.join(src["root"], "f%d" % index), "wb") as handle:
+                handle.write(b"x" * 1000)
+        requests.post(admin + "/config", json={"transfer_rate": 1000}, timeout=10)
+        confidential = globus_sdk.ConfidentialAppAuthClient(client["client_id"], client["client_secret"], base_url=url)
+        transfer = globus_sdk.TransferClient(base_url=url, authorizer=globus_sdk.ClientCredentialsAuthorizer(
+            confidential, globus_sdk.scopes.TransferScopes.all))
+        data = globus_sdk.TransferData(src["id"], dst["id"], label="clock", sync_level="checksum")
+        data.add_item("/", "/", recursive=True)
+        task_id = transfer.submit_transfer(data)["task_id"]
+        moved = requests.post(admin + "/clock", json={"advance": 49 * 3600}, timeout=10).json()
+        assert moved["offset"] == 49 * 3600
+        time.sleep(0.3)
+        task = transfer.get_task(task_id)
+        assert task["status"] == "FAILED" and task["fatal_error"]["code"] == "EXPIRED"
+        statuses = [r["status"] for r in requests.get(admin + "/requests", params={"path": "/v0.10/task/*"}, timeout=10).json()["requests"]]
+        assert statuses == [401, 200]
+        assert requests.post(admin + "/clock", json={"offset": 0}, timeout=10).json()["offset"] == 0
+    finally:
+        server.stop()
