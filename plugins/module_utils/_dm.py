@@ -438,8 +438,8 @@ def run_module(module):
             running = [d for d in client.experiment_daqs(params["name"]) if d.get("status") in RUNNING] if current and params["daq"] else []
         result["experiment"] = current or {}
         result["daqs"] = running
-        result["users"] = [user_view(details.get(n), n) for n in sorted((current or {}).get("experimentUsernameList") or
-                                                                          [a["username"] for a in actions if a["action"] == "add_user"])]
+        members = (current or {}).get("experimentUsernameList") or [a["username"] for a in actions if a["action"] == "add_user"]
+        result["users"] = [user_view(details.get(n), n) for n in sorted(members)]
     except DmApiError as exc:
         module.fail_json(msg=str(exc), dm_status_code=exc.code, errors=errors)
     if errors and params["fail_on_errors"]:
@@ -497,4 +497,3 @@ def send_notification(module, notify, action, result):
                   ca_bundle=notify.get("ca_bundle"), cc=notify.get("cc"), timeout=notify.get("timeout") or 30)
     except MailError as exc:
         raise DmApiError("emailing %s <%s> failed: %s" % (action["username"], action["email"], exc))
-

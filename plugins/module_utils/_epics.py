@@ -155,7 +155,7 @@ def run_module(module):
     for error in check_values(values, params["safe_names"], params["prefix"]):
         errors.append({"pv": params["prefix"] + error["name"], "name": error["name"], "msg": error["msg"]})
         values.pop(error["name"], None)
-    result = {"changed": False, "values": values,
+    result = {"changed": False, "pv_values": values,
               "pvs": dict((params["prefix"] + k, v) for k, v in values.items()), "errors": errors}
     if errors:
         module.fail_json(msg="; ".join(e["msg"] for e in errors), **result)

@@ -14,7 +14,7 @@ description:
     O(date) (today by default) and returns the beamline's activities in that run with their proposal
     id, title, dates and experimenters (badge, name, email, institution, PI flag).
   - RV(beamtime) is the activity of O(proposal) when given, else the activity running at O(date).
-author: sciops.datasync contributors
+author: sciops datasync maintainers (@sciops)
 extends_documentation_fragment:
   - sciops.datasync.attributes.info_module
 options:
@@ -82,8 +82,8 @@ activities:
   elements: dict
 beamtime:
   description:
-    - The chosen activity (empty when none): C(activity_id), C(start), C(end), C(proposal_id), C(title),
-      C(experimenters) (C(badge), C(first_name), C(last_name), C(email), C(institution), C(pi)) and C(pi).
+    - The chosen activity (empty when none) with C(activity_id), C(start), C(end), C(proposal_id), C(title),
+      C(experimenters) (each with C(badge), C(first_name), C(last_name), C(email), C(institution), C(pi)) and C(pi).
   returned: always
   type: dict
   sample: {"proposal_id": "1001234", "title": "In situ tomography", "pi": {"badge": "300001", "last_name": "Lovelace"}}

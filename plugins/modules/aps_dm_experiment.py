@@ -22,7 +22,7 @@ description:
   - Logs in with the DM login file and logs in again once when the session expires (HTTP 401).
   - Check mode returns the plan; C(--diff) shows the experiment's users, running DAQs and emailed users
     before and after.
-author: sciops.datasync contributors
+author: sciops datasync maintainers (@sciops)
 extends_documentation_fragment:
   - sciops.datasync.attributes
 options:

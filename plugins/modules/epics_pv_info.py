@@ -17,7 +17,7 @@ description:
   - Values of the PVs listed in O(safe_names) must be usable as one path component and as an
     APS DM name; a value with V(/), V(..), spaces, quotes or shell or DM special characters is
     refused, naming the PV and the value.
-author: sciops.datasync contributors
+author: sciops datasync maintainers (@sciops)
 requirements:
   - caproto
 extends_documentation_fragment:
@@ -68,11 +68,11 @@ EXAMPLES = r"""
 
 - name: Show the PI's last name
   ansible.builtin.debug:
-    msg: "{{ user_pvs.values.UserLastName }}"
+    msg: "{{ user_pvs.pv_values.UserLastName }}"
 """
 
 RETURN = r"""
-values:
+pv_values:
   description: Value of each PV read, by name (suffix). Strings are decoded; scalars are unwrapped.
   returned: always
   type: dict

@@ -18,7 +18,7 @@ INVENTORY = "inventories/lab"
 
 
 def unique_last_name(base):
-    return base + "".join(random.choice(string.ascii_lowercase) for _ in range(6))
+    return base + "".join(random.choice(string.ascii_lowercase) for _index in range(6))
 
 
 def unique_proposal():
