@@ -437,3 +437,17 @@ def test_globus_cli_smoke(client, lab, tmp_path):
     assert task["files_transferred"] == 10
     assert "SUCCEEDED" in cli("task", "show", out["task_id"])
     assert len(tree(os.path.join(dst_root, "copy"))) == 10
+
+
+def test_admin_identity_update_touches_memberships(client):
+    groups = client.groups()
+    username = "changing-%s@example.org" % client.client_id[:8]
+    ident = admin("POST", "/identities", {"username": username, "name": "Before", "email": username})
+    group = groups.create_group({"name": "identity-update"})
+    admin("POST", "/groups/%s/members" % group["id"], {"identity": ident["id"], "role": "member"})
+    before = {m["identity_id"]: m for m in groups.get_group(group["id"], include=["memberships"])["memberships"]}[ident["id"]]
+    time.sleep(1.1)
+    admin("PUT", "/identities/%s" % ident["id"], {"name": "After", "email": "new-" + username})
+    after = {m["identity_id"]: m for m in groups.get_group(group["id"], include=["memberships"])["memberships"]}[ident["id"]]
+    assert after["updated"] > before["updated"]
+    assert client.auth().get_identities(ids=ident["id"])["identities"][0]["name"] == "After"

@@ -208,6 +208,29 @@ def add_identity(handler, body):
     return 201, ident
 
 
+def update_identity(handler, body, identity_id):
+    state = handler.lab.state
+    ident = state.data["identities"].get(identity_id) or state.identity_by_username(identity_id)
+    if ident is None:
+        raise AdminError(404, "no identity %s" % identity_id)
+    for key in ("name", "email", "organization", "status", "username"):
+        if key in body:
+            ident[key] = body[key]
+    if "username" in body:
+        state._by_username = None  # pylint: disable=protected-access
+        for group in state.data["groups"].values():
+            member = group["memberships"].get(ident["id"])
+            if member:
+                member["username"] = ident["username"]
+    if body.get("touch_memberships", True):
+        for group in state.data["groups"].values():
+            member = group["memberships"].get(ident["id"])
+            if member:
+                member["updated"] = state.now()
+    state.mark()
+    return 200, ident
+
+
 def add_collection(handler, body):
     state = handler.lab.state
     owner = state.resolve_identity(body["owner"])
@@ -323,6 +346,7 @@ ROUTES = [
     ("POST", r"/_lab/config", set_config),
     ("POST", r"/_lab/clients", add_client),
     ("POST", r"/_lab/identities", add_identity),
+    ("PUT", r"/_lab/identities/(?P<identity_id>[^/]+)", update_identity),
     ("GET", r"/_lab/collections", list_collections),
     ("POST", r"/_lab/collections", add_collection),
     ("GET", r"/_lab/collections/(?P<cid>[^/]+)", get_collection),
