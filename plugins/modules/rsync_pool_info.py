@@ -15,7 +15,7 @@ description:
     (C(transferPools list <module>[<path>])), recursively with O(recursive=true).
   - Module and path names are validated before anything runs; the password never reaches argv or results.
 author:
-  - sciops datasync maintainers
+  - sciops datasync maintainers (@sciops)
 extends_documentation_fragment:
   - sciops.datasync.attributes.info_module
 options:

@@ -23,7 +23,7 @@ description:
   - The password never reaches argv, logs or results; it comes from O(password_file) (passed to rsync as C(--password-file))
     or O(password) (passed in C(RSYNC_PASSWORD)).
 author:
-  - sciops datasync maintainers
+  - sciops datasync maintainers (@sciops)
 extends_documentation_fragment:
   - sciops.datasync.attributes
 options:
@@ -160,7 +160,9 @@ notes:
   - A run killed with SIGKILL leaves C(writeLock) behind; the next run sees the pid is gone, takes the lock over and completes the mirror.
 seealso:
   - module: sciops.datasync.rsync_pool_info
-  - role: sciops.datasync.transfer_pools
+  - name: The transfer_pools role
+    description: Schedules one mirror job per pool, staggered.
+    link: https://example.org/sciops/datasync/roles/transfer_pools/README.md
 """
 
 EXAMPLES = r"""

@@ -42,7 +42,7 @@ def _link(path, target):
 
 
 def _blob(rng, size):
-    return rng.randbytes(size) if hasattr(rng, "randbytes") else bytes(rng.getrandbits(8) for _ in range(size))
+    return rng.randbytes(size) if hasattr(rng, "randbytes") else bytes(rng.getrandbits(8) for n in range(size))
 
 
 def _products(root, rng, prefix, count, per_product, when):
