@@ -20,7 +20,7 @@ description:
     promotes; V(exact) also demotes and removes active members not listed (never the client itself).
   - Pending join requests are approved by name (O(approve)) or all at once (O(approve_all)).
   - Membership changes go in one batch call; per-item errors are reported under RV(errors).
-author: sciops.datasync contributors
+author: sciops datasync maintainers (@sciops)
 requirements:
   - globus-sdk >= 4.9
 extends_documentation_fragment:
@@ -103,7 +103,7 @@ options:
 """
 
 EXAMPLES = r"""
-- name: Project group under the root (gosync group new -parent sciops-lab sciops.proj-delta : alice)
+- name: Project group under the root (gosync group new -parent sciops-lab sciops.proj-delta, admin alice)
   sciops.datasync.globus_group:
     client_id: "{{ globus_client_id }}"
     client_secret_file: /etc/datasync/globus.secret

@@ -15,7 +15,7 @@ description:
   - With O(subgroups_of), returns every subgroup of that group (all descendants with O(recursive)),
     filtered by O(include) / O(exclude) with gosync's filter semantics, like gosync C(group list).
     A subgroup that cannot be read is reported under RV(errors).
-author: sciops.datasync contributors
+author: sciops datasync maintainers (@sciops)
 requirements:
   - globus-sdk >= 4.9
 extends_documentation_fragment:

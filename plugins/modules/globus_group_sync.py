@@ -26,7 +26,7 @@ description:
   - Executables in O(hooks_dir) run for each created, updated or removed group as C(HOOK ACTION GROUP)
     with the member names on standard input.
   - Takes the run lock O(lock_file), shared with M(sciops.datasync.globus_user_sync).
-author: sciops.datasync contributors
+author: sciops datasync maintainers (@sciops)
 requirements:
   - globus-sdk >= 4.9
   - shadow-utils (groupadd, groupmod, groupdel) and, for batches, systemd-sysusers
@@ -62,7 +62,7 @@ options:
     type: str
     default: "{name}"
   name_rules:
-    description: Per-pattern templates, first match wins, for example V({match: "osg.*", template: "{last}"}).
+    description: Per-pattern templates, first match wins, each a dict with C(match) (a filter) and C(template), for example C(osg.*) -> V(@{last}).
     type: list
     elements: dict
     default: []

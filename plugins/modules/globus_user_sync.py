@@ -34,7 +34,7 @@ description:
     and retried on the next run.
   - Takes the run lock O(lock_file), shared with M(sciops.datasync.globus_group_sync). With
     O(lock_wait=false) (gosync C(--nowait)) a busy lock returns RV(skipped) with the holder's pid.
-author: sciops.datasync contributors
+author: sciops datasync maintainers (@sciops)
 requirements:
   - globus-sdk >= 4.9
   - shadow-utils (useradd, usermod, userdel) and, for batches, systemd-sysusers

@@ -116,7 +116,7 @@ def test_two_runs_at_once_wait_or_skip_with_holder_pid(lab_env, world):
     finally:
         holder.release()
     # two real runs started together: both finish, accounts exist once, the later one changes nothing
-    procs = [start_module("globus_user_sync", users_args(world, lock_wait=True), lab_env) for _ in range(2)]
+    procs = [start_module("globus_user_sync", users_args(world, lock_wait=True), lab_env) for dummy in range(2)]
     outs = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), outs
     check_consistent(world, [u.split("@")[0] for u in world.users])

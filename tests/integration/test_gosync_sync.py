@@ -131,16 +131,12 @@ def test_departed_user_locked_and_dropped_from_groups_renamed_group_keeps_gid(an
 def test_group_administration_then_sync(ansible_playbook, world):
     """globus_group creates, renames and fills a project group; globus_group_info lists it; the sync follows."""
     common = {k: v for k, v in world.common.items() if k not in ("root_group", "root")}
+    gamma = dict(common, name="sciops.gamma-" + world.tag, parent=world.root_id, description="Project gamma",
+                 members=["carol@example.org"], managers=["alice@example.org"],
+                 policies={"join_requests": True, "group_visibility": "private"})
     tasks = [
-        {"name": "create", "sciops.datasync.globus_group": dict(common, name="sciops.gamma-" + world.tag, parent=world.root_id,
-                                                                 description="Project gamma", members=["carol@example.org"],
-                                                                 managers=["alice@example.org"],
-                                                                 policies={"join_requests": True, "group_visibility": "private"}),
-         "register": "made"},
-        {"name": "again", "sciops.datasync.globus_group": dict(common, name="sciops.gamma-" + world.tag, parent=world.root_id,
-                                                                description="Project gamma", members=["carol@example.org"],
-                                                                managers=["alice@example.org"],
-                                                                policies={"join_requests": True, "group_visibility": "private"})},
+        {"name": "create", "sciops.datasync.globus_group": gamma, "register": "made"},
+        {"name": "again", "sciops.datasync.globus_group": gamma},
         {"name": "info", "sciops.datasync.globus_group_info": dict(common, subgroups_of=world.root_id, include=["sciops.*"])},
     ]
     results = task_results(ansible_playbook(playbook_file(world.tmp, tasks), env=JSON).stdout)
@@ -155,9 +151,9 @@ def test_group_administration_then_sync(ansible_playbook, world):
     gid = groups_of(read_db(world.root))["sciops-gamma-" + world.tag][2]
     # rename in Globus, remove carol, approve a pending request: the local group follows, gid kept
     world.set_member(results["create"]["group_id"], "bob@example.org", status="pending")
-    tasks = [{"name": "rename", "sciops.datasync.globus_group": dict(common, group_id=results["create"]["group_id"],
-                                                                       name="sciops.delta-" + world.tag, approve_all=True,
-                                                                       remove_members=["carol@example.org"])}]
+    rename = dict(common, group_id=results["create"]["group_id"], name="sciops.delta-" + world.tag, approve_all=True,
+                  remove_members=["carol@example.org"])
+    tasks = [{"name": "rename", "sciops.datasync.globus_group": rename}]
     renamed = task_results(ansible_playbook(playbook_file(world.tmp, tasks), "--diff", env=JSON).stdout)["rename"]
     assert renamed["changed"] is True and renamed["actions"]["approve"] and renamed["actions"]["remove"]
     results = run(ansible_playbook, world)

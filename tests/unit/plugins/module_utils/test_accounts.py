@@ -9,6 +9,7 @@ from ansible_collections.sciops.datasync.plugins.module_utils._runner import Com
 
 from identity_helpers import NEEDS_ROOT, ShellFreeModule
 
+
 @pytest.fixture
 def backend(tmp_path):
     module = ShellFreeModule()

@@ -106,9 +106,9 @@ class FakeGroups(object):
 
 
 def test_batch_retry_leftovers_are_not_errors():
-    groups = FakeGroups({"add": [], "errors": {"add": [{"identity_id": A, "code": "ALREADY_ACTIVE"}],
-                                                "remove": [{"identity_id": B, "code": "NO_MEMBERSHIP"}],
-                                                "change_role": [{"identity_id": C, "code": "LAST_ADMIN", "detail": "last admin"}]}})
+    errors = {"add": [{"identity_id": A, "code": "ALREADY_ACTIVE"}], "remove": [{"identity_id": B, "code": "NO_MEMBERSHIP"}],
+              "change_role": [{"identity_id": C, "code": "LAST_ADMIN", "detail": "last admin"}]}
+    groups = FakeGroups({"add": [], "errors": errors})
     plan = gg.plan_group(group(membership(A)), want(members=["bob"]), IDS, ME)
     gid, errors = gg.apply_group_plan(groups, "g1", plan)
     assert errors == [{"action": "change_role", "identity_id": C, "code": "LAST_ADMIN", "reason": "last admin"}]
