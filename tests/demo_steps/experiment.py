@@ -1,5 +1,7 @@
 """Demo step: the beamline experiment playbook (PVs -> DM experiment, dirs over ssh, share, email, DAQ)."""
 
+from tests.lab.aps_dm.fixtures import ensure_globus_identities
+
 ORDER = 60
 TITLE = "experiment"
 CONTROL = "beamline1"
@@ -15,6 +17,7 @@ def _results(document, prefix, host=CONTROL):
 
 
 def run(demo):
+    ensure_globus_identities(demo.lab)  # the lab's stand-in for users' emails resolving in Globus Auth
     document = demo.playbook("playbooks/experiment.yml")
     lines = []
     init = (_results(document, "The DM experiment exists") or [{}])[0]

@@ -83,3 +83,10 @@ def messages_about(lab, experiment_name):
         if experiment_name in body:
             found.append((message["X-Lab-Envelope-To"], message["Subject"], body))
     return found
+
+
+def globus_collection(lab, name="beamline"):
+    endpoints = lab.endpoints()["globus"]
+    url = endpoints["admin_url"].rstrip("/") + "/collections/" + endpoints["collections"][name]
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.loads(response.read())

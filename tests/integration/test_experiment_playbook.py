@@ -7,8 +7,9 @@ import stat
 
 import pytest
 
-from tests.integration.experiment_lab import (changed_hosts, dm_admin, dm_state, messages_about, run_experiment,
-                                              set_user_pvs, task_results, unique_last_name)
+from tests.integration.experiment_lab import (changed_hosts, dm_admin, dm_state, globus_collection, messages_about,
+                                              run_experiment, set_user_pvs, task_results, unique_last_name)
+from tests.lab.aps_dm.fixtures import ensure_globus_identities
 
 CONTACTS = ["d200001", "d200002"]
 
@@ -155,3 +156,22 @@ def test_unreachable_ioc_names_the_pv(lab, ansible_playbook):
     failed = task_results(result, "Read the TomoScan user PVs")[0]
     assert "PV lab:T6:ExperimentYearMonth did not answer within 1.0 s" in failed["msg"]
     assert "EPICS_CA_SERVER_PORT=15099" in failed["msg"]
+
+
+def test_share_creates_the_globus_folder_and_one_read_rule_per_user(lab, ansible_playbook):
+    ensure_globus_identities(lab)
+    pvs = set_user_pvs(lab, "lab:T1:")
+    run_experiment(ansible_playbook, "lab:T1:", "init", "-e", "experiment_schedule_users=false")
+    first = run_experiment(ansible_playbook, "lab:T1:", "share", "-e", "experiment_schedule_users=false")
+    share = task_results(first, "The Globus folder exists")[0]
+    assert share["changed"]
+    collection = globus_collection(lab)
+    folder = os.path.join(collection["root"], "2026-11", pvs["name"])
+    assert os.path.isdir(folder)
+    rules = [r for r in collection["acl"] if r["path"] == "/2026-11/%s/" % pvs["name"]]
+    assert len(rules) == 3
+    assert {r["permissions"] for r in rules} == {"r"}
+    assert {r["principal_type"] for r in rules} == {"identity"}
+    second = run_experiment(ansible_playbook, "lab:T1:", "share", "-e", "experiment_schedule_users=false")
+    assert changed_hosts(second) == {}
+    assert len([r for r in globus_collection(lab)["acl"] if r["path"] == "/2026-11/%s/" % pvs["name"]]) == 3
