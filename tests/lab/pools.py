@@ -140,9 +140,11 @@ def modules(lab):
             os.makedirs(os.path.dirname(_marker(lab, pool["name"])), exist_ok=True)
             open(_marker(lab, pool["name"]), "w").close()
         found.append({"name": pool["name"], "path": path, "comment": pool["comment"]})
-    bench = lab.path("pools", BENCH["name"])
-    if os.path.exists(_marker(lab, BENCH["name"])):
-        found.append({"name": BENCH["name"], "path": bench, "comment": BENCH["comment"]})
+    seeds = lab.path("pools", ".seed")
+    for marker in sorted(os.listdir(seeds)) if os.path.isdir(seeds) else []:
+        name, dot, version = marker.rpartition(".")
+        if name.startswith(BENCH["name"]) and version == "v%d" % SEED_VERSION:
+            found.append({"name": name, "path": lab.path("pools", name), "comment": BENCH["comment"]})
     return found
 
 
@@ -182,12 +184,15 @@ def generate_large(root, files=100000, mbytes=2048, per_dir=500, seed="bench"):
     return files, written
 
 
-def generate_bench(lab, files=100000, mbytes=2048):
-    """Generate the bench pool under .lab/pools/bench and serve it (the daemon rereads its config)."""
-    root = lab.path("pools", BENCH["name"])
+def generate_bench(lab, files=100000, mbytes=2048, name=None):
+    """Generate a bench pool under .lab/pools/<name> (default bench) and serve it (the daemon rereads its config)."""
+    name = name or BENCH["name"]
+    if not name.startswith(BENCH["name"]):
+        raise ValueError("bench pool names start with %s" % BENCH["name"])
+    root = lab.path("pools", name)
     result = generate_large(root, files=files, mbytes=mbytes)
-    os.makedirs(os.path.dirname(_marker(lab, BENCH["name"])), exist_ok=True)
-    open(_marker(lab, BENCH["name"]), "w").close()
+    os.makedirs(os.path.dirname(_marker(lab, name)), exist_ok=True)
+    open(_marker(lab, name), "w").close()
     from tests.lab.services import rsyncd
 
     rsyncd.prepare(lab)
@@ -199,6 +204,7 @@ def main(argv):
     parser.add_argument("command", choices=["bench", "seed"])
     parser.add_argument("--files", type=int, default=100000)
     parser.add_argument("--mbytes", type=int, default=2048)
+    parser.add_argument("--name", default=BENCH["name"])
     args = parser.parse_args(argv)
     from tests.lab.supervisor import Lab
 
@@ -207,7 +213,7 @@ def main(argv):
         for module in modules(lab):
             print(module["name"], module["path"])
         return 0
-    root, (count, size) = generate_bench(lab, args.files, args.mbytes)
+    root, (count, size) = generate_bench(lab, args.files, args.mbytes, args.name)
     print("bench pool %s: %d files, %.1f MB" % (root, count, size / 1048576.0))
     return 0
 
