@@ -32,8 +32,8 @@ def run(demo):
         paths = [r.get("path") for item in dirs for r in item.get("results", [])]
         changed = any(r.get("changed") for item in dirs for r in item.get("results", []))
         if paths:
-            lines.append("%s over ssh: %s %s" % (host, paths[-1].replace(demo.lab.root + "/", ".lab/"),
-                                                  "created" if changed else "already there"))
+            where = paths[-1].replace(demo.lab.root + "/", ".lab/")
+            lines.append("%s over ssh: %s %s" % (host, where, "created" if changed else "already there"))
     share = _results(document, "The Globus folder exists")
     if share and not share[0].get("skipped"):
         lines.append("Globus folder %s: %d rules added, %d in place" % (
