@@ -277,12 +277,15 @@ def globus_clients(module):
 def _module_client(module, service):
     clients = globus_clients(module)
     try:
-        return getattr(clients, service)
+        client = getattr(clients, service)
     except Exception as exc:  # pylint: disable=broad-except
         # Without a cached token the authorizer asks Globus Auth for one right away.
         if globus_sdk is not None and isinstance(exc, (globus_sdk.GlobusAPIError, globus_sdk.NetworkError)):
             fail_globus(module, exc, "cannot get a Globus %s token for client %s" % (service, module.params["client_id"]), service="auth")
         raise
+    while clients.warnings:
+        module.warn(clients.warnings.pop(0))
+    return client
 
 
 def transfer_client(module):

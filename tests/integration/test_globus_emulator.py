@@ -293,6 +293,8 @@ def test_injected_expiry_and_fail_and_cancel(client):
         listed = transfer.task_list(filter="type:TRANSFER/status:ACTIVE", orderby="request_time DESC", limit=100)
         assert {t["task_id"] for t in listed} == set(tasks)
         assert transfer.task_list(filter="label:=t2")["DATA"][0]["task_id"] == tasks[2]
+        assert transfer.update_task(tasks[4], {"DATA_TYPE": "task", "label": "renamed"})["code"] == "Updated"
+        assert transfer.get_task(tasks[4])["label"] == "renamed"
 
         expired = admin("POST", "/tasks/%s/expire" % tasks[0])
         assert expired["status"] == "FAILED"

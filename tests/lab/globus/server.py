@@ -299,6 +299,7 @@ class Handler(BaseHTTPRequestHandler):
         ("POST", r"/v0.10/transfer", "tr_submit"),
         ("GET", r"/v0.10/task_list", "tr_task_list"),
         ("GET", r"/v0.10/task/(?P<tid>[^/]+)", "tr_task"),
+        ("PUT", r"/v0.10/task/(?P<tid>[^/]+)", "tr_task_update"),
         ("GET", r"/v0.10/task/(?P<tid>[^/]+)/successful_transfers", "tr_successful"),
         ("GET", r"/v0.10/task/(?P<tid>[^/]+)/skipped_errors", "tr_skipped"),
         ("GET", r"/v0.10/task/(?P<tid>[^/]+)/event_list", "tr_events"),
@@ -847,6 +848,26 @@ class Handler(BaseHTTPRequestHandler):
     def tr_task(self, tid):
         caller = self.transfer_caller()
         return 200, self.task_out(self.task_or_404(tid, caller))
+
+    def tr_task_update(self, tid):
+        caller = self.transfer_caller()
+        task = self.task_or_404(tid, caller)
+        body = self.json_body()
+        if task["status"] != "ACTIVE":
+            raise self.fail(409, "Conflict", "Task %s is complete and cannot be changed" % tid)
+        for key in body:
+            if key not in ("DATA_TYPE", "label", "deadline"):
+                raise self.fail(400, "ClientError.BadRequest", "only label and deadline can be updated")
+        if "label" in body:
+            task["label"] = body["label"]
+        if "deadline" in body:
+            try:
+                task["deadline"] = parse_time(body["deadline"])
+            except ValueError:
+                raise self.fail(400, "ClientError.BadRequest", "Invalid deadline %r" % body["deadline"])
+        self.lab.state.mark()
+        return 200, {"DATA_TYPE": "result", "code": "Updated", "message": "Updated task %s" % tid, "request_id": request_id(),
+                     "resource": "/task/%s" % tid}
 
     def tr_task_list(self):
         caller = self.transfer_caller()

@@ -300,3 +300,16 @@ def test_client_username(monkeypatch):
     module = make_module(monkeypatch, {"client_id": "abc", "client_secret": CANARY})
     assert _globus.client_username(module) == "abc@clients.auth.globus.org"
     assert _globus.globus_clients(module).username == "abc@clients.auth.globus.org"
+
+
+def test_cache_warnings_reach_the_module(monkeypatch, tmp_path):
+    cache = tmp_path / "cache.json"
+    cache.write_text("garbage")
+    monkeypatch.setenv("GLOBUS_SDK_SERVICE_URL_AUTH", "http://127.0.0.1:9/")
+    module = make_module(monkeypatch, {"client_id": "c", "client_secret": CANARY, "token_cache": str(cache)})
+    clients = _globus.globus_clients(module)
+    clients.cache.put(_globus.SCOPES["transfer"][0], _globus.SCOPES["transfer"][1], "tok", int(clients.cache.clock()) + 7200)
+    cache.write_text("garbage again")
+    clients.cache.put(_globus.SCOPES["transfer"][0], _globus.SCOPES["transfer"][1], "tok", int(clients.cache.clock()) + 7200)
+    _globus.transfer_client(module)
+    assert any("rewritten" in w for w in module._sciops_warnings)  # pylint: disable=protected-access
