@@ -1,0 +1,86 @@
+import pytest
+from ansible.module_utils import basic
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.sciops.datasync.plugins.module_utils._lock import RunLock
+from ansible_collections.sciops.datasync.plugins.modules import globus_collection_sync, globus_directory, globus_task_info
+
+SRC = "11111111-1111-4111-8111-111111111111"
+DST = "22222222-2222-4222-8222-222222222222"
+
+
+class Exit(Exception):
+    def __init__(self, result, failed):
+        super(Exit, self).__init__(result.get("msg"))
+        self.result = result
+        self.failed = failed
+
+
+@pytest.fixture(autouse=True)
+def exits(monkeypatch):
+    def exit_json(self_, **result):
+        raise Exit(result, False)
+
+    def fail_json(self_, **result):
+        raise Exit(result, True)
+
+    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
+    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
+
+
+def run(main, args):
+    with patch_module_args(args):
+        with pytest.raises(Exit) as info:
+            main()
+    return info.value
+
+
+def sync_args(tmp_path, **extra):
+    secret = tmp_path / "secret"
+    secret.write_text("s3cret-value\n")
+    secret.chmod(0o600)
+    args = {"client_id": "d08b351a-2516-55d1-9257-d2e8a3e81ebc", "client_secret_file": str(secret),
+            "state_file": str(tmp_path / "state.json"),
+            "syncs": [{"name": "raw", "source_collection": SRC, "source_path": "/data", "destination_collection": DST}]}
+    args.update(extra)
+    return args
+
+
+def test_busy_lock_without_wait_skips(tmp_path):
+    with RunLock(str(tmp_path / "state.json.lock")):
+        outcome = run(globus_collection_sync.main, sync_args(tmp_path, lock_wait=False))
+    assert not outcome.failed and outcome.result["skipped"] is True and outcome.result["changed"] is False
+    assert outcome.result["lock_holder"] is not None
+
+
+def test_refused_sync_is_named_and_nothing_is_contacted(tmp_path, monkeypatch):
+    from ansible_collections.sciops.datasync.plugins.module_utils import _transfer_sync
+
+    class Silent:
+        def task_list(self, **kwargs):
+            return []
+
+        def __getattr__(self, name):
+            raise AssertionError("no Globus call expected: %s" % name)
+
+    monkeypatch.setattr(_transfer_sync, "_clients", lambda module, auth=False: (Silent(), "app"))
+    args = sync_args(tmp_path)
+    args["syncs"][0]["source_collection"] = "not-a-uuid"
+    outcome = run(globus_collection_sync.main, args)
+    assert outcome.failed and "sync raw: source_collection 'not-a-uuid' is not a collection id" in outcome.result["msg"]
+    assert outcome.result["syncs"] == [] and outcome.result["submitted"] == []
+
+
+def test_task_info_needs_a_task_a_name_or_a_label(tmp_path):
+    outcome = run(globus_task_info.main, {"client_id": "x", "client_secret_file": str(tmp_path / "s")})
+    assert outcome.failed and "task_id" in outcome.result["msg"]
+
+
+def test_directory_refuses_a_bad_path_before_any_call(tmp_path, monkeypatch):
+    from ansible_collections.sciops.datasync.plugins.module_utils import _globus
+
+    monkeypatch.setattr(_globus, "transfer_client", lambda module: None)
+    monkeypatch.setattr(_globus, "auth_client", lambda module: None)
+    outcome = run(globus_directory.main, {"client_id": "x", "client_secret_file": str(tmp_path / "s"), "collection": DST,
+                                          "path": "/a/../b", "shares": [{"identity": "alice@example.org"}]})
+    assert outcome.failed and "'/a/../b'" in outcome.result["msg"] and outcome.result["changed"] is False
