@@ -240,6 +240,7 @@ class WriteLock(object):
         self.path = path
         self.pid = os.getpid()
         self.held = False
+        self.stale_since = None
 
     def read(self):
         try:
@@ -286,6 +287,7 @@ class WriteLock(object):
                     if alive:
                         return "busy", holder, reason
                     stale = (holder, reason)
+                    self.stale_since = since
                     try:
                         os.unlink(self.path)
                     except OSError as exc:
@@ -315,15 +317,23 @@ class WriteLock(object):
             self.held = False
 
 
-def rsync_leftovers(dest):
-    """Paths (relative to ``dest``) of rsync temp files (``.name.XXXXXX``) a killed run left behind."""
+def rsync_leftovers(dest, since=None):
+    """Paths (relative to ``dest``) of rsync temp files (``.name.XXXXXX``) a killed run left behind.
+
+    With ``since`` (when the killed run wrote its writeLock) only files written after it
+    count, so a local dot file that merely looks like a temp name is left alone.
+    """
     found = []
     for top, dirs, files in os.walk(dest):
         for name in files:
             if _RSYNC_TEMP.match(name):
                 full = os.path.join(top, name)
-                if os.path.isfile(full) and not os.path.islink(full):
-                    found.append(os.path.relpath(full, dest))
+                info = os.lstat(full)
+                if not os.path.isfile(full) or os.path.islink(full):
+                    continue
+                if since is not None and info.st_mtime < since - 2:
+                    continue
+                found.append(os.path.relpath(full, dest))
     return sorted(found)
 
 
@@ -343,8 +353,8 @@ def password_setup(params):
     return None, {}, None
 
 
-def _no_prompt_env():
-    # rsync would ask on the terminal when no password is given; there is none for a job.
+def _command_env():
+    # C locale and UTC, so numbers and times in rsync's output parse.
     return dict(C_ENV)
 
 
@@ -443,27 +453,36 @@ def run_mirror(module, clock=None, runner=None):
     log = lock = None
     if params.get("bookkeeping_root") and not module.check_mode:
         log = PoolLog(params["bookkeeping_root"], params["module"], params["dest"], clock=clock)
-        log.open_day()
-        result["log_file"] = log.path
         lock = WriteLock(os.path.join(params["bookkeeping_root"], params["module"], "writeLock"))
-        state, holder, reason = lock.acquire()
+        try:
+            log.open_day()
+            state, holder, reason = lock.acquire()
+        except (IOError, OSError) as exc:
+            module.fail_json(msg="cannot use the transferPools folder %s for module %s: %s" % (
+                params["bookkeeping_root"], params["module"], exc), **result)
+        result["log_file"] = log.path
         if state == "busy":
             log.skipped(holder)
             result.update(skipped=True, lock_holder_pid=holder,
                           msg="another transfer of %s is running (writeLock %s held by pid %s); skipped" % (label, lock.path, holder))
             module.exit_json(**result)
         if state == "took_over":
-            leftovers = rsync_leftovers(params["dest"]) if os.path.isdir(params["dest"]) else []
+            leftovers = rsync_leftovers(params["dest"], lock.stale_since) if os.path.isdir(params["dest"]) else []
             for name in leftovers:
                 os.unlink(os.path.join(params["dest"], name))
             log.took_over(holder, reason, leftovers)
             result.update(lock_taken_over_from=holder, lock_takeover_reason=reason, removed_leftovers=leftovers)
     try:
         if not module.check_mode and not os.path.isdir(params["dest"]):
-            os.makedirs(params["dest"], 0o755)
+            try:
+                os.makedirs(params["dest"], 0o755)
+            except OSError as exc:
+                if log:
+                    log.write(["%s: cannot create %s: %s" % (stamp(log.now()), params["dest"], exc)])
+                module.fail_json(msg="cannot create dest %s for module %s: %s" % (params["dest"], label, exc), **result)
         if log:
             log.start_run()
-        env = _no_prompt_env()
+        env = _command_env()
         run = runner.run(argv, env=env, secret_env=secret_env)
         changes, fields = summarize(run.stdout, params.get("max_listed") or 1000)
         result.update(fields)
@@ -517,7 +536,7 @@ def run_info(module, runner=None):
         module.fail_json(msg="refused: %s" % "; ".join(problems), **result)
     runner = runner or CommandRunner(module)
     rsync_binary = params.get("rsync_path") or runner.binary("rsync")
-    env = _no_prompt_env()
+    env = _command_env()
     if not params.get("module"):
         url = daemon_url(params["host"], "", port=params.get("port"))
         argv = [rsync_binary]

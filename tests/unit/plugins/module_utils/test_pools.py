@@ -155,6 +155,9 @@ def test_rsync_leftovers(tmp_path):
     (tmp_path / "a" / "big.fits").write_bytes(b"x")
     (tmp_path / ".hidden").write_bytes(b"x")
     assert pools.rsync_leftovers(str(tmp_path)) == ["a/.big.fits.Ab12Cd"]
+    (tmp_path / "a" / ".local.backup").write_bytes(b"mine")
+    os.utime(str(tmp_path / "a" / ".local.backup"), (1000, 1000))  # older than the killed run
+    assert pools.rsync_leftovers(str(tmp_path), since=2000) == ["a/.big.fits.Ab12Cd"]
 
 
 @pytest.mark.parametrize("name", ["-la", "--rsh=sh", "pv/../etc", "..", "pv 1", "pv\t1", "pv\n", "p*", "pv?", "", "/pv", "pv[1]"])
