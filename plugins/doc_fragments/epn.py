@@ -16,8 +16,8 @@ options:
     required: true
   credentials_file:
     description:
-      - YAML (or JSON) file with the portal credentials of every equipment, in ASSyncy's shape
-        C(equipment: [{id, username, password, client_name, client_password}]). An ASSyncy C(config.yml) works as it is.
+      - "YAML (or JSON) file with the portal credentials of every equipment, in ASSyncy's shape
+        C(equipment: [{id, username, password, client_name, client_password}]). An ASSyncy C(config.yml) works as it is."
       - Keep it mode 0600; the secrets never appear in arguments, logs or results.
     type: path
     required: true
@@ -60,7 +60,7 @@ options:
     type: str
   epn_map:
     description:
-      - EPN number to project folder, for example C({"12282": "ny79"}). EPN C(12282a) belongs to project C(ny79).
+      - EPN number to project folder, for example C(12282 -> ny79). EPN C(12282a) belongs to project C(ny79).
       - A project folder with C(..), C(/) or a leading C(-) is refused by name.
     type: dict
     required: true

@@ -39,7 +39,6 @@ EPN {{ item.epn }} ({{ item.beamline }}, visit {{ item.start_time }} - {{ item.e
   Data scientist: {{ person.name }} <{{ person.email }}>
 {%- endfor %}
 {% endfor %}
--- 
 sent by sciops.datasync epn_alert ({{ count }} EPN{{ 's' if count != 1 }})
 """
 

@@ -19,7 +19,7 @@ description:
   - Each EPN is alerted once, remembered in O(state_file), unless O(realert_after_days) have passed.
   - In check mode the email is rendered and returned, not sent, and nothing is recorded.
   - EPN folder names that are not C(<digits><letters>) are refused by name and listed in RV(errors).
-author: sciops.datasync contributors
+author: sciops datasync maintainers (@sciops)
 extends_documentation_fragment:
   - sciops.datasync.attributes
   - sciops.datasync.epn

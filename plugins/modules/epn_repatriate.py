@@ -24,7 +24,7 @@ description:
   - EPN names that are not C(<digits><letters>) and project folders with C(..), C(/) or a leading C(-) are refused by
     name and listed in RV(errors); the other EPNs go on.
   - The module fails (after doing everything else) when an equipment cannot be queried or a transfer fails.
-author: sciops.datasync contributors
+author: sciops datasync maintainers (@sciops)
 extends_documentation_fragment:
   - sciops.datasync.attributes
   - sciops.datasync.epn
@@ -127,7 +127,7 @@ epns:
     project: {description: The project folder from O(epn_map)., type: str, sample: ny79}
     source: {description: Path on the source., type: str, sample: /data/MX1/12282a/}
     destination: {description: Destination folder., type: str, sample: /scratch/ny79/12282a/data/}
-    status: {description: V(transferred), V(would_transfer), V(failed) or V(skipped)., type: str, sample: transferred}
+    status: {description: "V(transferred), V(would_transfer), V(failed) or V(skipped).", type: str, sample: transferred}
     files: {description: Files that arrived (would arrive in check mode)., type: int, sample: 17}
     file_list: {description: Their paths (at most 1000)., type: list, elements: str}
     bytes: {description: Bytes of the files that arrived (rsync's total transferred file size)., type: int, sample: 3145728}
