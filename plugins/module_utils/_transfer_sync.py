@@ -32,7 +32,7 @@ FILE_MANAGER_URL = "https://app.globus.org/file-manager"
 
 SYNC_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-LABEL = re.compile(r"^[A-Za-z0-9 _,.:()+-]{1,128}$")
+LABEL = re.compile(r"^[A-Za-z0-9 _.:()+-]{1,128}$")
 TIME_LIMIT = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "": 60, "h": 3600, "d": 86400}
 
@@ -137,7 +137,7 @@ def resolve_sync(raw, defaults):
         raise SyncError("sync %s: %s" % (name, exc))
     label = raw.get("label") or default_label(name)
     if not LABEL.match(label):
-        raise SyncError("sync %s: label %r is refused: up to 128 of letters, digits, space and _ , . : ( ) + -" % (name, label))
+        raise SyncError("sync %s: label %r is refused: up to 128 of letters, digits, space and _ . : ( ) + -" % (name, label))
     sync["label"] = label
     return sync
 
