@@ -11,10 +11,14 @@ shim="$cache/get_pip_${pip_version//./_}.py"
 if ! ls "$cache"/pip-"$pip_version"-*.whl >/dev/null 2>&1; then
   "$venv_bin/python" -m pip download -q --no-deps --disable-pip-version-check "pip==$pip_version" -d "$cache"
 fi
-cp "$repo/tests/tools/get_pip_offline.py" "$shim"
-work="${SANITY_WORKDIR:-/tmp/datasync-sanity-$(id -u)}/ansible_collections/sciops/datasync"
-rm -rf "$work" && mkdir -p "$work"
+cp "$repo/tests/tools/get_pip_offline.py" "$shim.$$" && mv -f "$shim.$$" "$shim"
+# A fresh folder per run: several checkouts may run sanity at once. Not under a dot folder
+# (ansible-test skips content below hidden folders).
+top=$(mktemp -d /tmp/datasync-sanity.XXXXXX)
+trap 'rm -rf "$top"' EXIT
+work="$top/ansible_collections/sciops/datasync"
+mkdir -p "$work"
 tar -C "$repo" --exclude=./.git --exclude=./.venv --exclude=./.lab --exclude=./.cache --exclude=./.collections \
   --exclude=./.ansible --exclude=./tests/output --exclude=__pycache__ --exclude=.pytest_cache -cf - . | tar -C "$work" -xf -
 cd "$work"
-exec ansible-test sanity --venv --python "${SANITY_PYTHON:-3.13}" --color no "$@"
+ansible-test sanity --venv --python "${SANITY_PYTHON:-3.13}" --color no "$@"
