@@ -50,6 +50,35 @@ DEFAULT_RSYNC_OPTIONS = [
 ]
 
 
+# ---------------------------------------------------------------- options
+
+def epn_argument_spec():
+    """The options epn_repatriate and epn_alert share (documented by the ``sciops.datasync.epn`` doc fragment)."""
+    return dict(
+        portal_url=dict(type="str", required=True),
+        credentials_file=dict(type="path", required=True),
+        validate_certs=dict(type="bool", default=True),
+        ca_bundle=dict(type="path"),
+        portal_timeout=dict(type="int", default=30),
+        portal_retries=dict(type="int", default=3),
+        portal_backoff=dict(type="float", default=1.0),
+        equipment=dict(type="list", elements="dict", required=True, options=dict(
+            id=dict(type="int", required=True),
+            beamline=dict(type="str"),
+        )),
+        beamline=dict(type="str"),
+        epn_map=dict(type="dict", required=True),
+        visit_day_range=dict(type="int", default=200),
+        source_host=dict(type="str", required=True),
+        source_port=dict(type="int", default=22),
+        source_user=dict(type="str", required=True),
+        source_root=dict(type="str", default="/data"),
+        key_file=dict(type="path", required=True),
+        known_hosts=dict(type="path"),
+        connect_timeout=dict(type="int", default=30),
+    )
+
+
 # ---------------------------------------------------------------- names
 
 def epn_problem(name, what="EPN"):

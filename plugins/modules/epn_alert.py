@@ -166,33 +166,14 @@ import importlib.util
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.sciops.datasync.plugins.module_utils._epn import epn_argument_spec
 from ansible_collections.sciops.datasync.plugins.module_utils._epn_alert import run_alert
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            portal_url=dict(type="str", required=True),
-            credentials_file=dict(type="path", required=True),
-            validate_certs=dict(type="bool", default=True),
-            ca_bundle=dict(type="path"),
-            portal_timeout=dict(type="int", default=30),
-            portal_retries=dict(type="int", default=3),
-            portal_backoff=dict(type="float", default=1.0),
-            equipment=dict(type="list", elements="dict", required=True, options=dict(
-                id=dict(type="int", required=True),
-                beamline=dict(type="str"),
-            )),
-            beamline=dict(type="str"),
-            epn_map=dict(type="dict", required=True),
-            visit_day_range=dict(type="int", default=200),
-            source_host=dict(type="str", required=True),
-            source_port=dict(type="int", default=22),
-            source_user=dict(type="str", required=True),
-            source_root=dict(type="str", default="/data"),
-            key_file=dict(type="path", required=True),
-            known_hosts=dict(type="path"),
-            connect_timeout=dict(type="int", default=30),
+            epn_argument_spec(),
             state_file=dict(type="path", required=True),
             realert_after_days=dict(type="int"),
             subject=dict(type="str", default="Unknown ownership of EPNs"),

@@ -134,6 +134,10 @@ epns:
     duration: {description: Seconds the rsync ran., type: float, sample: 2.5}
     rc: {description: rsync's exit code., type: int, sample: 0}
     rc_meaning: {description: What the exit code means., type: str, sample: success}
+    beamline: {description: The beamline folder on the source., type: str, sample: MX1}
+    visit_end: {description: When the visit ended., type: str, sample: "2026-10-24T01:44:09Z"}
+    literal_bytes: {description: Bytes rsync sent as literal data (less than RV(epns[].bytes) when a partial file was resumed)., type: int}
+    matched_bytes: {description: Bytes rsync found already in place (a resumed partial file)., type: int}
     msg: {description: Why it failed., type: str, returned: when failed}
     reason: {description: Why it was skipped., type: str, returned: when skipped}
 transferred:
@@ -179,34 +183,14 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.sciops.datasync.plugins.module_utils._epn import Repatriation
+from ansible_collections.sciops.datasync.plugins.module_utils._epn import Repatriation, epn_argument_spec
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            portal_url=dict(type="str", required=True),
-            credentials_file=dict(type="path", required=True),
-            validate_certs=dict(type="bool", default=True),
-            ca_bundle=dict(type="path"),
-            portal_timeout=dict(type="int", default=30),
-            portal_retries=dict(type="int", default=3),
-            portal_backoff=dict(type="float", default=1.0),
-            equipment=dict(type="list", elements="dict", required=True, options=dict(
-                id=dict(type="int", required=True),
-                beamline=dict(type="str"),
-            )),
-            beamline=dict(type="str"),
-            epn_map=dict(type="dict", required=True),
-            visit_day_range=dict(type="int", default=200),
+            epn_argument_spec(),
             only=dict(type="list", elements="str"),
-            source_host=dict(type="str", required=True),
-            source_port=dict(type="int", default=22),
-            source_user=dict(type="str", required=True),
-            source_root=dict(type="str", default="/data"),
-            key_file=dict(type="path", required=True),
-            known_hosts=dict(type="path"),
-            connect_timeout=dict(type="int", default=30),
             destination_root=dict(type="path", required=True),
             state_file=dict(type="path", required=True),
             ignore_file=dict(type="path"),
