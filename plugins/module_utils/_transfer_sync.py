@@ -395,7 +395,7 @@ def access_problem(exc, collection, path, app, what):
     if info[0] == 403 or "PermissionDenied" in (info[1] or ""):
         return ("the app %s has no %s access to %s on collection %s: share the path with %s "
                 "(Globus: %s %s)" % (app, what, path, collection, app, info[1], info[2]))
-    if info[0] == 404 and "Endpoint" in (info[1] or "") or (info[1] or "").startswith("EndpointNotFound"):
+    if (info[0] == 404 and "Endpoint" in (info[1] or "")) or (info[1] or "").startswith("EndpointNotFound"):
         return "collection %s was not found (is the id right?): %s" % (collection, info[2])
     return None
 
@@ -416,19 +416,10 @@ def preflight(transfer, sync, app, check_mode):
         raise
     if found is None:
         raise SyncError("sync %s: source path %s does not exist on collection %s" % (name, source, sync["source_collection"]))
+    # Transfer answers stat only for a path the app may read (403 otherwise), so this also checks access.
     recursive = found.get("type", "dir") == "dir"
-    if recursive:
-        # stat tells whether the path exists; listing proves the app may read inside it.
-        try:
-            transfer.operation_ls(sync["source_collection"], path=source, limit=1)
-        except Exception as exc:  # pylint: disable=broad-except
-            problem = access_problem(exc, sync["source_collection"], source, app, "read")
-            if problem:
-                raise SyncError("sync %s: %s" % (name, problem))
-            raise
-    created = []
-    if recursive:
-        created = ensure_directory(transfer, sync["destination_collection"], sync["destination_path"], app, check_mode, name)
+    folder = sync["destination_path"] if recursive else (sync["destination_path"].rstrip("/").rsplit("/", 1)[0] or "/")
+    created = ensure_directory(transfer, sync["destination_collection"], folder, app, check_mode, name)
     return recursive, created
 
 

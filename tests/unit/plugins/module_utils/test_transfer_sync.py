@@ -283,3 +283,11 @@ def test_summary_email_names_destination_path_and_link():
 ])
 def test_email_wanted(when, ended, errors, wanted):
     assert ts.email_wanted(when, [{"ended_task": ended}], errors) is wanted
+
+
+def test_single_file_source_is_not_recursive_and_its_folder_is_made(tmp_path):
+    transfer = FakeTransfer(paths={(SRC, "/data/"): "file"})
+    results, errors, dummy = make_run(tmp_path, transfer).run([make_sync(destination_path="/copies/raw.dat")])
+    assert errors == [] and transfer.mkdirs == ["/copies/"]
+    assert transfer.submitted[0]["DATA"][0]["recursive"] is False
+    assert transfer.submitted[0]["DATA"][0]["destination_path"] == "/copies/raw.dat"
