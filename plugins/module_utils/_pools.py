@@ -76,6 +76,18 @@ def pool_path_problem(path):
     return None
 
 
+def endpoint_problems(params):
+    """Why host or user cannot be used in an rsync URL (they reach argv too)."""
+    problems = []
+    for key in ("host", "user"):
+        value = params.get(key)
+        if value is None or (key == "user" and value == ""):
+            continue
+        if value == "" or value.startswith("-") or re.search(r"[\s\x00-\x1f\x7f/@]", value):
+            problems.append("%s %r is refused: empty, starting with '-', or containing whitespace, control characters, '/' or '@'" % (key, value))
+    return problems
+
+
 def source_label(module_name, path):
     return module_name + ("/" + path.strip("/") if path else "")
 
@@ -429,6 +441,7 @@ def run_mirror(module, clock=None, runner=None):
     params = module.params
     result = {"changed": False, "errors": [], "dry_run": bool(module.check_mode)}
     problems = [p for p in (module_name_problem(params["module"]), pool_path_problem(params.get("path"))) if p]
+    problems += endpoint_problems(params)
     if params.get("bookkeeping_root") is not None:
         problem = None if os.path.isabs(params["bookkeeping_root"]) else "bookkeeping_root must be an absolute path"
         if problem:
@@ -531,6 +544,7 @@ def run_info(module, runner=None):
         problems = [p for p in (module_name_problem(params["module"]), pool_path_problem(params.get("path"))) if p]
     elif params.get("path"):
         problems = ["path needs module"]
+    problems += endpoint_problems(params)
     if problems:
         result["errors"] = problems
         module.fail_json(msg="refused: %s" % "; ".join(problems), **result)

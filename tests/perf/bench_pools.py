@@ -75,11 +75,22 @@ def run(scale):
     work = tempfile.mkdtemp(prefix="bench-pools-", dir=os.path.join(REPO, ".cache"))
     env = dict(os.environ, LC_ALL="C", TZ="UTC", PYTHONPATH=os.path.join(REPO, ".collections"))
     rows = []
+    from tests.lab.services import rsyncd
+
+    def ensure_served():
+        # Another process's `lab up` may rewrite the daemon config meanwhile; serve the bench pool again.
+        listing = subprocess.run(["rsync", "--contimeout=10", "rsync://%s:%d/" % (endpoint["host"], endpoint["port"])],
+                                 capture_output=True, text=True, check=False).stdout
+        if name not in listing.split():
+            rsyncd.prepare(lab)
+
     try:
         def plain(dest):
+            ensure_served()
             return _timed(["rsync"] + options + ["--", url, dest + "/"], env=env)[0]
 
         def module(dest, icc):
+            ensure_served()
             args = os.path.join(work, "args-%d.json" % len(os.listdir(work)))
             with open(args, "w") as handle:
                 json.dump({"ANSIBLE_MODULE_ARGS": {
@@ -122,6 +133,7 @@ def run(scale):
         binary = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
 
         def playbook(task, dest):
+            ensure_served()
             path = os.path.join(work, "play-%d.yml" % len(os.listdir(work)))
             with open(path, "w") as handle:
                 json.dump([{"name": "bench", "hosts": "localhost", "connection": "local", "gather_facts": False,

@@ -45,7 +45,8 @@ def run(main, args):
 
 
 @pytest.mark.parametrize("field,value", [("module", "--rsh=touch /tmp/canary"), ("module", "pv/../.."), ("path", "../../etc"),
-                                         ("path", "obs\n1"), ("module", "-e")])
+                                         ("path", "obs\n1"), ("module", "-e"), ("host", "-oProxyCommand=x"),
+                                         ("user", "pacs@evil"), ("host", "a b")])
 def test_hostile_names_refused_before_any_command(calls, tmp_path, field, value):
     args = {"host": "127.0.0.1", "module": "pv", "dest": str(tmp_path / "d"), "password": "x", "user": "pacs"}
     args[field] = value
