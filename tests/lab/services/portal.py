@@ -48,7 +48,7 @@ def endpoints(lab):
     return {
         "url": "http://127.0.0.1:%d" % PORT,
         "credentials_file": lab.path("portal", "credentials.yml"),
-        "equipment": [{"id": item["id"], "beamline": item["beamline"]} for item in _seed(lab)["equipment"] if item["id"] != 99],
+        "equipment": [{"id": item["id"], "beamline": item["beamline"]} for item in _seed(lab)["equipment"] if item["id"] not in (77, 99)],
         "source_root": source_tree.source_root(lab),
     }
 
