@@ -136,7 +136,7 @@ epns:
     rc_meaning: {description: What the exit code means., type: str, sample: success}
     beamline: {description: The beamline folder on the source., type: str, sample: MX1}
     visit_end: {description: When the visit ended., type: str, sample: "2026-10-24T01:44:09Z"}
-    literal_bytes: {description: Bytes rsync sent as literal data (less than RV(epns[].bytes) when a partial file was resumed)., type: int}
+    literal_bytes: {description: "Bytes rsync sent as literal data (fewer than RV(epns[].bytes) when a partial file was resumed).", type: int}
     matched_bytes: {description: Bytes rsync found already in place (a resumed partial file)., type: int}
     msg: {description: Why it failed., type: str, returned: when failed}
     reason: {description: Why it was skipped., type: str, returned: when skipped}
