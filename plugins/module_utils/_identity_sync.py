@@ -198,6 +198,16 @@ def allocate_id(low, high, taken, start=None):
     raise SyncError("no free id left in %d..%d" % (low, high))
 
 
+class _Union(object):
+    """Membership in any of several sets, without copying them."""
+
+    def __init__(self, *sets):
+        self.sets = sets
+
+    def __contains__(self, item):
+        return any(item in s for s in self.sets)
+
+
 def fingerprint(member):
     blob = json.dumps([member.username, member.full_name or "", member.email or ""], sort_keys=True)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
@@ -345,7 +355,7 @@ def _plan_one_user(plan, member, record, local, owner, state, db, options, mode,
             if local in db.groups:
                 plan["skipped"].append(_item(member, local, reason="a local group %r exists that this module did not create" % local))
                 return
-            uid = allocate_id(options.uid_min, options.uid_max, taken_uids | taken_gids, next_uid)
+            uid = allocate_id(options.uid_min, options.uid_max, _Union(taken_uids, taken_gids), next_uid)
             gid, group_name, private = uid, local, True
         taken_uids.add(uid)
         taken_gids.add(gid)
