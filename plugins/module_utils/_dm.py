@@ -412,6 +412,9 @@ def run_module(module):
         client = DmClient(params["ds_url"], params["daq_url"], username, password,
                           validate_certs=params["validate_certs"], ca_bundle=params["ca_bundle"], timeout=params["timeout"])
         current = client.find_experiment(params["name"], params["station"])
+        if current is None and not params["create"] and module.check_mode:
+            module.warn("DM experiment %s does not exist yet; in check mode this step has nothing to show" % params["name"])
+            module.exit_json(changed=False, plan=[], errors=errors, emailed=[], experiment={}, users=[], daqs=[])
         if current is None and not params["create"]:
             module.fail_json(msg="DM experiment %s does not exist on station %s (create=false; run the init step first)" % (
                 params["name"], params["station"]), errors=errors)
