@@ -286,6 +286,7 @@ class Repatriation(object):
         self.client_factory = client_factory
         self.errors = []
         self.failures = []
+        self.use_locks = True
 
     # -- observe
     def list_visits(self, now):
@@ -315,8 +316,10 @@ class Repatriation(object):
     def transfer(self, item, rsh, state):
         result = dict(item, status=None, files=0, bytes=0, duration=0.0, rc=None, rc_meaning=exit_meaning(None))
         lock_path = os.path.join(self.params["lock_dir"], "epn-%s.lock" % item["epn"])
+        lock = RunLock(lock_path, wait=False)
         try:
-            lock = RunLock(lock_path, wait=False).acquire()
+            if self.use_locks:
+                lock.acquire()
         except LockBusy as exc:
             result.update(status="skipped", reason="transfer already running (lock %s held by pid %s)" % (lock_path, exc.holder_pid))
             return result
@@ -378,7 +381,14 @@ class Repatriation(object):
             try:
                 rsh = self.rsh()
             except SshConfigError as exc:
-                self.module.fail_json(msg=str(exc), skipped=plan["skipped"], errors=self.errors)
+                self.module.fail_json(msg=str(exc), skipped_epns=plan["skipped"], errors=self.errors)
+            # Made here, once: parallel RunLock.acquire() calls would race to create it. Check
+            # mode creates nothing; without a lock folder no other run can hold a lock.
+            self.use_locks = not self.check or os.path.isdir(params["lock_dir"])
+            if not self.check:
+                for directory in (params["lock_dir"], os.path.dirname(os.path.abspath(params["state_file"]))):
+                    if not os.path.isdir(directory):
+                        os.makedirs(directory, 0o755, exist_ok=True)
             with ThreadPoolExecutor(max_workers=max(1, params["max_tasks"])) as pool:
                 results = list(pool.map(lambda item: self.transfer(item, rsh, state), plan["transfers"]))
 

@@ -1,8 +1,11 @@
 """Portal faults seen by epn_repatriate: bad credentials, 401 mid-run, 5xx bursts."""
 
+import datetime
 import time
 
 import yaml
+
+from ansible_collections.sciops.datasync.plugins.module_utils._synchrotron import PortalClient, load_credentials
 
 from tests.integration import epn_lab
 
@@ -53,3 +56,16 @@ def test_5xx_burst_is_retried_and_a_long_outage_fails_clearly(lab, ansible_playb
     result = epn_lab.run(ansible_playbook, tmp_path, "epn_repatriate", args, expect_failure=True)
     assert "equipment 23" in result["msg"] and "HTTP 502" in result["msg"] and "3 times" in result["msg"]
     assert result["transferred"] == []
+
+
+def test_expired_token_mid_session_logs_in_again(lab):
+    """The real client against the emulator: a token that expires between two calls."""
+    endpoint = lab.endpoints()["portal"]
+    client = PortalClient(endpoint["url"], 24, load_credentials(endpoint["credentials_file"])[24], backoff=0.1)
+    end = datetime.datetime.now(datetime.timezone.utc)
+    start = end - datetime.timedelta(days=30)
+    first = client.visits(start, end)
+    epn_lab.portal_admin(lab, "/_lab/expire_tokens")
+    second = client.visits(start, end)
+    assert [v["epn"] for v in first] == [v["epn"] for v in second] == ["20123a", "20999a"]
+    assert client.logins == 2

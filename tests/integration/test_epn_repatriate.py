@@ -103,7 +103,7 @@ def test_check_mode_lists_files_and_changes_nothing(lab, ansible_playbook, tmp_p
     assert sorted(listed["12282a"]) == sorted(expected)
     assert ".info" in listed["12282a"] and ".DS_Store" not in listed["12282a"]
     assert not (tmp_path / "scratch").exists()
-    assert not os.path.exists(args["state_file"])
+    assert not (tmp_path / "state").exists()  # no state, no lock files
 
 
 def test_sigkilled_run_is_not_recorded_and_the_next_run_resumes(lab, ansible_playbook, lab_env, tmp_path):
