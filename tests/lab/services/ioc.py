@@ -11,7 +11,8 @@ REPEATER_PORT = 15065
 
 
 def _seed(lab):
-    return os.path.join(lab.repo, "tests", "lab", "seeds", "ioc.yml")
+    # DATASYNC_IOC_SEED serves other prefixes or values (same format as tests/lab/seeds/ioc.yml).
+    return os.environ.get("DATASYNC_IOC_SEED") or os.path.join(lab.repo, "tests", "lab", "seeds", "ioc.yml")
 
 
 def prepare(lab):
