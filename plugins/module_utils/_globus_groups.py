@@ -263,7 +263,8 @@ def _my_identity(module):
     return username.split("@", 1)[0] if username else None
 
 
-def run_group_module(module, clients=_clients):
+def run_group_module(module, clients=None):
+    clients = clients or _clients
     params = module.params
     if not params["group_id"] and not params["name"]:
         module.fail_json(msg="one of group_id or name is required")
@@ -315,7 +316,8 @@ def run_group_module(module, clients=_clients):
     module.exit_json(**result)
 
 
-def run_group_info_module(module, clients=_clients):
+def run_group_info_module(module, clients=None):
+    clients = clients or _clients
     params = module.params
     for pattern in (params["include"] or []) + (params["exclude"] or []):
         problem = pattern_problem(pattern.lstrip("!"))
@@ -330,18 +332,23 @@ def run_group_info_module(module, clients=_clients):
             out["members"] = [m for m in out["members"] if m["status"] in statuses]
         return out
 
+    single = bool(params["group_id"] or params["name"])
+    doc = root = None
+    docs, failed = {}, {}
     try:
-        if params["group_id"] or params["name"]:
+        if single:
             group_id = params["group_id"] or find_group_by_name(groups, params["name"], params["parent"])
             doc = read_group(groups, group_id) if group_id else None
-            if doc is None:
-                module.exit_json(changed=False, found=False, group=None, groups=[])
-            module.exit_json(changed=False, found=True, group=shaped(doc), groups=[shaped(doc)])
-        root, docs, failed = fetch_group_tree(groups, params["subgroups_of"], params["recursive"], params["concurrency"])
+        else:
+            root, docs, failed = fetch_group_tree(groups, params["subgroups_of"], params["recursive"], params["concurrency"])
     except GroupError as exc:
         module.fail_json(msg=str(exc))
     except Exception as exc:  # pylint: disable=broad-except
         module.fail_json(msg="Globus groups: %s" % api_problem(exc))
+    if single:
+        if doc is None:
+            module.exit_json(changed=False, found=False, group=None, groups=[])
+        module.exit_json(changed=False, found=True, group=shaped(doc), groups=[shaped(doc)])
     selected = [shaped(d) for d in sorted(docs.values(), key=lambda d: d.get("name") or "")
                 if group_selected(d.get("name") or "", params["include"] or (), params["exclude"] or ())]
     module.exit_json(changed=False, found=True, root=group_summary(root, members=False), groups=selected,

@@ -992,6 +992,9 @@ def _locked(module, lock_file, body):
     from ansible_collections.sciops.datasync.plugins.module_utils._lock import LockBusy, RunLock  # pylint: disable=import-outside-toplevel
 
     params = module.params
+    if module.check_mode and not os.path.isdir(os.path.dirname(lock_file) or "."):
+        # Nothing has ever run here and check mode writes nothing: no lock folder to create.
+        return body(RunLock(lock_file))
     lock = RunLock(lock_file, wait=params["lock_wait"], timeout=params["lock_timeout"])
     try:
         lock.acquire()
@@ -1017,7 +1020,8 @@ def _preview_users(plan):
     return result
 
 
-def run_user_sync_module(module, clients=globus_clients):
+def run_user_sync_module(module, clients=None):
+    clients = clients or globus_clients
     params = module.params
     root, state_file, lock_file = default_paths(params)
     if params["state"] == "absent" and not params["only"]:
@@ -1098,7 +1102,8 @@ def _preview_groups(plan):
             "hooks_run": 0}
 
 
-def run_group_sync_module(module, clients=globus_clients):
+def run_group_sync_module(module, clients=None):
+    clients = clients or globus_clients
     params = module.params
     root, state_file, lock_file = default_paths(params)
     for pattern in (params["include"] or []) + (params["exclude"] or []):
