@@ -271,6 +271,32 @@ def list_portal_visits(params, start, end, client_factory=PortalClient):
     return visits, refused, failures
 
 
+def make_folders(path):
+    """``os.makedirs(path)``; returns the folders it created, deepest last."""
+    missing = []
+    current = os.path.abspath(path)
+    while not os.path.isdir(current):
+        missing.append(current)
+        current = os.path.dirname(current)
+    os.makedirs(path, exist_ok=True)
+    return list(reversed(missing))
+
+
+def remove_empty(folders):
+    """Remove the folders ``make_folders`` created, deepest first, while they are empty."""
+    for folder in reversed(folders):
+        try:
+            os.rmdir(folder)
+        except OSError:
+            return
+
+
+def source_missing(stderr, source):
+    """Whether rsync said the source folder does not exist."""
+    folder = source.rstrip("/")
+    return any("change_dir" in line and folder in line and "No such file or directory" in line for line in (stderr or "").splitlines())
+
+
 def now_utc():
     return datetime.datetime.now(datetime.timezone.utc)
 
@@ -324,8 +350,9 @@ class Repatriation(object):
             result.update(status="skipped", reason="transfer already running (lock %s held by pid %s)" % (lock_path, exc.holder_pid))
             return result
         try:
+            created = []
             if not self.check:
-                os.makedirs(item["destination"], exist_ok=True)
+                created = make_folders(item["destination"])
             argv = self.rsync_argv(item, rsh)
             started = time.monotonic()
             ran = self.runner.run(argv, env=C_ENV)
@@ -335,6 +362,10 @@ class Repatriation(object):
             result.update(rc=ran.rc, rc_meaning=exit_meaning(ran.rc), files=len(arrived),
                           bytes=stats.total_transferred_file_size or 0, file_list=arrived[:MAX_LISTED_FILES],
                           literal_bytes=stats.literal_data, matched_bytes=stats.matched_data)
+            if ran.rc == 23 and source_missing(ran.stderr, item["source"]):
+                remove_empty(created)
+                result.update(status="skipped", reason="no folder %s on the source (no data for this visit yet)" % item["source"])
+                return result
             if ran.rc != 0:
                 message = (host_key_problem(ran.stderr, self.params["source_host"], self.params["source_port"], self.params["known_hosts"])
                            or daemon_error(ran.stderr) or (ran.stderr or "").strip()[-500:])

@@ -151,6 +151,16 @@ def test_unmapped_skipped_and_hostile_names_refused_by_name(lab, ansible_playboo
     assert not (tmp_path / "scratch").exists() and not (tmp_path / "escape").exists()
 
 
+def test_ended_visit_without_a_source_folder_is_skipped_not_failed(lab, ansible_playbook, tmp_path):
+    args = epn_lab.repatriate_args(lab, tmp_path, equipment=[{"id": 99, "beamline": "MX1"}], epn_map={"12777": "zz99"})
+    result = epn_lab.run(ansible_playbook, tmp_path, "epn_repatriate", args)
+    reasons = {s["epn"]: s["reason"] for s in result["skipped_epns"]}
+    assert reasons["12777a"].startswith("no folder") and "MX1/12777a" in reasons["12777a"]
+    assert result["changed"] is False and result["failed_epns"] == []
+    assert not (tmp_path / "scratch").exists()  # the folders made for it were removed again
+    assert synced(args["state_file"]) == {}
+
+
 def test_wrong_host_key_stops_the_transfer_with_a_clear_error(lab, ansible_playbook, tmp_path):
     args = epn_lab.repatriate_args(lab, tmp_path, only=["12282b"], known_hosts=epn_lab.wrong_known_hosts(tmp_path))
     result = epn_lab.run(ansible_playbook, tmp_path, "epn_repatriate", args, expect_failure=True)
