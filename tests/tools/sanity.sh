@@ -22,3 +22,16 @@ tar -C "$repo" --exclude=./.git --exclude=./.venv --exclude=./.lab --exclude=./.
   --exclude=./.ansible --exclude=./tests/output --exclude=__pycache__ --exclude=.pytest_cache -cf - . | tar -C "$work" -xf -
 cd "$work"
 ansible-test sanity --venv --python "${SANITY_PYTHON:-3.13}" --color no "$@"
+# Module code runs on target Pythons 3.9+: compile and import it with each one installed
+# here (pyenv holds them on this machine kind; a missing one is reported and skipped).
+if [ $# -eq 0 ]; then
+  pyenv_root=${PYENV_ROOT:-$HOME/.pyenv}
+  for version in 3.9 3.10 3.11 3.12; do
+    bin=$(ls -d "$pyenv_root"/versions/"$version".*/bin 2>/dev/null | tail -1)
+    if [ -z "$bin" ]; then
+      echo "sanity: Python $version not installed; its compile/import checks are skipped"
+      continue
+    fi
+    PATH="$bin:$PATH" ansible-test sanity --venv --python "$version" --test compile --test import --color no
+  done
+fi
