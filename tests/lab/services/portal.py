@@ -10,6 +10,8 @@ from tests.lab.supervisor import port_open
 NAME = "portal"
 ORDER = 40
 PORT = 8702
+# Equipment only the tests and the benchmark use (fault injection, hostile names, the bench EPNs).
+TEST_ONLY = (55, 77, 99)
 
 
 def _seed_path(lab):
@@ -48,7 +50,7 @@ def endpoints(lab):
     return {
         "url": "http://127.0.0.1:%d" % PORT,
         "credentials_file": lab.path("portal", "credentials.yml"),
-        "equipment": [{"id": item["id"], "beamline": item["beamline"]} for item in _seed(lab)["equipment"] if item["id"] not in (77, 99)],
+        "equipment": [{"id": item["id"], "beamline": item["beamline"]} for item in _seed(lab)["equipment"] if item["id"] not in TEST_ONLY],
         "source_root": source_tree.source_root(lab),
     }
 
