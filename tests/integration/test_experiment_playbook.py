@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
+import urllib.request
 
 import pytest
 
@@ -175,3 +177,26 @@ def test_share_creates_the_globus_folder_and_one_read_rule_per_user(lab, ansible
     second = run_experiment(ansible_playbook, "lab:T1:", "share", "-e", "experiment_schedule_users=false")
     assert changed_hosts(second) == {}
     assert len([r for r in globus_collection(lab)["acl"] if r["path"] == "/2026-11/%s/" % pvs["name"]]) == 3
+
+
+def test_schedule_client_against_the_emulator_and_its_errors(lab, tmp_path):
+    from ansible_collections.sciops.datasync.plugins.module_utils import _beamtime
+
+    endpoints = lab.endpoints()["aps_beamtime"]
+    base = endpoints["url"]
+    good = _beamtime.read_credentials(endpoints["credentials_file"])
+    runs = _beamtime.get_json(base + _beamtime.ROUTES["all_runs"], good)
+    assert any(r["runName"].endswith("-3") for r in runs)
+    with pytest.raises(_beamtime.BeamtimeError) as caught:
+        _beamtime.get_json(base + _beamtime.ROUTES["all_runs"], (good[0], "wrong"))
+    assert "HTTP 401 (check the credentials file)" in str(caught.value)
+    request = urllib.request.Request(endpoints["admin_url"] + "/fault", method="POST",
+                                     data=json.dumps({"path": "getAllRuns", "status": 503, "message": "maintenance"}).encode())
+    urllib.request.urlopen(request, timeout=10).read()
+    with pytest.raises(_beamtime.BeamtimeError) as caught:
+        _beamtime.get_json(base + _beamtime.ROUTES["all_runs"], good)
+    assert "HTTP 503: maintenance" in str(caught.value)
+    url = base + _beamtime.ROUTES["activities"].format(run="1999-1", beamline="2-BM-A,B")
+    with pytest.raises(_beamtime.BeamtimeError) as caught:
+        _beamtime.get_json(url, good)
+    assert "Run 1999-1 not found" in str(caught.value)
