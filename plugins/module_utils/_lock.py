@@ -68,8 +68,12 @@ class RunLock(object):
 
     def acquire(self):
         directory = os.path.dirname(self.path)
-        if directory and not os.path.isdir(directory):
-            os.makedirs(directory, 0o755)
+        if directory:
+            try:
+                os.makedirs(directory, 0o755)
+            except OSError:
+                if not os.path.isdir(directory):
+                    raise
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         started = time.monotonic()
         next_notice = started
