@@ -69,11 +69,7 @@ class RunLock(object):
     def acquire(self):
         directory = os.path.dirname(self.path)
         if directory:
-            try:
-                os.makedirs(directory, 0o755)
-            except OSError:
-                if not os.path.isdir(directory):
-                    raise
+            os.makedirs(directory, 0o755, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         started = time.monotonic()
         next_notice = started

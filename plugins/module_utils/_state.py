@@ -23,8 +23,7 @@ class StateError(Exception):
 def atomic_write_bytes(path, payload, mode=0o600):
     """Write ``payload`` to ``path`` atomically with the given file mode."""
     directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        os.makedirs(directory, 0o755)
+    os.makedirs(directory, 0o755, exist_ok=True)
     fd, tmp_path = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
