@@ -6,6 +6,7 @@ own client, collections and groups here and scopes injected faults with its clie
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import uuid
@@ -28,6 +29,37 @@ def admin(method, route, body=None, **params):
 def sdk_env(lab):
     """The GLOBUS_SDK_* variables of the lab (set them in os.environ before building SDK clients)."""
     return {k: v for k, v in lab.environment().items() if k in SDK_ENV_KEYS}
+
+
+@contextlib.contextmanager
+def sdk_environment(lab):
+    """os.environ holds the lab's GLOBUS_SDK_* variables inside the block (restored after it)."""
+    values = sdk_env(lab)
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield values
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def wait_for(probe, timeout=60, interval=0.1, what="condition"):
+    """Poll ``probe()`` until it returns something true (returned) or fail after ``timeout`` seconds.
+
+    Tests share a loaded 2-core machine: wait for what the test needs, never for a fixed time.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError("%s not reached after %ss (last: %r)" % (what, timeout, value))
+        time.sleep(interval)
 
 
 class LabClient(object):
@@ -90,14 +122,13 @@ class LabClient(object):
         return env
 
 
-def wait_task(transfer, task_id, timeout=30, statuses=("SUCCEEDED", "FAILED")):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+def wait_task(transfer, task_id, timeout=120, statuses=("SUCCEEDED", "FAILED")):
+    """The task once its status is one of ``statuses`` (polled; a generous deadline for a loaded machine)."""
+    def probe():
         task = transfer.get_task(task_id)
-        if task["status"] in statuses:
-            return task
-        time.sleep(0.1)
-    raise AssertionError("task %s still %s after %ss" % (task_id, task["status"], timeout))
+        return task if task["status"] in statuses else None
+
+    return wait_for(probe, timeout, what="task %s in %s" % (task_id, "/".join(statuses)))
 
 
 def tree(root):

@@ -18,6 +18,7 @@ import requests
 import yaml
 
 from tests.integration.conftest import module_results
+from tests.integration.globus_lab import wait_for
 
 SMTP_PORT = 2525
 
@@ -165,9 +166,9 @@ def test_sync_copies_then_nothing_then_changes_never_deletes(ansible_playbook, e
 def test_deadline_expiry_then_resume_copies_each_file_once(ansible_playbook, env):
     files = dict(("part%02d.bin" % n, chr(65 + n) * 16000) for n in range(6))
     write_tree(env.src_path("slow"), files)
-    env.rate(8000)  # 2 s per file: about two files arrive before the deadline
+    env.rate(8000)  # 2 s per file, 12 s for the tree: the 8 s deadline cuts it even if the task starts late
     try:
-        args = sync_args(env, "slow", "/slow", "/slow-copy", time_limit="5s", wait=True, wait_timeout=30)
+        args = sync_args(env, "slow", "/slow", "/slow-copy", time_limit="8s", wait=True, wait_timeout=60)
         first = run_module(ansible_playbook, env, "globus_collection_sync", args)
     finally:
         env.rate(None)
@@ -192,7 +193,8 @@ def test_deadline_expiry_then_resume_copies_each_file_once(ansible_playbook, env
 
 def test_two_runs_while_active_submit_one_task_and_lost_state_finds_it(ansible_playbook, env):
     write_tree(env.src_path("busy"), dict(("f%d.bin" % n, "x" * 50000) for n in range(4)))
-    env.rate(5000)
+    env.rate(1000)  # 200 s for the tree: the task stays ACTIVE through five slow ansible-playbook runs
+    task_id = None
     try:
         args = sync_args(env, "busy", "/busy", "/busy-copy")
         first = run_module(ansible_playbook, env, "globus_collection_sync", args)
@@ -212,8 +214,9 @@ def test_two_runs_while_active_submit_one_task_and_lost_state_finds_it(ansible_p
         tasks = admin(env.lab, "GET", "tasks", params={"client_id": env.client_id})["tasks"]
         assert [t["task_id"] for t in tasks if t["label"] == "Syncing data for busy"] == [task_id]
     finally:
+        if task_id:  # fail it while the slow rate still holds it ACTIVE (a fast rate would end it first)
+            admin(env.lab, "POST", "tasks/%s/fail" % task_id, json={"description": "test cleanup"})
         env.rate(None)
-    admin(env.lab, "POST", "tasks/%s/fail" % task_id, json={"description": "test cleanup"})
 
 
 def test_app_without_access_gets_a_clear_error(ansible_playbook, env):
@@ -230,11 +233,14 @@ def test_503_bursts_are_ridden_out(ansible_playbook, env):
     write_tree(env.src_path("flaky"), {"a.txt": "a\n", "b.txt": "b\n"})
     for pattern in ("/v0.10/task/*", "/v0.10/operation/*", "/v0.10/transfer"):
         admin(env.lab, "POST", "faults", json={"pattern": pattern, "status": 503, "count": 2, "client_id": env.client_id})
-    result = run_module(ansible_playbook, env, "globus_collection_sync",
-                        sync_args(env, "flaky", "/flaky", "/flaky-copy", wait=True, wait_timeout=60))
+    try:
+        result = run_module(ansible_playbook, env, "globus_collection_sync",
+                            sync_args(env, "flaky", "/flaky", "/flaky-copy", wait=True, wait_timeout=60))
+        left = [f for f in admin(env.lab, "GET", "faults")["faults"] if f.get("client_id") == env.client_id]
+    finally:  # faults not hit must not reach the next tests (they share this client)
+        admin(env.lab, "DELETE", "faults", params={"client_id": env.client_id})
     assert not result.get("failed"), result
     assert result["syncs"][0]["task"]["status"] == "SUCCEEDED" and result["syncs"][0]["task"]["files_transferred"] == 2
-    left = [f for f in admin(env.lab, "GET", "faults")["faults"] if f.get("client_id") == env.client_id]
     assert left == [], "every injected 503 was hit and retried"
 
 
@@ -246,17 +252,18 @@ def test_summary_email_arrives_with_the_right_fields(ansible_playbook, env, lab)
                            "when": "ended"})
     result = run_module(ansible_playbook, env, "globus_collection_sync", args)
     assert result["mail"]["sent"], result
-    message = None
-    for attempt in range(50):
-        for name in os.listdir(lab.path("mail")):
+
+    def delivered():
+        for name in sorted(os.listdir(lab.path("mail"))):
+            if not name.endswith(".eml"):
+                continue  # the sink writes <id>.tmp, then renames it
             with open(os.path.join(lab.path("mail"), name), "rb") as handle:
                 candidate = email.message_from_binary_file(handle, policy=email.policy.default)
             if recipient in (candidate["X-Lab-Envelope-To"] or ""):
-                message = candidate
-        if message:
-            break
-        time.sleep(0.1 + attempt * 0.01)
-    assert message is not None
+                return candidate
+        return None
+
+    message = wait_for(delivered, timeout=60, what="mail to %s in .lab/mail" % recipient)
     body = message.get_body(("plain",)).get_content()
     assert message["Subject"].startswith("Collection sync on ") and ": OK (1 sync)" in message["Subject"]
     assert "Sync: mailed" in body and "Status: SUCCEEDED" in body

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from ansible_collections.sciops.datasync.plugins.module_utils import _globus
-from tests.integration.globus_lab import LabClient, admin, sdk_env
+from tests.integration.globus_lab import LabClient, admin, sdk_environment
 
 globus_sdk = pytest.importorskip("globus_sdk")
 
@@ -20,14 +20,8 @@ CANARY = "canary-4b1d-SECRET-e9a0"
 
 @pytest.fixture(scope="module", autouse=True)
 def globus_env(lab):
-    saved = {k: os.environ.get(k) for k in sdk_env(lab)}
-    os.environ.update(sdk_env(lab))
-    yield
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    with sdk_environment(lab):
+        yield
 
 
 def token_requests(client):

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.integration.globus_lab import LabClient, admin, sdk_env, tree, wait_task
+from tests.integration.globus_lab import LabClient, admin, sdk_environment, tree, wait_for, wait_task
 
 globus_sdk = pytest.importorskip("globus_sdk")
 
@@ -20,14 +20,8 @@ ALICE = "alice@example.org"
 
 @pytest.fixture(scope="module", autouse=True)
 def globus_env(lab):
-    saved = {k: os.environ.get(k) for k in sdk_env(lab)}
-    os.environ.update(sdk_env(lab))
-    yield
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    with sdk_environment(lab):
+        yield
 
 
 @pytest.fixture()
@@ -260,10 +254,11 @@ def test_deadline_expiry_keeps_partial_destination_and_resubmit_completes(client
     transfer = client.transfer()
     src, _src_root = client.collection("slow-src", files_20k())
     dst, dst_root = client.collection("slow-dst")
-    client.set_rate(5000)
-    deadline = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=2)).isoformat()
-    submitted = submit_sync(transfer, src, dst, "slow", deadline=deadline)
-    task = wait_task(transfer, submitted["task_id"], timeout=20)
+    client.set_rate(2000)  # 1 s per file: 10 s for the tree, the deadline cuts it after about 5 files
+    submission = transfer.get_submission_id()["value"]  # the token is fetched before the deadline starts counting
+    deadline = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=5)).isoformat()
+    submitted = submit_sync(transfer, src, dst, "slow", deadline=deadline, submission_id=submission)
+    task = wait_task(transfer, submitted["task_id"])
     assert task["status"] == "FAILED" and task["fatal_error"]["code"] == "EXPIRED"
     events = list(transfer.task_event_list(submitted["task_id"]))
     assert events[0]["code"] == "EXPIRED" and events[0]["is_error"] is True
@@ -283,10 +278,11 @@ def test_injected_expiry_and_fail_and_cancel(client):
     transfer = client.transfer()
     src, _src_root = client.collection("fault-src", files_20k())
     dst, _dst_root = client.collection("fault-dst")
-    client.set_rate(2000)
+    client.set_rate(200)  # 100 s per task: none ends by itself during the test
+    tasks = []
     try:
         tasks = [submit_sync(transfer, src, dst, "t%d" % i)["task_id"] for i in range(5)]
-        time.sleep(0.5)
+        wait_for(lambda: all(transfer.get_task(t)["nice_status"] == "OK" for t in tasks[:3]), what="the first 3 tasks started")
         views = {t: transfer.get_task(t) for t in tasks}
         assert all(v["status"] == "ACTIVE" for v in views.values())
         assert [views[t]["nice_status"] for t in tasks[3:]] == ["Queued", "Queued"]
@@ -303,12 +299,11 @@ def test_injected_expiry_and_fail_and_cancel(client):
         assert transfer.cancel_task(tasks[2])["code"] == "Canceled"
         assert transfer.cancel_task(tasks[2])["code"] == "TaskComplete"
         assert transfer.get_task(tasks[2])["fatal_error"]["code"] == "CANCELED"
-        time.sleep(0.3)
-        assert transfer.get_task(tasks[3])["nice_status"] != "Queued"
+        wait_for(lambda: transfer.get_task(tasks[3])["nice_status"] != "Queued", what="the 4th task started")
     finally:
-        client.set_rate(None)
         for task_id in tasks:
             transfer.cancel_task(task_id)
+        client.set_rate(None)
 
 
 def test_submission_id_dedupe_and_marker_paging(client):

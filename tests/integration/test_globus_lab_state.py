@@ -4,56 +4,18 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 
 import pytest
 import requests
 
+from tests.integration.globus_lab import wait_for
 from tests.lab.globus import engine
 from tests.lab.globus.model import State
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SEED = os.path.join(REPO, "tests", "lab", "seeds", "globus-demo.yml")
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Private(object):
-    """A private emulator process on a free port with its own state folder."""
-
-    def __init__(self, state_dir, seed=SEED):
-        self.port = free_port()
-        self.url = "http://127.0.0.1:%d" % self.port
-        self.process = subprocess.Popen([sys.executable, "-m", "tests.lab.globus.server", "--port", str(self.port),
-                                         "--state-dir", state_dir, "--seed", seed], cwd=REPO,
-                                        env=dict(os.environ, PYTHONPATH=REPO), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                requests.get(self.url + "/_lab/health", timeout=1)
-                return
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        self.stop()
-        raise AssertionError("private emulator did not start")
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            self.process.wait(15)
-        return self.process.stdout.read().decode("utf-8", "replace")
+from tests.lab.globus.private import PrivateEmulator
 
 
 def token(url, client_id, secret, scope):
-    reply = requests.post(url + "/v2/oauth2/token", data={"grant_type": "client_credentials", "scope": scope},
+    reply = requests.post(url + "v2/oauth2/token", data={"grant_type": "client_credentials", "scope": scope},
                           auth=(client_id, secret), timeout=10)
     assert reply.status_code == 200, reply.text
     return {"Authorization": "Bearer " + reply.json()["access_token"]}
@@ -61,12 +23,12 @@ def token(url, client_id, secret, scope):
 
 def test_state_survives_restart_and_seed_applies_once(tmp_path):
     state_dir = str(tmp_path / "globus")
-    server = Private(state_dir)
+    server = PrivateEmulator(state_dir)
     try:
-        client = requests.post(server.url + "/_lab/clients", json={"name": "persist"}, timeout=10).json()
+        client = requests.post(server.url + "_lab/clients", json={"name": "persist"}, timeout=10).json()
         headers = token(server.url, client["client_id"], client["client_secret"], "urn:globus:auth:scope:groups.api.globus.org:all")
-        group = requests.post(server.url + "/v2/groups", json={"name": "persisted"}, headers=headers, timeout=10).json()
-        seeded = requests.get(server.url + "/_lab/groups/7a3362f8-ba51-5caf-80e4-4d4f2634261c", timeout=10)
+        group = requests.post(server.url + "v2/groups", json={"name": "persisted"}, headers=headers, timeout=10).json()
+        seeded = requests.get(server.url + "_lab/groups/7a3362f8-ba51-5caf-80e4-4d4f2634261c", timeout=10)
         assert seeded.status_code == 200
     finally:
         server.stop()
@@ -78,12 +40,12 @@ def test_state_survives_restart_and_seed_applies_once(tmp_path):
     with open(os.path.join(state_dir, "state.json"), "w") as handle:
         json.dump(document, handle)
 
-    server = Private(state_dir)
+    server = PrivateEmulator(state_dir)
     try:
-        assert requests.get(server.url + "/_lab/groups/" + group["id"], timeout=10).status_code == 200
-        assert requests.get(server.url + "/_lab/groups/7a3362f8-ba51-5caf-80e4-4d4f2634261c", timeout=10).status_code == 404
+        assert requests.get(server.url + "_lab/groups/" + group["id"], timeout=10).status_code == 200
+        assert requests.get(server.url + "_lab/groups/7a3362f8-ba51-5caf-80e4-4d4f2634261c", timeout=10).status_code == 404
         headers = token(server.url, client["client_id"], client["client_secret"], "urn:globus:auth:scope:groups.api.globus.org:all")
-        mine = requests.get(server.url + "/v2/groups/my_groups", headers=headers, timeout=10).json()
+        mine = requests.get(server.url + "v2/groups/my_groups", headers=headers, timeout=10).json()
         assert [g["name"] for g in mine] == ["persisted"]
     finally:
         server.stop()
@@ -93,9 +55,9 @@ def test_corrupt_state_is_set_aside(tmp_path):
     state_dir = tmp_path / "globus"
     state_dir.mkdir()
     (state_dir / "state.json").write_text("{broken")
-    server = Private(str(state_dir))
+    server = PrivateEmulator(str(state_dir))
     try:
-        health = requests.get(server.url + "/_lab/health", timeout=10).json()
+        health = requests.get(server.url + "_lab/health", timeout=10).json()
         assert health["counts"]["groups"] == 5
     finally:
         log = server.stop()
@@ -146,17 +108,17 @@ def test_moving_the_clock_expires_tasks_and_tokens(tmp_path):
     """Clock moves are global, so they are tested on a private emulator."""
     import globus_sdk
 
-    server = Private(str(tmp_path / "globus"))
+    server = PrivateEmulator(str(tmp_path / "globus"))
     try:
-        url = server.url + "/"
-        admin = server.url + "/_lab"
+        url = server.url
+        admin = server.url + "_lab"
         client = requests.post(admin + "/clients", json={"name": "clock"}, timeout=10).json()
         src = requests.post(admin + "/collections", json={"display_name": "src", "owner": client["client_id"]}, timeout=10).json()
         dst = requests.post(admin + "/collections", json={"display_name": "dst", "owner": client["client_id"]}, timeout=10).json()
         for index in range(5):
             with open(os.path.join(src["root"], "f%d" % index), "wb") as handle:
                 handle.write(b"x" * 1000)
-        requests.post(admin + "/config", json={"transfer_rate": 1000}, timeout=10)
+        requests.post(admin + "/config", json={"transfer_rate": 100}, timeout=10)  # 50 s: it cannot end before the clock moves
         confidential = globus_sdk.ConfidentialAppAuthClient(client["client_id"], client["client_secret"], base_url=url)
         transfer = globus_sdk.TransferClient(base_url=url, authorizer=globus_sdk.ClientCredentialsAuthorizer(
             confidential, globus_sdk.scopes.TransferScopes.all))
@@ -165,7 +127,8 @@ def test_moving_the_clock_expires_tasks_and_tokens(tmp_path):
         task_id = transfer.submit_transfer(data)["task_id"]
         moved = requests.post(admin + "/clock", json={"advance": 49 * 3600}, timeout=10).json()
         assert moved["offset"] == 49 * 3600
-        time.sleep(0.3)
+        # the engine expires the task on its next tick; poll the admin view (not logged as a Transfer request)
+        wait_for(lambda: requests.get(admin + "/tasks/" + task_id, timeout=10).json()["status"] == "FAILED", what="expired task")
         task = transfer.get_task(task_id)
         assert task["status"] == "FAILED" and task["fatal_error"]["code"] == "EXPIRED"
         statuses = [r["status"] for r in requests.get(admin + "/requests", params={"path": "/v0.10/task/*"}, timeout=10).json()["requests"]]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,25 +22,6 @@ SCALES = {"full": 20, "small": 3}
 CLIENT = {"id": "d08b351a-2516-55d1-9257-d2e8a3e81ebc", "secret": "bench-collection-sync-secret", "name": "bench"}
 SRC = "3f1a2b4c-1d2e-4f50-8a6b-7c8d9e0f1a2b"
 DST = "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b"
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_port(port, process, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError("emulator exited with %s" % process.returncode)
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("emulator did not start in %ss" % timeout)
 
 
 def seed(count):
@@ -104,20 +84,17 @@ def baseline(url, count):
 
 
 def run(scale):
+    from tests.lab.globus.private import PrivateEmulator  # pylint: disable=import-outside-toplevel
+
     count = SCALES.get(scale, SCALES["small"])
     work = tempfile.mkdtemp(prefix="bench-collection-sync-")
-    process = None
+    server = None
     try:
         seed_path = os.path.join(work, "seed.yml")
         with open(seed_path, "w") as handle:
             yaml.safe_dump(seed(count), handle)
-        port = free_port()
-        with open(os.path.join(work, "server.log"), "wb") as log:
-            process = subprocess.Popen([sys.executable, "-m", "tests.lab.globus.server", "--port", str(port), "--state-dir",
-                                        os.path.join(work, "state"), "--seed", seed_path], stdout=log, stderr=subprocess.STDOUT,
-                                       cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO))
-        wait_port(port, process)
-        url = "http://127.0.0.1:%d/" % port
+        server = PrivateEmulator(os.path.join(work, "state"), seed_path, log_path=os.path.join(work, "server.log"))
+        url = server.url
         saved = dict(os.environ)
         os.environ.update(GLOBUS_SDK_SERVICE_URL_AUTH=url, GLOBUS_SDK_SERVICE_URL_TRANSFER=url, GLOBUS_SDK_ENVIRONMENT="bench")
         try:
@@ -134,12 +111,8 @@ def run(scale):
              "baseline_name": "globus task show per sync (globus-cli)", "note": "status-only run (start=false)"},
         ]
     finally:
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        if server is not None:
+            server.stop()
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -8,35 +8,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# free_port and wait_port are imported from here by other benchmarks (bench_gosync).
+from tests.lab.globus.private import PrivateEmulator, free_port, wait_port  # noqa: F401 pylint: disable=unused-import
+
 SCALES = {"full": (20000, 2000, 5000), "small": (2000, 200, 500)}
 GOAL = 0.200
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_port(port, process, timeout=180):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError("emulator exited with %s" % process.returncode)
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("emulator did not start in %ss" % timeout)
 
 
 def run(scale):
@@ -46,20 +27,14 @@ def run(scale):
 
     identities, groups, big = SCALES.get(scale, SCALES["small"])
     work = tempfile.mkdtemp(prefix="bench-globus-")
-    process = None
+    server = None
     try:
         seed = os.path.join(work, "seed.yml")
         seedgen.main(["-o", seed, "--identities", str(identities), "--groups", str(groups), "--big-group", str(big)])
-        port = free_port()
         started = time.monotonic()
-        env = dict(os.environ, PYTHONPATH=REPO)
-        with open(os.path.join(work, "server.log"), "wb") as log:
-            process = subprocess.Popen([sys.executable, "-m", "tests.lab.globus.server", "--port", str(port), "--state-dir",
-                                        os.path.join(work, "state"), "--seed", seed], stdout=log, stderr=subprocess.STDOUT,
-                                       cwd=REPO, env=env)
-        wait_port(port, process)
+        server = PrivateEmulator(os.path.join(work, "state"), seed, log_path=os.path.join(work, "server.log"), timeout=180)
         load_time = time.monotonic() - started
-        url = "http://127.0.0.1:%d/" % port
+        url = server.url
         confidential = globus_sdk.ConfidentialAppAuthClient(seedgen.LAB_CLIENT["id"], seedgen.LAB_CLIENT["secret"], base_url=url)
         authorizer = globus_sdk.ClientCredentialsAuthorizer(confidential, globus_sdk.scopes.GroupsScopes.all)
         client = globus_sdk.GroupsClient(authorizer=authorizer, base_url=url)
@@ -85,12 +60,8 @@ def run(scale):
              "note": "seed load + first atomic state write"},
         ]
     finally:
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        if server is not None:
+            server.stop()
         shutil.rmtree(work, ignore_errors=True)
 
 
