@@ -13,7 +13,9 @@ planning and the apply loop can be tested without a network.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import os
 import re
 import time
 
@@ -748,8 +750,13 @@ def run_module(module):
     result["errors"].extend(errors)
     state = StateFile(params["state_file"], STATE_SCHEMA, STATE_VERSION)
     lock_path = params["lock_file"] or params["state_file"] + ".lock"
+    if module.check_mode and not os.path.isdir(os.path.dirname(lock_path) or "."):
+        # Nothing has run here yet and check mode writes nothing: no lock folder to create.
+        lock = contextlib.nullcontext()
+    else:
+        lock = RunLock(lock_path, wait=params["lock_wait"], timeout=params["lock_timeout"])
     try:
-        with RunLock(lock_path, wait=params["lock_wait"], timeout=params["lock_timeout"]):
+        with lock:
             transfer, app = _clients(module)
             run = CollectionSync(transfer, state, app, start=params["start"], check_mode=module.check_mode,
                                  wait=params["wait"], wait_timeout=params["wait_timeout"], events=params["error_events"])

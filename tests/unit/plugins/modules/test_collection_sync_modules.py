@@ -84,3 +84,19 @@ def test_directory_refuses_a_bad_path_before_any_call(tmp_path, monkeypatch):
     outcome = run(globus_directory.main, {"client_id": "x", "client_secret_file": str(tmp_path / "s"), "collection": DST,
                                           "path": "/a/../b", "shares": [{"identity": "alice@example.org"}]})
     assert outcome.failed and "'/a/../b'" in outcome.result["msg"] and outcome.result["changed"] is False
+
+
+def test_check_mode_plans_without_creating_the_state_or_lock_folder(tmp_path, monkeypatch):
+    from ansible_collections.sciops.datasync.plugins.module_utils import _transfer_sync
+    from tests.unit.plugins.module_utils.test_transfer_sync import FakeTransfer
+
+    fake = FakeTransfer()
+    monkeypatch.setattr(_transfer_sync, "_clients", lambda module, auth=False: (fake, "app"))
+    args = sync_args(tmp_path, state_file=str(tmp_path / "never" / "state.json"), lock_file=str(tmp_path / "locks" / "cs.lock"),
+                     _ansible_check_mode=True)
+    outcome = run(globus_collection_sync.main, args)
+    assert not outcome.failed, outcome.result
+    assert outcome.result["changed"] and outcome.result["syncs"][0]["action"] == "submitted"
+    assert outcome.result["syncs"][0]["transfer"]["DATA"][0]["source_path"] == "/data/"
+    assert fake.submitted == [] and fake.mkdirs == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["secret"], "check mode wrote nothing"
