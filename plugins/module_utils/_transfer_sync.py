@@ -820,6 +820,10 @@ def run_task_info_module(module):
     params = module.params
     if params["name"] and not SYNC_NAME.match(params["name"]):
         module.fail_json(msg="sync name %r is refused" % params["name"])
+    if params["task_id"] and not UUID.match(params["task_id"]):
+        module.fail_json(msg="task_id %r is not a Transfer task id (UUID)" % params["task_id"], found=False)
+    if params["label"] and not LABEL.match(params["label"]):
+        module.fail_json(msg="label %r is refused: up to 128 of letters, digits, space and _ . : ( ) + -" % params["label"], found=False)
     try:
         transfer = _clients(module)[0]
         task = None

@@ -21,7 +21,7 @@ extends_documentation_fragment:
   - sciops.datasync.attributes.info_module
 options:
   task_id:
-    description: A Transfer task id.
+    description: A Transfer task id (UUID).
     type: str
   name:
     description: Name of a sync of M(sciops.datasync.globus_collection_sync); needs O(state_file) or O(label).

@@ -100,3 +100,15 @@ def test_check_mode_plans_without_creating_the_state_or_lock_folder(tmp_path, mo
     assert outcome.result["syncs"][0]["transfer"]["DATA"][0]["source_path"] == "/data/"
     assert fake.submitted == [] and fake.mkdirs == []
     assert sorted(p.name for p in tmp_path.iterdir()) == ["secret"], "check mode wrote nothing"
+
+
+@pytest.mark.parametrize("option, value", [("task_id", "../endpoint/x"), ("label", "x/status:SUCCEEDED"), ("name", "-rf")])
+def test_task_info_refuses_bad_ids_and_labels_before_any_call(tmp_path, monkeypatch, option, value):
+    from ansible_collections.sciops.datasync.plugins.module_utils import _transfer_sync
+
+    def no_clients(module, auth=False):
+        raise AssertionError("no Globus call expected")
+
+    monkeypatch.setattr(_transfer_sync, "_clients", no_clients)
+    outcome = run(globus_task_info.main, {"client_id": "x", "client_secret_file": str(tmp_path / "s"), option: value})
+    assert outcome.failed and repr(value) in outcome.result["msg"]
