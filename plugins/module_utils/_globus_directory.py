@@ -188,6 +188,10 @@ def manage_directory(transfer, auth, collection, path, shares, state="present", 
         wanted, errors = desired_rules(shares, path, identity_ids)
         result["errors"].extend(errors)
         existing = list_rules(transfer, collection)
+        if exact and errors and state == "present":
+            # A refused share may be the one an existing rule stands for: exact removes nothing this run.
+            result["errors"].append("exact: rules not asked for on %s are kept because some shares were refused" % path)
+            exact = False
         plan = plan_rules(existing, wanted, path, state, exact)
         result["added_rules"] = [_public(rule) for rule in plan["add"]]
         result["deleted_rules"] = [_public(rule) for rule in plan["delete"]]

@@ -52,6 +52,7 @@ options:
     description:
       - Remove every other identity, group or all-users rule on this exact path when O(state=present).
       - Rules on other paths of the collection are never touched.
+      - When a share is refused (for example an unknown username), no other rule is removed in that run.
     type: bool
     default: false
   shares:

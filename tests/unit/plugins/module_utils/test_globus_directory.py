@@ -71,3 +71,46 @@ def test_resolve_identities_by_username_or_email():
 def test_bad_path_is_refused(path):
     result = gd.manage_directory(None, None, ALICE, path, [])
     assert result["errors"] and not result["changed"]
+
+
+class Stat(dict):
+    @property
+    def data(self):
+        return dict(self)
+
+
+class Transfer:
+    """An existing folder with the rules given; records every change."""
+
+    def __init__(self, rules):
+        self.rules = list(rules)
+        self.deleted = []
+        self.added = []
+
+    def operation_stat(self, collection, path):
+        return Stat(type="dir", name=path)
+
+    def endpoint_acl_list(self, collection):
+        return list(self.rules)
+
+    def delete_endpoint_acl_rule(self, collection, rule_id):
+        self.deleted.append(rule_id)
+        self.rules = [r for r in self.rules if r["id"] != rule_id]
+
+    def add_endpoint_acl_rule(self, collection, document):
+        self.added.append(document)
+        self.rules.append(dict(document, id="new-%d" % len(self.added)))
+        return {"code": "Created", "access_id": "new-%d" % len(self.added)}
+
+
+def test_exact_with_a_refused_share_deletes_no_unasked_rule():
+    """A typo in one share must not cost that person the access an existing rule gives them."""
+    transfer = Transfer([rule("r1", "identity", ALICE), rule("r2", "identity", BOB)])
+    shares = [{"identity": ALICE}, {"identity": "bob@exmaple.org"}, {"group": GROUP}]
+    result = gd.manage_directory(transfer, Auth(), GROUP, "/share", shares, exact=True)
+    assert transfer.deleted == [] and result["deleted_rules"] == []
+    assert [d["principal"] for d in transfer.added] == [GROUP], "the shares that could be made are still made"
+    assert any("bob@exmaple.org" in e for e in result["errors"]) and any("exact" in e for e in result["errors"])
+
+    clean = gd.manage_directory(transfer, Auth(), GROUP, "/share", [{"identity": ALICE}], exact=True)
+    assert clean["errors"] == [] and sorted(transfer.deleted) == sorted(["r2", "new-1"])
