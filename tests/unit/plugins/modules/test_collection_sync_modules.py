@@ -1,38 +1,12 @@
 import pytest
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.sciops.datasync.plugins.module_utils._lock import RunLock
 from ansible_collections.sciops.datasync.plugins.modules import globus_collection_sync, globus_directory, globus_task_info
 
+from module_runner import run
+
 SRC = "11111111-1111-4111-8111-111111111111"
 DST = "22222222-2222-4222-8222-222222222222"
-
-
-class Exit(Exception):
-    def __init__(self, result, failed):
-        super(Exit, self).__init__(result.get("msg"))
-        self.result = result
-        self.failed = failed
-
-
-@pytest.fixture(autouse=True)
-def exits(monkeypatch):
-    def exit_json(self_, **result):
-        raise Exit(result, False)
-
-    def fail_json(self_, **result):
-        raise Exit(result, True)
-
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
-
-
-def run(main, args):
-    with patch_module_args(args):
-        with pytest.raises(Exit) as info:
-            main()
-    return info.value
 
 
 def sync_args(tmp_path, **extra):

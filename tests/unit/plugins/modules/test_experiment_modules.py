@@ -1,34 +1,8 @@
 import pytest
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.sciops.datasync.plugins.modules import aps_dm_experiment, epics_pv_info
 
-
-class Exit(Exception):
-    def __init__(self, result, failed):
-        super(Exit, self).__init__(result.get("msg"))
-        self.result = result
-        self.failed = failed
-
-
-@pytest.fixture(autouse=True)
-def exits(monkeypatch):
-    def exit_json(self_, **result):
-        raise Exit(result, False)
-
-    def fail_json(self_, **result):
-        raise Exit(result, True)
-
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
-
-
-def run(main, args):
-    with patch_module_args(args):
-        with pytest.raises(Exit) as caught:
-            main()
-    return caught.value
+from module_runner import run
 
 
 def test_dm_refuses_a_hostile_experiment_name_before_any_request(tmp_path):
