@@ -60,7 +60,7 @@ options:
   concurrency:
     description: Subgroups read at once.
     type: int
-    default: 8
+    default: 16
 """
 
 EXAMPLES = r"""
@@ -125,7 +125,7 @@ def main():
         exclude=dict(type="list", elements="str", default=[]),
         members=dict(type="bool", default=True),
         member_statuses=dict(type="list", elements="str", default=[]),
-        concurrency=dict(type="int", default=8),
+        concurrency=dict(type="int", default=16),
     )
     module = AnsibleModule(argument_spec=argument_spec, required_one_of=[["group_id", "name", "subgroups_of"]],
                            mutually_exclusive=[["group_id", "name", "subgroups_of"]], supports_check_mode=True)

@@ -124,7 +124,7 @@ options:
   concurrency:
     description: Subgroups read at once.
     type: int
-    default: 8
+    default: 16
 """
 
 EXAMPLES = r"""
@@ -231,7 +231,7 @@ def main():
         lock_file=dict(type="path"),
         lock_wait=dict(type="bool", default=True),
         lock_timeout=dict(type="int", default=3600),
-        concurrency=dict(type="int", default=8),
+        concurrency=dict(type="int", default=16),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     run_group_sync_module(module)

@@ -163,7 +163,7 @@ options:
   concurrency:
     description: Globus calls in flight at once (subgroups, identity look-ups).
     type: int
-    default: 8
+    default: 16
 """
 
 EXAMPLES = r"""
@@ -294,7 +294,7 @@ def main():
         lock_file=dict(type="path"),
         lock_wait=dict(type="bool", default=True),
         lock_timeout=dict(type="int", default=3600),
-        concurrency=dict(type="int", default=8),
+        concurrency=dict(type="int", default=16),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     run_user_sync_module(module)
