@@ -25,8 +25,14 @@ class Exit(Exception):
 
 @pytest.fixture(autouse=True)
 def exits(monkeypatch):
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", lambda self_, **r: (_ for _ in ()).throw(Exit(r, False)))
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", lambda self_, **r: (_ for _ in ()).throw(Exit(r, True)))
+    def exit_json(self_, **result):
+        raise Exit(result, False)
+
+    def fail_json(self_, **result):
+        raise Exit(result, True)
+
+    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
+    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
 
 
 def membership(identity_id, username, role="member", status="active"):
