@@ -17,10 +17,13 @@
 from __future__ import annotations
 
 import datetime
+import importlib.util
 import os
 import re
 import threading
 import time
+
+from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.sciops.datasync.plugins.module_utils._lock import LockBusy, RunLock
 from ansible_collections.sciops.datasync.plugins.module_utils._names import path_component_problem
@@ -51,6 +54,13 @@ DEFAULT_RSYNC_OPTIONS = [
 
 
 # ---------------------------------------------------------------- options
+
+def require_libraries(module, libraries):
+    """Fail with missing_required_lib for the first of ``libraries`` ((import name, package name) pairs) not installed."""
+    for library, name in libraries:
+        if importlib.util.find_spec(library) is None:
+            module.fail_json(msg=missing_required_lib(name))
+
 
 def epn_argument_spec():
     """The options epn_repatriate and epn_alert share (documented by the ``sciops.datasync.epn`` doc fragment)."""

@@ -162,11 +162,9 @@ message_id:
   type: str
 """
 
-import importlib.util
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.sciops.datasync.plugins.module_utils._epn import epn_argument_spec
+from ansible_collections.sciops.datasync.plugins.module_utils._epn import epn_argument_spec, require_libraries
 from ansible_collections.sciops.datasync.plugins.module_utils._epn_alert import run_alert
 
 
@@ -192,9 +190,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    for library, name in (("paramiko", "paramiko"), ("jinja2", "jinja2"), ("requests", "requests"), ("yaml", "PyYAML")):
-        if importlib.util.find_spec(library) is None:
-            module.fail_json(msg=missing_required_lib(name))
+    require_libraries(module, (("paramiko", "paramiko"), ("jinja2", "jinja2"), ("requests", "requests"), ("yaml", "PyYAML")))
     run_alert(module)
 
 

@@ -82,7 +82,7 @@ seealso:
 
 EXAMPLES = r"""
 - name: Repatriate ended MX visits
-  sciops.datasync.epn_repatriate:
+  sciops.datasync.epn_repatriate: &mx_repatriate
     portal_url: https://portal.synchrotron.org.au
     credentials_file: /etc/datasync/mxsync/portal.yml
     equipment:
@@ -99,18 +99,10 @@ EXAMPLES = r"""
     ignore_file: /opt/mx_sync/etc/ignore.yml
     max_tasks: 2
 
-- name: Dry run (what would arrive)
+- name: Dry run for one EPN (what would arrive), with the options of the task above
   sciops.datasync.epn_repatriate:
-    portal_url: https://portal.synchrotron.org.au
-    credentials_file: /etc/datasync/mxsync/portal.yml
-    equipment: [{id: 23, beamline: MX1}]
-    epn_map: {"12282": ny79}
-    source_host: sftp.synchrotron.org.au
-    source_user: mxdata
-    key_file: /etc/datasync/mxsync/mx_key
-    known_hosts: /etc/datasync/mxsync/known_hosts
-    destination_root: /scratch
-    state_file: /var/lib/datasync/mxsync/epn_repatriate.json
+    <<: *mx_repatriate
+    only: [12282a]
   check_mode: true
   register: plan
 """
@@ -178,12 +170,11 @@ visits:
   type: int
 """
 
-import importlib.util
 import os
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sciops.datasync.plugins.module_utils._epn import Repatriation, epn_argument_spec
+from ansible_collections.sciops.datasync.plugins.module_utils._epn import Repatriation, epn_argument_spec, require_libraries
 
 
 def main():
@@ -202,9 +193,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    for library, name in (("requests", "requests"), ("yaml", "PyYAML")):
-        if importlib.util.find_spec(library) is None:
-            module.fail_json(msg=missing_required_lib(name))
+    require_libraries(module, (("requests", "requests"), ("yaml", "PyYAML")))
     if module.params["lock_dir"] is None:
         module.params["lock_dir"] = os.path.dirname(os.path.abspath(module.params["state_file"]))
     Repatriation(module).run()
