@@ -14,7 +14,6 @@ Admin routes for tests: GET /_lab/state, GET /_lab/requests, POST /_lab/fault
 
 from __future__ import annotations
 
-import argparse
 import base64
 import datetime
 import json
@@ -24,9 +23,10 @@ import secrets
 import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import yaml
+
+from tests.lab import httpd
 
 DM_CODES = {
     0: "Success", 5: "AuthorizationError", 10: "InvalidArgument", 12: "InvalidSession",
@@ -72,7 +72,7 @@ class Store:
         self.state_path = state_path
         with open(seed_path) as handle:
             self.seed = yaml.safe_load(handle) or {}
-        self.faults = []
+        self.faults = httpd.Faults()
         self.requests = []
         self.sessions = {}
         if os.path.exists(state_path):
@@ -96,10 +96,7 @@ class Store:
         return state
 
     def save(self):
-        tmp = self.state_path + ".tmp"
-        with open(tmp, "w") as handle:
-            json.dump(self.state, handle, indent=1, sort_keys=True)
-        os.replace(tmp, self.state_path)
+        httpd.save_json(self.state_path, self.state, indent=1, sort_keys=True)
 
     def new_experiment(self, name, station, type_name, description, root_path, start, end):
         if not name or BAD_NAME.search(name):
@@ -298,31 +295,14 @@ def _compile(pattern):
 COMPILED = [(method, _compile(pattern), handler, auth) for method, pattern, handler, auth in ROUTES]
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(httpd.JsonHandler):
     server_version = "DmLab/1.0"
     store = None
-
-    def log_message(self, fmt, *args):
-        pass
-
-    def _send(self, status, body, headers=None):
-        data = json.dumps(body).encode() if not isinstance(body, bytes) else body
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(data)
 
     def _dm_error(self, code, message, status=200):
         kind = DM_CODES.get(code, "DmException")
         body = {"errorMessage": message, "errorCode": code, "exceptionType": kind}
-        self._send(status, body, {"Dm-Status-Code": str(code), "Dm-Status-Message": message, "Dm-Exception-Type": kind})
-
-    def _read_body(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
+        self.send_json(status, body, {"Dm-Status-Code": str(code), "Dm-Status-Message": message, "Dm-Exception-Type": kind})
 
     def _session_ok(self):
         cookies = self.headers.get("Cookie", "")
@@ -335,44 +315,31 @@ class Handler(BaseHTTPRequestHandler):
     def _admin(self, method, path, body):
         store = self.store
         with store.lock:
+            if self.fault_route(store.faults, method, path, body):
+                return None
             if path == "/_lab/state" and method == "GET":
-                return self._send(200, store.state)
+                return self.send_json(200, store.state)
             if path == "/_lab/requests" and method == "GET":
-                return self._send(200, store.requests)
-            if path == "/_lab/fault" and method == "POST":
-                fault = json.loads(body or b"{}")
-                fault.setdefault("count", 1)
-                store.faults.append(fault)
-                return self._send(200, {"faults": store.faults})
-            if path == "/_lab/clear_faults" and method == "POST":
-                store.faults[:] = []
-                return self._send(200, {"faults": []})
+                return self.send_json(200, store.requests)
             if path == "/_lab/expire_sessions" and method == "POST":
                 store.sessions.clear()
-                return self._send(200, {"sessions": 0})
-        return self._send(404, {"error": "no admin route %s %s" % (method, path)})
+                return self.send_json(200, {"sessions": 0})
+        return self.send_json(404, {"error": "no admin route %s %s" % (method, path)})
 
-    def _fault_for(self, method, path):
-        for fault in self.store.faults:
-            if fault.get("path", "") in path and fault.get("method", method) == method and fault["count"] != 0:
-                fault["count"] -= 1
-                return fault
-        return None
-
-    def _handle(self, method):
+    def _handle(self):
+        method = self.command
         url = urllib.parse.urlsplit(self.path)
         path = url.path
-        body = self._read_body()
+        body = self.read_body()
         if path.startswith("/_lab/"):
             return self._admin(method, path, body)
         store = self.store
         with store.lock:
-            store.requests.append({"method": method, "path": self.path, "time": time.time()})
-            del store.requests[:-500]
-            fault = self._fault_for(method, path)
+            httpd.remember(store.requests, {"method": method, "path": self.path, "time": time.time()})
+            fault = store.faults.take(method, path)
             if fault:
                 if fault.get("status"):
-                    return self._send(int(fault["status"]), {"errorMessage": fault.get("message", "injected fault")})
+                    return self.send_json(int(fault["status"]), {"errorMessage": fault.get("message", "injected fault")})
                 return self._dm_error(int(fault.get("dm_code", 1)), fault.get("message", "Injected DM error."))
             for route_method, regex, handler, auth in COMPILED:
                 match = regex.match(path)
@@ -392,35 +359,17 @@ class Handler(BaseHTTPRequestHandler):
                     session = secrets.token_hex(16)
                     store.sessions[session] = time.time() + SESSION_SECONDS
                     expires = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + SESSION_SECONDS))
-                    return self._send(200, {}, {"Set-Cookie": "session_id=%s; expires=%s; Path=/" % (session, expires),
-                                                "Dm-Status-Code": "0"})
-                return self._send(200, result, {"Dm-Status-Code": "0"})
-            return self._send(404, {"errorMessage": "No route %s %s" % (method, path)})
+                    return self.send_json(200, {}, {"Set-Cookie": "session_id=%s; expires=%s; Path=/" % (session, expires),
+                                                    "Dm-Status-Code": "0"})
+                return self.send_json(200, result, {"Dm-Status-Code": "0"})
+            return self.send_json(404, {"errorMessage": "No route %s %s" % (method, path)})
 
-    def do_GET(self):
-        self._handle("GET")
-
-    def do_POST(self):
-        self._handle("POST")
-
-    def do_PUT(self):
-        self._handle("PUT")
-
-    def do_DELETE(self):
-        self._handle("DELETE")
+    do_GET = do_POST = do_PUT = do_DELETE = _handle
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--port", type=int, default=8703)
-    parser.add_argument("--seed", required=True)
-    parser.add_argument("--state", required=True)
-    args = parser.parse_args()
+def setup(args):
     Handler.store = Store(args.seed, args.state)
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    server.daemon_threads = True
-    server.serve_forever()
 
 
 if __name__ == "__main__":
-    main()
+    httpd.main(__doc__, 8703, Handler, setup)

@@ -9,15 +9,13 @@ Admin: POST /_lab/fault {"path": substring, "status": 500, "count": 1}, POST /_l
 
 from __future__ import annotations
 
-import argparse
 import base64
 import datetime
-import json
-import threading
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import yaml
+
+from tests.lab import httpd
 
 BASE = "/beamline-scheduling/sched-api"
 CHICAGO = datetime.timezone(datetime.timedelta(hours=-6))
@@ -68,23 +66,9 @@ def activities_for(seed, runs, run_name, beamline):
     return out
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(httpd.JsonHandler):
     seed = None
-    faults = []
-    lock = threading.Lock()
-
-    def log_message(self, fmt, *args):
-        pass
-
-    def _send(self, status, body, headers=None):
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(data)
+    faults = httpd.Faults()
 
     def _authorized(self):
         creds = self.seed["credentials"]
@@ -93,54 +77,35 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         path = urllib.parse.urlsplit(self.path).path
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b"{}"
-        with self.lock:
-            if path == "/_lab/fault":
-                fault = json.loads(body or b"{}")
-                fault.setdefault("count", 1)
-                self.faults.append(fault)
-                return self._send(200, {"faults": self.faults})
-            if path == "/_lab/clear_faults":
-                self.faults[:] = []
-                return self._send(200, {"faults": []})
-        return self._send(405, {"message": "Method not allowed"})
+        if not self.fault_route(self.faults, "POST", path, self.read_body()):
+            self.send_json(405, {"message": "Method not allowed"})
 
     def do_GET(self):
         path = urllib.parse.unquote(urllib.parse.urlsplit(self.path).path)
-        with self.lock:
-            for fault in self.faults:
-                if fault.get("path", "") in path and fault["count"] != 0:
-                    fault["count"] -= 1
-                    return self._send(int(fault.get("status", 500)), {"message": fault.get("message", "injected fault")})
+        fault = self.faults.take("GET", path)
+        if fault:
+            return self.send_json(int(fault.get("status", 500)), {"message": fault.get("message", "injected fault")})
         if not self._authorized():
-            return self._send(401, {"message": "Unauthorized"}, {"WWW-Authenticate": 'Basic realm="beam-api"'})
+            return self.send_json(401, {"message": "Unauthorized"}, {"WWW-Authenticate": 'Basic realm="beam-api"'})
         runs = all_runs(self.seed)
         if path == BASE + "/run/getAllRuns":
-            return self._send(200, [{k: v for k, v in r.items() if not k.startswith("_")} for r in runs])
+            return self.send_json(200, [{k: v for k, v in r.items() if not k.startswith("_")} for r in runs])
         prefix = BASE + "/activity/findByRunNameAndBeamlineId/"
         if path.startswith(prefix):
             run_name, _sep, beamline = path[len(prefix):].partition("/")
             if run_name not in [r["runName"] for r in runs]:
-                return self._send(200, {"message": "Run %s not found" % run_name})
+                return self.send_json(200, {"message": "Run %s not found" % run_name})
             found = activities_for(self.seed, runs, run_name, beamline)
             if found is None:
-                return self._send(200, {"message": "Beamline %s not found" % beamline})
-            return self._send(200, found)
-        return self._send(404, {"message": "Not found: %s" % path})
+                return self.send_json(200, {"message": "Beamline %s not found" % beamline})
+            return self.send_json(200, found)
+        return self.send_json(404, {"message": "Not found: %s" % path})
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--port", type=int, default=8704)
-    parser.add_argument("--seed", required=True)
-    args = parser.parse_args()
+def setup(args):
     with open(args.seed) as handle:
         Handler.seed = yaml.safe_load(handle)
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    server.daemon_threads = True
-    server.serve_forever()
 
 
 if __name__ == "__main__":
-    main()
+    httpd.main(__doc__, 8704, Handler, setup, state=False)

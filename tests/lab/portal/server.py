@@ -14,19 +14,18 @@ python -m tests.lab.portal.server --port 8702 --seed tests/lab/seeds/portal.yml 
 
 from __future__ import annotations
 
-import argparse
 import base64
 import datetime
 import json
-import os
 import re
 import secrets
 import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import yaml
+
+from tests.lab import httpd
 
 VISITS = re.compile(r"^/api/v1/equipment/([0-9]+)/visits$")
 
@@ -49,17 +48,13 @@ class Portal:
         self.state_path = state_path
         self.lock = threading.Lock()
         self.tokens = {}
-        self.faults = []
+        self.faults = httpd.Faults(prefix=True)
         self.requests = []
         self.lifetime = int(self.seed.get("token_lifetime_seconds", 3600))
         self.save()
 
     def save(self):
-        document = {"tokens": self.tokens, "faults": self.faults, "requests": self.requests[-500:]}
-        tmp = self.state_path + ".tmp"
-        with open(tmp, "w") as handle:
-            json.dump(document, handle, indent=1)
-        os.replace(tmp, self.state_path)
+        httpd.save_json(self.state_path, {"tokens": self.tokens, "faults": self.faults.items, "requests": self.requests}, indent=1)
 
     def equipment(self, equipment_id):
         for item in self.seed["equipment"]:
@@ -92,15 +87,8 @@ class Portal:
             })
         return found
 
-    def take_fault(self, path):
-        for fault in self.faults:
-            if path.startswith(fault["path"]) and fault["count"] > 0:
-                fault["count"] -= 1
-                return fault["status"]
-        return None
 
-
-class Handler(BaseHTTPRequestHandler):
+class Handler(httpd.JsonHandler):
     server_version = "LabPortal/1.0"
     portal = None
 
@@ -108,21 +96,12 @@ class Handler(BaseHTTPRequestHandler):
         print("%s %s" % (self.address_string(), fmt % args), flush=True)
 
     def reply(self, status, document, record=True, who=None):
-        body = json.dumps(document).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self.send_json(status, document)
         if record:
             with self.portal.lock:
-                self.portal.requests.append({"method": self.command, "path": self.path.split("?")[0], "status": status,
-                                             "who": who, "time": time.time()})
+                httpd.remember(self.portal.requests, {"method": self.command, "path": self.path.split("?")[0], "status": status,
+                                                      "who": who, "time": time.time()})
                 self.portal.save()
-
-    def body(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
 
     def do_GET(self):
         url = urllib.parse.urlsplit(self.path)
@@ -162,11 +141,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def fault(self, path):
         with self.portal.lock:
-            return self.portal.take_fault(path)
+            fault = self.portal.faults.take(self.command, path)
+        return fault and fault["status"]
 
     def do_POST(self):
         url = urllib.parse.urlsplit(self.path)
-        raw = self.body()
+        raw = self.read_body()
         if url.path.startswith("/_lab/"):
             return self.admin(url.path, raw)
         if url.path != "/api/v1/oauth/token":
@@ -198,13 +178,13 @@ class Handler(BaseHTTPRequestHandler):
         document = json.loads(raw.decode() or "{}")
         with self.portal.lock:
             if path == "/_lab/faults":
-                self.portal.faults.append({"path": document["path"], "status": int(document["status"]),
-                                           "count": int(document.get("count", 1))})
+                self.portal.faults.add({"path": document["path"], "status": int(document["status"]),
+                                        "count": int(document.get("count", 1))})
             elif path == "/_lab/expire_tokens":
                 for grant in self.portal.tokens.values():
                     grant["expires"] = 0
             elif path == "/_lab/reset":
-                self.portal.faults = []
+                self.portal.faults.clear()
                 self.portal.requests = []
             else:
                 return self.reply(404, {"error": "not_found"}, record=False)
@@ -212,17 +192,9 @@ class Handler(BaseHTTPRequestHandler):
         return self.reply(200, {"ok": True}, record=False)
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, default=8702)
-    parser.add_argument("--seed", required=True)
-    parser.add_argument("--state", required=True)
-    args = parser.parse_args()
+def setup(args):
     Handler.portal = Portal(args.seed, args.state)
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    server.daemon_threads = True
-    server.serve_forever()
 
 
 if __name__ == "__main__":
-    main()
+    httpd.main(__doc__, 8702, Handler, setup)
