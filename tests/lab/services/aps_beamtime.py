@@ -2,8 +2,7 @@
 
 import os
 
-import yaml
-
+from tests.lab.services import _emulator
 from tests.lab.supervisor import port_open
 
 NAME = "aps_beamtime"
@@ -11,22 +10,14 @@ ORDER = 50
 PORT = 8704
 
 
-def _seed(lab):
-    return os.path.join(lab.repo, "tests", "lab", "seeds", "aps_beamtime.yml")
-
-
 def prepare(lab):
-    directory = lab.ensure_dir("aps_beamtime", mode=0o700)
-    with open(_seed(lab)) as handle:
-        creds = yaml.safe_load(handle)["credentials"]
-    path = os.path.join(directory, "credentials")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write("%s|%s\n" % (creds["username"], creds["password"]))
+    creds = _emulator.seed(lab, NAME)["credentials"]
+    path = os.path.join(lab.ensure_dir(NAME, mode=0o700), "credentials")
+    _emulator.write_private(path, "%s|%s\n" % (creds["username"], creds["password"]))
 
 
 def command(lab):
-    return [lab.python, "-m", "tests.lab.beamtime.server", "--port", str(PORT), "--seed", _seed(lab)]
+    return _emulator.command(lab, "tests.lab.beamtime.server", PORT, NAME)
 
 
 def ready(lab):
@@ -34,5 +25,5 @@ def ready(lab):
 
 
 def endpoints(lab):
-    return {"url": "http://127.0.0.1:%d" % PORT, "credentials_file": lab.path("aps_beamtime", "credentials"),
-            "beamline": "2-BM-A,B", "admin_url": "http://127.0.0.1:%d/_lab" % PORT}
+    return {"url": _emulator.url(PORT), "credentials_file": lab.path(NAME, "credentials"),
+            "beamline": "2-BM-A,B", "admin_url": _emulator.url(PORT) + "/_lab"}

@@ -2,8 +2,7 @@
 
 import os
 
-import yaml
-
+from tests.lab.services import _emulator
 from tests.lab.supervisor import port_open
 
 NAME = "aps_dm"
@@ -11,23 +10,14 @@ ORDER = 50
 PORT = 8703
 
 
-def _seed(lab):
-    return os.path.join(lab.repo, "tests", "lab", "seeds", "aps_dm.yml")
-
-
 def prepare(lab):
-    directory = lab.ensure_dir("aps_dm", mode=0o700)
-    with open(_seed(lab)) as handle:
-        account = yaml.safe_load(handle)["accounts"][0]
-    login = os.path.join(directory, "login")
-    fd = os.open(login, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write("%s|%s\n" % (account["username"], account["password"]))
+    account = _emulator.seed(lab, NAME)["accounts"][0]
+    login = os.path.join(lab.ensure_dir(NAME, mode=0o700), "login")
+    _emulator.write_private(login, "%s|%s\n" % (account["username"], account["password"]))
 
 
 def command(lab):
-    return [lab.python, "-m", "tests.lab.aps_dm.server", "--port", str(PORT), "--seed", _seed(lab),
-            "--state", lab.path("aps_dm", "state.json")]
+    return _emulator.command(lab, "tests.lab.aps_dm.server", PORT, NAME, state=(NAME, "state.json"))
 
 
 def ready(lab):
@@ -35,11 +25,11 @@ def ready(lab):
 
 
 def env(lab):
-    url = "http://127.0.0.1:%d" % PORT
-    return {"DM_DS_WEB_SERVICE_URL": url, "DM_DAQ_WEB_SERVICE_URL": url, "DM_LOGIN_FILE": lab.path("aps_dm", "login")}
+    url = _emulator.url(PORT)
+    return {"DM_DS_WEB_SERVICE_URL": url, "DM_DAQ_WEB_SERVICE_URL": url, "DM_LOGIN_FILE": lab.path(NAME, "login")}
 
 
 def endpoints(lab):
-    url = "http://127.0.0.1:%d" % PORT
-    return {"ds_url": url, "daq_url": url, "login_file": lab.path("aps_dm", "login"), "station": "2-BM-A,B",
-            "admin_url": url + "/_lab", "state_file": lab.path("aps_dm", "state.json")}
+    url = _emulator.url(PORT)
+    return {"ds_url": url, "daq_url": url, "login_file": lab.path(NAME, "login"), "station": "2-BM-A,B",
+            "admin_url": url + "/_lab", "state_file": lab.path(NAME, "state.json")}
