@@ -380,7 +380,7 @@ def mirror_argv(params, rsync_binary, password_file, dry_run):
         checksum=params.get("checksum"), delete=params.get("delete"), max_delete=params.get("max_delete"),
         dry_run=dry_run, itemize=True, stats=True, password_file=password_file,
         bwlimit=params.get("bwlimit"), timeout=params.get("timeout"), contimeout=params.get("contimeout"),
-        excludes=params.get("excludes"))
+        excludes=params.get("excludes"), outbuf="B")
 
 
 def summarize(stdout, limit):

@@ -150,12 +150,14 @@ def build_argv(source, dest, binary="rsync", recursive=True, symlinks="preserve"
                max_delete=None, dry_run=False, itemize=True, stats=True, password_file=None,
                port=None, rsh=None, bwlimit=None, timeout=None, contimeout=None, excludes=None,
                includes=None, partial_dir=None, temp_dir=None, protect_args=False, list_only=False,
-               eight_bit=True, extra=None):
+               eight_bit=True, outbuf=None, extra=None):
     """The rsync argv for one transfer (or ``list_only`` listing); ``dest`` may be None for a listing.
 
     Every option is a separate argv word ``--name=value``, so values never split;
     ``source`` and ``dest`` come after ``--`` so they are never read as options.
-    ``port`` is only for daemon URLs without a port (``--port``).
+    ``port`` is only for daemon URLs without a port (``--port``). ``outbuf="B"`` makes
+    rsync block-buffer its output (``--outbuf=B``): far fewer pipe writes when a big
+    itemized list is captured by the caller.
     """
     if symlinks not in SYMLINK_MODES:
         raise ValueError("symlinks must be one of %s" % ", ".join(SYMLINK_MODES))
@@ -192,6 +194,8 @@ def build_argv(source, dest, binary="rsync", recursive=True, symlinks="preserve"
         argv.append("--stats")
     if eight_bit:
         argv.append("--8-bit-output")
+    if outbuf:
+        argv.append("--outbuf=%s" % outbuf)
     if protect_args:
         argv.append("--protect-args")
     if password_file:
@@ -282,25 +286,20 @@ class ItemizedChange(object):
         return "ItemizedChange(%r, %r)" % (self.code, self.path)
 
 
-_ITEM = re.compile(r"^([<>ch.])([fdLDS])(.{9}) (.*)$")
-_DELETE = re.compile(r"^(\*deleting)\s+(.*)$")
+_ITEMIZED = re.compile(r"^(?:(\*deleting)\s+(.*)|([<>ch.][fdLDS].{9}) (.*))$", re.M)
 
 
 def parse_itemized(stdout):
     """The itemized changes in rsync's stdout (other lines are ignored)."""
     changes = []
-    for line in (stdout or "").splitlines():
-        match = _DELETE.match(line)
-        if match:
+    for match in _ITEMIZED.finditer(stdout or ""):
+        if match.group(1):
             changes.append(ItemizedChange("*deleting", unescape_name(match.group(2))))
             continue
-        match = _ITEM.match(line)
-        if not match:
-            continue
-        code = match.group(1) + match.group(2) + match.group(3)
+        code = match.group(3)
         name = match.group(4)
         target = None
-        if match.group(2) == "L" and " -> " in name:
+        if code[1] == "L" and " -> " in name:
             name, target = name.split(" -> ", 1)
             target = unescape_name(target)
         elif code[0] == "h" and " => " in name:
@@ -358,10 +357,19 @@ def _number(text):
     return int(match.group(1))
 
 
+def _stats_tail(stdout):
+    """The end of the output holding --stats and the summary (the itemized list can be huge)."""
+    stdout = stdout or ""
+    start = stdout.rfind("Number of files: ")
+    if start < 0:
+        start = max(stdout.rfind("\nsent ") - 1, 0) if "\nsent " in stdout else max(len(stdout) - 4096, 0)
+    return stdout[max(stdout.rfind("\n", 0, start), 0):]
+
+
 def parse_stats(stdout):
     """``RsyncStats`` from the ``--stats`` block (and the ``sent .. received ..`` summary)."""
     values = {"breakdown": {}}
-    for line in (stdout or "").splitlines():
+    for line in _stats_tail(stdout).splitlines():
         key, sep, rest = line.partition(": ")
         if sep and key in RsyncStats.FIELDS:
             name = RsyncStats.FIELDS[key]
@@ -389,7 +397,7 @@ def parse_stats(stdout):
 
 def summary_lines(stdout):
     """rsync's two closing lines (``sent ... bytes ...`` and ``total size is ...``)."""
-    return [line for line in (stdout or "").splitlines() if line.startswith("sent ") or line.startswith("total size is ")]
+    return [line for line in _stats_tail(stdout).splitlines() if line.startswith("sent ") or line.startswith("total size is ")]
 
 
 _LISTING = re.compile(r"^([-dlcbps][-rwxsStT]{9}[.+@]?)\s+([\d,.]+)\s+(\d{4}/\d\d/\d\d) (\d\d:\d\d:\d\d) (.*)$")
