@@ -340,7 +340,8 @@ def run_group_info_module(module, clients=None):
             group_id = params["group_id"] or find_group_by_name(groups, params["name"], params["parent"])
             doc = read_group(groups, group_id) if group_id else None
         else:
-            root, docs, failed = fetch_group_tree(groups, params["subgroups_of"], params["recursive"], params["concurrency"])
+            root, docs, failed = fetch_group_tree(groups, params["subgroups_of"], params["recursive"], params["concurrency"],
+                                                  root_members=False)
     except GroupError as exc:
         module.fail_json(msg=str(exc))
     except Exception as exc:  # pylint: disable=broad-except

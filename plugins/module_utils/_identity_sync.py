@@ -902,12 +902,16 @@ def _pool_map(func, items, workers):
         return list(pool.map(safe, items))
 
 
-def fetch_group_tree(groups, root_id, recursive=False, workers=8):
+def fetch_group_tree(groups, root_id, recursive=False, workers=8, root_members=True):
     """The root group and its subgroups (children; all descendants when ``recursive``).
 
-    Returns (root_doc, {id: doc}, {id: reason}); the root failing raises.
+    Returns (root_doc, {id: doc}, {id: reason}); the root failing raises. With
+    ``root_members`` false the root's (possibly huge) member list is not read.
     """
-    root = get_group_doc(groups, root_id, children=True)
+    if root_members:
+        root = get_group_doc(groups, root_id, children=True)
+    else:
+        root = _data(groups.get_group(root_id, include=["child_ids"]))
     docs, failed = {}, {}
     frontier = list(root.get("child_ids") or [])
     seen = set([root_id])
@@ -1123,7 +1127,8 @@ def run_group_sync_module(module, clients=None):
         statefile, state = _load_state(module, state_file)
         groups_client = clients(module)[0]
         try:
-            root_doc, docs, failed = fetch_group_tree(groups_client, params["root_group"], params["recursive"], params["concurrency"])
+            root_doc, docs, failed = fetch_group_tree(groups_client, params["root_group"], params["recursive"], params["concurrency"],
+                                                      root_members=False)
         except Exception as exc:  # pylint: disable=broad-except
             module.fail_json(msg="cannot read Globus group %s: %s" % (params["root_group"], api_problem(exc)))
         runner = CommandRunner(module)
