@@ -10,21 +10,25 @@ Rules this module was not asked about are left alone unless ``exact`` is set.
 
 from __future__ import annotations
 
-from ansible_collections.sciops.datasync.plugins.module_utils._transfer_sync import (
-    SyncError,
+from ansible_collections.sciops.datasync.plugins.module_utils._collection_folders import (
+    FolderError,
     UUID,
-    api_error_info,
-    describe_api_error,
     ensure_directory,
     normalize_dir,
     path_problem,
 )
+from ansible_collections.sciops.datasync.plugins.module_utils._transfer_api import api_error_info, describe_api_error
 
 PERMISSIONS = ("r", "rw")
 
 
 class ShareError(Exception):
     """A share that cannot be used; reported by name under ``errors``."""
+
+
+def on_path(rule, path):
+    """Whether an access rule stands on ``path`` (a normalized directory)."""
+    return normalize_dir(rule.get("path") or "/") == path
 
 
 def share_key(rule):
@@ -121,10 +125,10 @@ def plan_rules(existing, wanted, path, state="present", exact=False):
     permissions); only those on ``path`` are considered. A rule whose permissions differ
     is replaced (deleted, then added).
     """
-    on_path = [rule for rule in existing if normalize_dir(rule.get("path") or "/") == path
-               and rule.get("principal_type") in ("identity", "group", "all_authenticated_users")]
+    rules_on_path = [rule for rule in existing if on_path(rule, path)
+                     and rule.get("principal_type") in ("identity", "group", "all_authenticated_users")]
     by_key = {}
-    for rule in on_path:
+    for rule in rules_on_path:
         by_key.setdefault(share_key(rule), []).append(rule)
     add = []
     delete = []
@@ -145,7 +149,7 @@ def plan_rules(existing, wanted, path, state="present", exact=False):
             delete.extend(current)
             add.append(rule)
     if state == "present" and exact:
-        delete.extend(rule for rule in on_path if share_key(rule) not in wanted_keys)
+        delete.extend(rule for rule in rules_on_path if share_key(rule) not in wanted_keys)
     seen = set()
     unique_delete = []
     for rule in delete:
@@ -196,7 +200,7 @@ def manage_directory(transfer, auth, collection, path, shares, state="present", 
         result["added_rules"] = [_public(rule) for rule in plan["add"]]
         result["deleted_rules"] = [_public(rule) for rule in plan["delete"]]
         result["changed"] = bool(result["created_directories"] or plan["add"] or plan["delete"])
-        before = [_public(r) for r in existing if normalize_dir(r.get("path") or "/") == path]
+        before = [_public(r) for r in existing if on_path(r, path)]
         if not check_mode:
             for rule in plan["delete"]:
                 transfer.delete_endpoint_acl_rule(collection, rule["id"])
@@ -208,14 +212,14 @@ def manage_directory(transfer, auth, collection, path, shares, state="present", 
                         document[key] = rule[key]
                 response = transfer.add_endpoint_acl_rule(collection, document)
                 rule["id"] = response.get("access_id")
-            after = [_public(r) for r in list_rules(transfer, collection) if normalize_dir(r.get("path") or "/") == path]
+            after = [_public(r) for r in list_rules(transfer, collection) if on_path(r, path)]
         else:
             deleted = set(r.get("id") for r in plan["delete"])
             after = [r for r in before if r.get("id") not in deleted] + [_public(r) for r in plan["add"]]
         result["rules"] = after
         result["diff"] = {"before": {"path": path, "rules": before},
                           "after": {"path": path, "rules": after, "created_directories": result["created_directories"]}}
-    except SyncError as exc:
+    except FolderError as exc:
         result["errors"].append(str(exc))
     except Exception as exc:  # pylint: disable=broad-except
         if api_error_info(exc) is None:

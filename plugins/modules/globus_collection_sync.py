@@ -318,7 +318,7 @@ from ansible_collections.sciops.datasync.plugins.module_utils._globus import (
     GLOBUS_REQUIRED_ONE_OF,
     globus_argument_spec,
 )
-from ansible_collections.sciops.datasync.plugins.module_utils._transfer_sync import run_module
+from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync_run import run_module
 
 
 def main():

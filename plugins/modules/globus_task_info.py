@@ -110,7 +110,7 @@ from ansible_collections.sciops.datasync.plugins.module_utils._globus import (
     GLOBUS_REQUIRED_ONE_OF,
     globus_argument_spec,
 )
-from ansible_collections.sciops.datasync.plugins.module_utils._transfer_sync import run_task_info_module
+from ansible_collections.sciops.datasync.plugins.module_utils._task_info import run_task_info_module
 
 
 def main():

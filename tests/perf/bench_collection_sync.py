@@ -42,8 +42,9 @@ def ours(url, count, state_path):
 
     from ansible_collections.sciops.datasync.plugins.module_utils._globus import GlobusClients
     from ansible_collections.sciops.datasync.plugins.module_utils._state import StateFile
-    from ansible_collections.sciops.datasync.plugins.module_utils._transfer_sync import (
-        STATE_SCHEMA, STATE_VERSION, CollectionSync, resolve_sync)
+    from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync_run import CollectionSync
+    from ansible_collections.sciops.datasync.plugins.module_utils._sync_definition import resolve_sync
+    from ansible_collections.sciops.datasync.plugins.module_utils._transfer_state import STATE_SCHEMA, STATE_VERSION
 
     clients = GlobusClients(CLIENT["id"], CLIENT["secret"])
     transfer = globus_sdk.TransferClient(authorizer=clients.authorizer("transfer"), base_url=url)

@@ -28,7 +28,7 @@ def test_busy_lock_without_wait_skips(tmp_path):
 
 
 def test_refused_sync_is_named_and_nothing_is_contacted(tmp_path, monkeypatch):
-    from ansible_collections.sciops.datasync.plugins.module_utils import _transfer_sync
+    from ansible_collections.sciops.datasync.plugins.module_utils import _globus
 
     class Silent:
         def task_list(self, **kwargs):
@@ -37,7 +37,7 @@ def test_refused_sync_is_named_and_nothing_is_contacted(tmp_path, monkeypatch):
         def __getattr__(self, name):
             raise AssertionError("no Globus call expected: %s" % name)
 
-    monkeypatch.setattr(_transfer_sync, "_clients", lambda module, auth=False: (Silent(), "app"))
+    monkeypatch.setattr(_globus, "transfer_client", lambda module: Silent())
     args = sync_args(tmp_path)
     args["syncs"][0]["source_collection"] = "not-a-uuid"
     outcome = run(globus_collection_sync.main, args)
@@ -61,11 +61,11 @@ def test_directory_refuses_a_bad_path_before_any_call(tmp_path, monkeypatch):
 
 
 def test_check_mode_plans_without_creating_the_state_or_lock_folder(tmp_path, monkeypatch):
-    from ansible_collections.sciops.datasync.plugins.module_utils import _transfer_sync
-    from tests.unit.plugins.module_utils.test_transfer_sync import FakeTransfer
+    from ansible_collections.sciops.datasync.plugins.module_utils import _globus
+    from tests.unit.plugins.module_utils.test_collection_sync import FakeTransfer
 
     fake = FakeTransfer()
-    monkeypatch.setattr(_transfer_sync, "_clients", lambda module, auth=False: (fake, "app"))
+    monkeypatch.setattr(_globus, "transfer_client", lambda module: fake)
     args = sync_args(tmp_path, state_file=str(tmp_path / "never" / "state.json"), lock_file=str(tmp_path / "locks" / "cs.lock"),
                      _ansible_check_mode=True)
     outcome = run(globus_collection_sync.main, args)
@@ -78,11 +78,11 @@ def test_check_mode_plans_without_creating_the_state_or_lock_folder(tmp_path, mo
 
 @pytest.mark.parametrize("option, value", [("task_id", "../endpoint/x"), ("label", "x/status:SUCCEEDED"), ("name", "-rf")])
 def test_task_info_refuses_bad_ids_and_labels_before_any_call(tmp_path, monkeypatch, option, value):
-    from ansible_collections.sciops.datasync.plugins.module_utils import _transfer_sync
+    from ansible_collections.sciops.datasync.plugins.module_utils import _globus
 
-    def no_clients(module, auth=False):
+    def no_clients(module):
         raise AssertionError("no Globus call expected")
 
-    monkeypatch.setattr(_transfer_sync, "_clients", no_clients)
+    monkeypatch.setattr(_globus, "transfer_client", no_clients)
     outcome = run(globus_task_info.main, {"client_id": "x", "client_secret_file": str(tmp_path / "s"), option: value})
     assert outcome.failed and repr(value) in outcome.result["msg"]

@@ -2,8 +2,15 @@ import datetime
 
 import pytest
 
-from ansible_collections.sciops.datasync.plugins.module_utils import _transfer_sync as ts
+from ansible_collections.sciops.datasync.plugins.module_utils._collection_folders import normalize_dir
+from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync_run import CollectionSync
 from ansible_collections.sciops.datasync.plugins.module_utils._state import StateFile
+from ansible_collections.sciops.datasync.plugins.module_utils._sync_definition import SyncError, resolve_sync, transfer_document
+from ansible_collections.sciops.datasync.plugins.module_utils._sync_summary import email_wanted, summary_email
+from ansible_collections.sciops.datasync.plugins.module_utils._transfer_api import LIVE_STATUSES
+from ansible_collections.sciops.datasync.plugins.module_utils._transfer_deadline import format_deadline, parse_time_limit
+from ansible_collections.sciops.datasync.plugins.module_utils._transfer_plan import plan_sync
+from ansible_collections.sciops.datasync.plugins.module_utils._transfer_state import STATE_SCHEMA, STATE_VERSION
 
 SRC = "11111111-1111-4111-8111-111111111111"
 DST = "22222222-2222-4222-8222-222222222222"
@@ -71,7 +78,7 @@ class FakeTransfer:
 
     def operation_stat(self, collection, path):
         self._check(collection, path)
-        kind = self.paths.get((collection, ts.normalize_dir(path)))
+        kind = self.paths.get((collection, normalize_dir(path)))
         if kind is None:
             raise ApiError(404, "ClientError.NotFound")
         return Response(type=kind, name=path)
@@ -83,7 +90,7 @@ class FakeTransfer:
     def operation_mkdir(self, collection, path):
         self._check(collection, path)
         self.mkdirs.append(path)
-        self.paths[(collection, ts.normalize_dir(path))] = "dir"
+        self.paths[(collection, normalize_dir(path))] = "dir"
         return Response(code="DirectoryCreated")
 
     def finish(self, task_id, status="SUCCEEDED", transferred=3):
@@ -94,23 +101,23 @@ def make_sync(**overrides):
     raw = {"name": "raw", "source_collection": SRC, "source_path": "/data", "destination_collection": DST,
            "destination_path": "/copies/raw"}
     raw.update(overrides)
-    return ts.resolve_sync(raw, {})
+    return resolve_sync(raw, {})
 
 
 def make_run(tmp_path, transfer, **kwargs):
-    state = StateFile(str(tmp_path / "state.json"), ts.STATE_SCHEMA, ts.STATE_VERSION)
-    return ts.CollectionSync(transfer, state, "app@clients.auth.globus.org", now=lambda: NOW, sleep=lambda s: None, **kwargs)
+    state = StateFile(str(tmp_path / "state.json"), STATE_SCHEMA, STATE_VERSION)
+    return CollectionSync(transfer, state, "app@clients.auth.globus.org", now=lambda: NOW, sleep=lambda s: None, **kwargs)
 
 
 @pytest.mark.parametrize("value,seconds", [("1440", 86400), (30, 1800), ("45s", 45), ("2h", 7200), ("1d", 86400), (" 5m ", 300)])
 def test_time_limit(value, seconds):
-    assert ts.parse_time_limit(value) == seconds
+    assert parse_time_limit(value) == seconds
 
 
 @pytest.mark.parametrize("value", ["", "0", "-5", "1w", "abc", True])
 def test_bad_time_limit(value):
     with pytest.raises(ValueError):
-        ts.parse_time_limit(value)
+        parse_time_limit(value)
 
 
 def test_resolve_defaults_checksum_and_paths():
@@ -133,13 +140,13 @@ def test_resolve_defaults_checksum_and_paths():
     ({"destination_collection": SRC, "destination_path": "/data/sub"}, "overlap"),
 ])
 def test_resolve_refuses_by_name(overrides, needle):
-    with pytest.raises(ts.SyncError, match=needle):
+    with pytest.raises(SyncError, match=needle):
         make_sync(**overrides)
 
 
 def test_transfer_document_never_deletes_and_has_deadline():
     sync = make_sync(sync_level="mtime", encrypt=True)
-    document = ts.transfer_document(sync, ts.format_deadline(NOW, 60), "sub-1")
+    document = transfer_document(sync, format_deadline(NOW, 60), "sub-1")
     assert document["delete_destination_extra"] is False
     assert document["sync_level"] == 2 and document["encrypt_data"] is True
     assert document["deadline"] == "2026-11-23T12:01:00+00:00"
@@ -158,10 +165,10 @@ def test_transfer_document_never_deletes_and_has_deadline():
     ({"task_id": "a", "status": "FAILED"}, {"task_id": "b", "status": "ACTIVE", "label": "L"}, True, "report", True),
 ])
 def test_plan(recorded, live, start, action, ended):
-    plan = ts.plan_sync("raw", recorded, live, start)
+    plan = plan_sync("raw", recorded, live, start)
     assert plan["action"] == action
     assert bool(plan["ended"]) is ended
-    assert plan["adopted"] is bool(live and not (recorded and recorded["status"] in ts.LIVE_STATUSES))
+    assert plan["adopted"] is bool(live and not (recorded and recorded["status"] in LIVE_STATUSES))
 
 
 def test_run_submits_then_reports_live_then_records_and_resubmits(tmp_path):
@@ -179,7 +186,7 @@ def test_run_submits_then_reports_live_then_records_and_resubmits(tmp_path):
     assert results[0]["previous"]["status"] == "FAILED" and results[0]["ended_task"]["task_id"] == "task-1"
     assert results[0]["error_events"][0]["code"] == "EXPIRED"
     assert results[0]["action"] == "submitted" and len(transfer.submitted) == 2
-    state = StateFile(str(tmp_path / "state.json"), ts.STATE_SCHEMA, ts.STATE_VERSION).load()
+    state = StateFile(str(tmp_path / "state.json"), STATE_SCHEMA, STATE_VERSION).load()
     assert state["syncs"]["raw"]["task_id"] == "task-2" and state["syncs"]["raw"]["last"]["task_id"] == "task-1"
 
 
@@ -242,15 +249,15 @@ def test_wait_changed_means_files_arrived(tmp_path):
 def test_wait_times_out(tmp_path):
     transfer = FakeTransfer()
     ticks = iter(range(0, 1000, 5))
-    run = ts.CollectionSync(transfer, StateFile(str(tmp_path / "s.json"), ts.STATE_SCHEMA), "app", wait=True, wait_timeout=20,
-                            now=lambda: NOW, sleep=lambda s: None, clock=lambda: next(ticks))
+    run = CollectionSync(transfer, StateFile(str(tmp_path / "s.json"), STATE_SCHEMA), "app", wait=True, wait_timeout=20,
+                         now=lambda: NOW, sleep=lambda s: None, clock=lambda: next(ticks))
     results, errors, dummy = run.run([make_sync()])
     assert results[0]["timed_out"] and results[0]["changed"] is True
 
 
 def test_killed_after_submit_resubmits_same_submission_id(tmp_path):
     transfer = FakeTransfer()
-    state = StateFile(str(tmp_path / "state.json"), ts.STATE_SCHEMA, ts.STATE_VERSION)
+    state = StateFile(str(tmp_path / "state.json"), STATE_SCHEMA, STATE_VERSION)
     state.save({"syncs": {"raw": {"submission_id": "sub-9", "submitted_at": "x"}}})
     transfer.by_submission["sub-9"] = "task-0"
     transfer.tasks["task-0"] = {"task_id": "task-0", "status": "SUCCEEDED", "label": "other", "request_time": "t0"}
@@ -264,7 +271,7 @@ def test_summary_email_names_destination_path_and_link():
               "destination_collection": DST, "destination_path": "/copies/raw/",
               "task": {"task_id": "t2", "status": "ACTIVE"},
               "previous": {"task_id": "t1", "status": "SUCCEEDED", "files": 4, "files_transferred": 3, "bytes_transferred": 2048}}
-    subject, body = ts.summary_email([result], [], "transfer1")
+    subject, body = summary_email([result], [], "transfer1")
     assert subject == "Collection sync on transfer1: ACTIVE (1 sync)"
     assert "Destination path: /copies/raw/ (collection %s)" % DST in body
     assert "origin_id=%s&origin_path=%%2Fcopies%%2Fraw%%2F" % DST in body
@@ -282,7 +289,7 @@ def test_summary_email_names_destination_path_and_link():
     ("failed", {"status": "FAILED"}, [], True),
 ])
 def test_email_wanted(when, ended, errors, wanted):
-    assert ts.email_wanted(when, [{"ended_task": ended}], errors) is wanted
+    assert email_wanted(when, [{"ended_task": ended}], errors) is wanted
 
 
 def test_single_file_source_is_not_recursive_and_its_folder_is_made(tmp_path):

@@ -1,0 +1,97 @@
+# -*- coding: utf-8 -*-
+# Copyright: sciops.datasync contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Folders on a Globus collection: ids, path rules, stat, mkdir with parents. Private to sciops.datasync: not a public API.
+
+Used by the collection sync (source pre-flight, destination folder) and by
+globus_directory. The Transfer client is passed in (duck-typed).
+"""
+
+from __future__ import annotations
+
+import re
+
+from ansible_collections.sciops.datasync.plugins.module_utils._transfer_api import api_error_info, is_api_error
+
+UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+class FolderError(Exception):
+    """A folder that cannot be checked or made; the message names it and says why."""
+
+
+def normalize_dir(path):
+    """A collection directory path as Transfer wants it for a recursive item: '/a/b/'."""
+    path = "/" + path.strip("/")
+    return path if path == "/" else path + "/"
+
+
+def path_problem(path, what):
+    if not isinstance(path, str) or not path.startswith("/"):
+        return "%s %r must be an absolute path on the collection" % (what, path)
+    if re.search(r"[\x00-\x1f\x7f]", path):
+        return "%s %r contains control characters" % (what, path)
+    if any(part in (".", "..") for part in path.split("/")):
+        return "%s %r contains '.' or '..' components" % (what, path)
+    return None
+
+
+def stat_path(transfer, collection, path):
+    """The stat document of ``path`` on ``collection``; None if absent; raises on other errors."""
+    try:
+        return dict(transfer.operation_stat(collection, path=path).data)
+    except Exception as exc:  # pylint: disable=broad-except
+        if is_api_error(exc, status=404):
+            return None
+        raise
+
+
+def access_problem(exc, collection, path, app, what):
+    """A clear message for an access error on a collection path, or None for other errors."""
+    info = api_error_info(exc)
+    if info is None:
+        return None
+    if info[0] == 403 or "PermissionDenied" in (info[1] or ""):
+        return ("the app %s has no %s access to %s on collection %s: share the path with %s "
+                "(Globus: %s %s)" % (app, what, path, collection, app, info[1], info[2]))
+    if (info[0] == 404 and "Endpoint" in (info[1] or "")) or (info[1] or "").startswith("EndpointNotFound"):
+        return "collection %s was not found (is the id right?): %s" % (collection, info[2])
+    return None
+
+
+def ensure_directory(transfer, collection, path, app, check_mode, name="directory"):
+    """Make ``path`` (and missing parents) on ``collection``; returns the paths created.
+
+    Raises FolderError (message starting with ``name``) when the app may not write there
+    or a part of the path is not a directory.
+    """
+    missing = []
+    current = normalize_dir(path)
+    while current != "/":
+        try:
+            found = stat_path(transfer, collection, current)
+        except Exception as exc:  # pylint: disable=broad-except
+            problem = access_problem(exc, collection, current, app, "write")
+            if problem:
+                raise FolderError("%s: %s" % (name, problem))
+            raise
+        if found is not None:
+            if found.get("type", "dir") != "dir":
+                raise FolderError("%s: %s on collection %s exists and is not a directory" % (name, current.rstrip("/"), collection))
+            break
+        missing.append(current)
+        current = normalize_dir(current.rstrip("/").rsplit("/", 1)[0] or "/")
+    missing.reverse()
+    if check_mode:
+        return missing
+    for folder in missing:
+        try:
+            transfer.operation_mkdir(collection, folder)
+        except Exception as exc:  # pylint: disable=broad-except
+            if is_api_error(exc, code_part="Exists"):
+                continue
+            problem = access_problem(exc, collection, folder, app, "write")
+            if problem:
+                raise FolderError("%s: %s" % (name, problem))
+            raise
+    return missing

@@ -1,0 +1,140 @@
+# -*- coding: utf-8 -*-
+# Copyright: sciops.datasync contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Collection sync definitions: options, validation, the Transfer request. Private to sciops.datasync: not a public API.
+
+A sync is a named source collection + path and destination collection + path with
+Transfer options; ``resolve_syncs`` applies the module-level defaults and refuses bad
+syncs by name, ``transfer_document`` is the Transfer body one sync task is submitted with.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ansible_collections.sciops.datasync.plugins.module_utils._collection_folders import UUID, normalize_dir, path_problem
+from ansible_collections.sciops.datasync.plugins.module_utils._transfer_deadline import DEFAULT_TIME_LIMIT, parse_time_limit
+
+SYNC_LEVELS = {"exists": 0, "size": 1, "mtime": 2, "checksum": 3}
+
+SYNC_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+LABEL = re.compile(r"^[A-Za-z0-9 _.:()+-]{1,128}$")
+LABEL_RULE = "up to 128 of letters, digits, space and _ . : ( ) + -"
+
+SYNC_DEFAULTS = {
+    "sync_level": "checksum",
+    "time_limit": DEFAULT_TIME_LIMIT,
+    "verify_checksum": True,
+    "preserve_timestamp": True,
+    "encrypt": False,
+    "skip_source_errors": False,
+}
+
+
+class SyncError(Exception):
+    """A problem with one sync; the module reports it under ``errors`` and goes on."""
+
+
+def default_label(name):
+    return "Syncing data for %s" % name
+
+
+def resolve_sync(raw, defaults):
+    """One sync's options with module-level defaults applied; raises SyncError naming it."""
+    name = raw.get("name")
+    if not isinstance(name, str) or not SYNC_NAME.match(name):
+        raise SyncError("sync name %r is refused: use letters, digits, '.', '_' and '-' (up to 100, not starting with a symbol)" % (name,))
+    sync = {"name": name}
+    for key, fallback in SYNC_DEFAULTS.items():
+        value = raw.get(key)
+        if value is None:
+            value = defaults.get(key)
+        sync[key] = fallback if value is None else value
+    for key in ("source_collection", "destination_collection"):
+        value = raw.get(key)
+        if not isinstance(value, str) or not UUID.match(value):
+            raise SyncError("sync %s: %s %r is not a collection id (UUID)" % (name, key, value))
+        sync[key] = value.lower()
+    source_path = raw.get("source_path") or "/"
+    destination_path = raw.get("destination_path") or source_path
+    for key, value in (("source_path", source_path), ("destination_path", destination_path)):
+        problem = path_problem(value, key)
+        if problem:
+            raise SyncError("sync %s: %s" % (name, problem))
+    sync["source_path"] = normalize_dir(source_path)
+    sync["destination_path"] = normalize_dir(destination_path)
+    if sync["source_collection"] == sync["destination_collection"] and (
+        sync["destination_path"].startswith(sync["source_path"]) or sync["source_path"].startswith(sync["destination_path"])
+    ):
+        raise SyncError("sync %s: source and destination overlap on collection %s" % (name, sync["source_collection"]))
+    if sync["sync_level"] not in SYNC_LEVELS:
+        raise SyncError("sync %s: sync_level %r is not one of %s" % (name, sync["sync_level"], ", ".join(SYNC_LEVELS)))
+    try:
+        sync["time_limit_seconds"] = parse_time_limit(sync["time_limit"])
+    except ValueError as exc:
+        raise SyncError("sync %s: %s" % (name, exc))
+    label = raw.get("label") or default_label(name)
+    if not LABEL.match(label):
+        raise SyncError("sync %s: label %r is refused: %s" % (name, label, LABEL_RULE))
+    sync["label"] = label
+    return sync
+
+
+def resolve_syncs(params):
+    """Resolved syncs and the errors of the refused ones (by name)."""
+    defaults = dict((key, params.get(key)) for key in SYNC_DEFAULTS)
+    only = params.get("only") or []
+    resolved = []
+    errors = []
+    names = set()
+    labels = set()
+    for raw in params["syncs"]:
+        if only and raw.get("name") not in only:
+            continue
+        try:
+            sync = resolve_sync(raw, defaults)
+        except SyncError as exc:
+            errors.append(str(exc))
+            continue
+        if sync["name"] in names:
+            errors.append("sync %s: the name is used by two syncs" % sync["name"])
+            continue
+        if sync["label"] in labels:
+            errors.append("sync %s: label %r is used by another sync (labels find the live task)" % (sync["name"], sync["label"]))
+            continue
+        names.add(sync["name"])
+        labels.add(sync["label"])
+        resolved.append(sync)
+    for name in only:
+        if name not in names and not any(name in error for error in errors):
+            errors.append("sync %s (in only) is not one of the configured syncs" % name)
+    return resolved, errors
+
+
+def transfer_document(sync, deadline, submission_id=None, recursive=True):
+    """The Transfer API body for one sync task (what TransferData puts on the wire).
+
+    Never sets ``delete_destination_extra``: a sync never deletes at the destination.
+    """
+    document = {
+        "DATA_TYPE": "transfer",
+        "source_endpoint": sync["source_collection"],
+        "destination_endpoint": sync["destination_collection"],
+        "label": sync["label"],
+        "sync_level": SYNC_LEVELS[sync["sync_level"]],
+        "deadline": deadline,
+        "verify_checksum": bool(sync["verify_checksum"]),
+        "preserve_timestamp": bool(sync["preserve_timestamp"]),
+        "encrypt_data": bool(sync["encrypt"]),
+        "skip_source_errors": bool(sync["skip_source_errors"]),
+        "delete_destination_extra": False,
+        "DATA": [{
+            "DATA_TYPE": "transfer_item",
+            "source_path": sync["source_path"] if recursive else sync["source_path"].rstrip("/"),
+            "destination_path": sync["destination_path"] if recursive else sync["destination_path"].rstrip("/"),
+            "recursive": bool(recursive),
+        }],
+    }
+    if submission_id:
+        document["submission_id"] = submission_id
+    return document

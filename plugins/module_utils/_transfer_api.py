@@ -1,0 +1,166 @@
+# -*- coding: utf-8 -*-
+# Copyright: sciops.datasync contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Transfer API calls for tasks, and Globus error helpers. Private to sciops.datasync: not a public API.
+
+The Transfer client is passed in (duck-typed ``globus_sdk.TransferClient``), so callers
+can be tested without a network. Task documents are kept as summaries (TASK_FIELDS).
+"""
+
+from __future__ import annotations
+
+import time
+
+LIVE_STATUSES = ("ACTIVE", "INACTIVE")
+ENDED_STATUSES = ("SUCCEEDED", "FAILED")
+
+# Fields of a Transfer task document kept in results and in the state file.
+TASK_FIELDS = (
+    "task_id", "status", "nice_status", "label", "request_time", "completion_time", "deadline",
+    "sync_level", "files", "files_transferred", "files_skipped", "directories",
+    "bytes_transferred", "bytes_checksummed", "faults", "fatal_error",
+    "source_endpoint_id", "destination_endpoint_id",
+)
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def api_error_info(exc):
+    """(http_status, code, message) of a globus_sdk.GlobusAPIError or NetworkError, or None for other errors."""
+    status = getattr(exc, "http_status", None)
+    if status is None:
+        if any(cls.__name__ == "NetworkError" for cls in type(exc).__mro__):
+            return 0, "NetworkError", "%s: %s" % (type(exc).__name__, getattr(exc, "exc", None) or exc)
+        return None
+    message = getattr(exc, "message", None) or str(exc)
+    return status, getattr(exc, "code", None) or "", message
+
+
+def is_api_error(exc, status=None, code_part=None):
+    info = api_error_info(exc)
+    if info is None:
+        return False
+    if status is not None and info[0] != status:
+        return False
+    if code_part is not None and code_part not in (info[1] or ""):
+        return False
+    return True
+
+
+def describe_api_error(exc):
+    info = api_error_info(exc)
+    if info is None:
+        return str(exc)
+    request_id = getattr(exc, "request_id", None)
+    return "%s %s: %s%s" % (info[0], info[1], info[2], (" (request %s)" % request_id) if request_id else "")
+
+
+def fail_api(module, exc, what, **result):
+    """Fail the module with the Globus error of ``exc``; re-raises anything that is not one."""
+    from ansible_collections.sciops.datasync.plugins.module_utils._globus import fail_globus  # pylint: disable=import-outside-toplevel
+
+    if api_error_info(exc) is None:
+        raise exc
+    fail_globus(module, exc, msg=what, service="transfer", **result)
+
+
+# --------------------------------------------------------------------------- tasks
+
+
+def task_summary(document):
+    """The fields of a task document worth keeping (None when there is no task)."""
+    if not document:
+        return None
+    data = dict(document)
+    summary = dict((key, data.get(key)) for key in TASK_FIELDS)
+    if summary["task_id"] is None:
+        summary["task_id"] = data.get("id")
+    return summary
+
+
+def is_live(task):
+    return bool(task) and task.get("status") in LIVE_STATUSES
+
+
+def is_ended(task):
+    return bool(task) and task.get("status") in ENDED_STATUSES
+
+
+def _task_list_filter(label, statuses):
+    value = "type:TRANSFER/label:=%s" % label
+    if statuses:
+        value += "/status:%s" % ",".join(statuses)
+    return value
+
+
+def find_task_by_label(transfer, label, statuses=LIVE_STATUSES):
+    """Newest task carrying exactly ``label`` (optionally with one of ``statuses``), or None."""
+    response = transfer.task_list(filter=_task_list_filter(label, statuses), orderby="request_time DESC", limit=10)
+    for document in response:
+        if document.get("label") == label and (not statuses or document.get("status") in statuses):
+            return task_summary(document)
+    return None
+
+
+def get_task(transfer, task_id):
+    """Summary of a task, or None when Transfer does not know it (404)."""
+    try:
+        return task_summary(transfer.get_task(task_id).data)
+    except Exception as exc:  # pylint: disable=broad-except
+        if is_api_error(exc, status=404):
+            return None
+        raise
+
+
+def error_events(transfer, task_id, count=5):
+    """The last ``count`` error events of a task (newest first)."""
+    if count <= 0:
+        return []
+    found = []
+    for event in transfer.task_event_list(task_id, limit=100):
+        if event.get("is_error"):
+            found.append(dict((key, event.get(key)) for key in ("time", "code", "description", "details")))
+        if len(found) >= count:
+            break
+    return found
+
+
+def submit(transfer, document):
+    """Submit a transfer body (with its submission id); returns (task_id, code)."""
+    from globus_sdk import TransferData  # pylint: disable=import-outside-toplevel
+
+    fields = dict(document)
+    items = fields.pop("DATA")
+    fields.pop("DATA_TYPE", None)
+    data = TransferData(
+        fields.pop("source_endpoint"), fields.pop("destination_endpoint"),
+        label=fields.pop("label"), submission_id=fields.pop("submission_id"),
+        sync_level=fields.pop("sync_level"), verify_checksum=fields.pop("verify_checksum"),
+        preserve_timestamp=fields.pop("preserve_timestamp"), encrypt_data=fields.pop("encrypt_data"),
+        deadline=fields.pop("deadline"), skip_source_errors=fields.pop("skip_source_errors"),
+        delete_destination_extra=fields.pop("delete_destination_extra"),
+    )
+    for item in items:
+        data.add_item(item["source_path"], item["destination_path"], recursive=item["recursive"])
+    response = transfer.submit_transfer(data)
+    return response["task_id"], response.get("code")
+
+
+def wait_for_tasks(transfer, task_ids, timeout, sleep=time.sleep, clock=time.monotonic, max_interval=10.0):
+    """Poll until every task ended or ``timeout`` seconds passed; returns {task_id: summary}."""
+    latest = {}
+    pending = list(task_ids)
+    started = clock()
+    interval = 0.5
+    while pending:
+        for task_id in list(pending):
+            summary = get_task(transfer, task_id)
+            latest[task_id] = summary
+            if summary is None or is_ended(summary):
+                pending.remove(task_id)
+        if not pending or clock() - started >= timeout:
+            break
+        sleep(min(interval, max(0.0, timeout - (clock() - started))))
+        interval = min(interval * 1.5, max_interval)
+    return latest
