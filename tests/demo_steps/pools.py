@@ -38,7 +38,7 @@ def run(demo):
         for task in play.get("tasks", []):
             result = task["hosts"].get(HOST) or {}
             if result.get("modules"):
-                modules = [m["name"] for m in result["modules"]]
+                modules = [m["name"] for m in result["modules"] if not m["name"].startswith("bench")]
     lines.append("%s: the daemon serves %s" % (HOST, ", ".join(modules)))
     root = demo.host_root(HOST)
     jobs_dir = os.path.join(root, "etc", "datasync", "jobs")
