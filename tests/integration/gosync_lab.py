@@ -20,8 +20,7 @@ class GlobusWorld(object):
     """A private corner of the Globus emulator: one client, a root group and subgroups."""
 
     def __init__(self, lab, tag=None):
-        endpoints = json.load(open(os.path.join(REPO, ".lab", "endpoints.json")))
-        self.globus = endpoints["services"]["globus"]
+        self.globus = lab.endpoints()["globus"]
         self.admin = self.globus["admin_url"].rstrip("/")
         self.tag = tag or uuid.uuid4().hex[:8]
         client = self.post("/clients", {"name": "gosync test " + self.tag})
