@@ -24,6 +24,11 @@ Usage (everything but ``to``, ``subject`` and ``text`` is optional)::
 - Credentials only come from a file that nobody else can read (``secret_file_problem``);
   they never appear in messages or exceptions.
 - No shell and no sendmail binary: plain ``smtplib``.
+- A login (``credentials_file``) over plain SMTP (no ``tls``/``starttls``) is refused, as it
+  would send the password in clear, unless the server is on a loopback address.
+- ``mail_argument_spec()`` is the ``mail`` option every mailing module uses (documented by
+  the ``sciops.datasync.mail`` doc fragment); ``smtp_options()`` is its server part, for
+  an option of another name (``aps_dm_experiment``'s ``notify``).
 - ``mail_settings(params)`` turns a module's ``mail`` option dict (keys: to, sender,
   host, port, starttls, tls, credentials_file, ca_bundle, subject_prefix, timeout) into
   keyword arguments for ``send_mail``.
@@ -36,6 +41,55 @@ import socket
 import stat
 
 DEFAULT_PORT = 25
+
+# How to reach the SMTP server (documented in the sciops.datasync.mail doc fragment).
+SMTP_OPTIONS = dict(
+    host=dict(type="str", default="localhost"),
+    port=dict(type="int"),
+    tls=dict(type="str", choices=["none", "starttls", "ssl"]),
+    starttls=dict(type="bool", default=False),
+    credentials_file=dict(type="path"),
+    ca_bundle=dict(type="path"),
+    timeout=dict(type="int", default=30),
+)
+
+# The ``mail`` option: recipients, sender, subject prefix and the server.
+MAIL_OPTIONS = dict(
+    SMTP_OPTIONS,
+    to=dict(type="list", elements="str", default=[]),
+    sender=dict(type="str"),
+    subject_prefix=dict(type="str"),
+)
+
+
+def smtp_options(**extra):
+    """A fresh copy of ``SMTP_OPTIONS`` plus ``extra``: the suboptions of an option not named ``mail``."""
+    options = dict((key, dict(value)) for key, value in SMTP_OPTIONS.items())
+    options.update(extra)
+    return options
+
+
+def mail_argument_spec(required=False, extra=None):
+    """``{"mail": ...}`` for a module's argument_spec; ``extra`` adds module-specific suboptions."""
+    options = dict((key, dict(value)) for key, value in MAIL_OPTIONS.items())
+    options.update(extra or {})
+    spec = dict(type="dict", options=options)
+    if required:
+        spec["required"] = True
+    return dict(mail=spec)
+
+
+def is_loopback(host):
+    """Whether ``host`` names the local machine by a loopback address (or C(localhost)); names are not resolved."""
+    import ipaddress
+
+    name = (host or "").strip().rstrip(".").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 class MailError(Exception):
@@ -115,9 +169,13 @@ def send_mail(to, subject, text, html=None, host="localhost", port=None, sender=
         subject = "%s %s" % (subject_prefix, subject)
     sender = sender or "datasync@%s" % socket.getfqdn()
     message = build_message(sender, list(to or []), subject, text, html=html, cc=cc, reply_to=reply_to, headers=headers)
-    credentials = read_credentials(credentials_file) if credentials_file else None
-    context = ssl.create_default_context(cafile=ca_bundle) if mode in ("starttls", "ssl") else None
     port = int(port or (465 if mode == "ssl" else DEFAULT_PORT))
+    if credentials_file and mode in (None, "none") and not is_loopback(host):
+        raise MailError("refusing to log in to %s:%d over plain SMTP, which would send the password in clear: "
+                        "set tls to starttls or ssl (plain login is only allowed to a loopback server)" % (host, port))
+    credentials = read_credentials(credentials_file) if credentials_file else None
+    # Verified by default: the system store (or ca_bundle), hostname checked, no off switch.
+    context = ssl.create_default_context(cafile=ca_bundle) if mode in ("starttls", "ssl") else None
     try:
         if mode == "ssl":
             client = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
