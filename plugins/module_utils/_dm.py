@@ -497,6 +497,7 @@ def send_notification(module, notify, action, result):
         send_mail(to=[action["email"]], subject=notify.get("subject") or "Important information on APS experiment",
                   text=notify["body"], host=notify.get("host") or "localhost", port=notify.get("port"),
                   sender=notify.get("sender"), tls=notify.get("tls"), credentials_file=notify.get("credentials_file"),
-                  ca_bundle=notify.get("ca_bundle"), cc=notify.get("cc"), timeout=notify.get("timeout") or 30)
+                  ca_bundle=notify.get("ca_bundle"), cc=notify.get("cc"), timeout=notify.get("timeout") or 30,
+                  starttls=notify.get("starttls") or False)
     except MailError as exc:
         raise DmApiError("emailing %s <%s> failed: %s" % (action["username"], action["email"], exc))

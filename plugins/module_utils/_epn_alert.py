@@ -167,6 +167,8 @@ def render_email(items, context, template_text=None, template_html=None):
 
 def run_alert(module, client_factory=None):
     params = module.params
+    if not params["mail"].get("to"):
+        module.fail_json(msg="mail.to must name at least one recipient")
     now = now_utc()
     errors, failures = [], []
     epn_map, map_errors = epn_map_problems(params["epn_map"])
@@ -216,7 +218,8 @@ def run_alert(module, client_factory=None):
                 result["message_id"] = send_mail(
                     to=mail["to"], subject=params["subject"], text=text, html=html, host=mail["host"], port=mail["port"],
                     sender=mail["sender"], tls=mail["tls"], credentials_file=mail["credentials_file"],
-                    ca_bundle=mail["ca_bundle"], subject_prefix=mail["subject_prefix"])
+                    ca_bundle=mail["ca_bundle"], subject_prefix=mail["subject_prefix"], starttls=mail.get("starttls") or False,
+                    timeout=mail.get("timeout") or 30)
             except MailError as exc:
                 module.fail_json(msg="the alert email was not sent: %s" % exc, **result)
             result["sent"] = True

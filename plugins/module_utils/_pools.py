@@ -411,6 +411,7 @@ def failure_mail(params, result, log_tail, stderr):
     settings = mail_settings(params.get("mail"))
     if not settings:
         return None, None
+    settings.setdefault("subject_prefix", "[datasync]")
     label = source_label(params["module"], params.get("path"))
     host = socket.gethostname()
     subject = "pool %s on %s: rsync error %s (%s)" % (label, host, result["rsync_rc"], result["rsync_rc_meaning"])

@@ -25,6 +25,7 @@ description:
 author: sciops datasync maintainers (@sciops)
 extends_documentation_fragment:
   - sciops.datasync.attributes
+  - sciops.datasync.mail.notify
 options:
   name:
     description:
@@ -86,57 +87,6 @@ options:
   daq_options:
     description: Extra DAQ task options sent as the C(taskInfo) JSON document.
     type: dict
-  notify:
-    description:
-      - Email the experiment users who were not emailed yet (one message per user) and remember them
-        in the experiment metadata.
-    type: dict
-    suboptions:
-      enabled:
-        description: Whether to send at all.
-        type: bool
-        default: true
-      body:
-        description: The message text (for example rendered from a template with the file-manager link).
-        type: str
-        required: true
-      subject:
-        description: Message subject.
-        type: str
-        default: Important information on APS experiment
-      sender:
-        description: From address (the primary beamline contact).
-        type: str
-        required: true
-      cc:
-        description: Addresses copied on every message.
-        type: list
-        elements: str
-      host:
-        description: SMTP server.
-        type: str
-        default: localhost
-      port:
-        description: SMTP port (25, or 465 with O(notify.tls=ssl)).
-        type: int
-      tls:
-        description: V(starttls) or V(ssl); certificates are always verified.
-        type: str
-        choices: [none, starttls, ssl]
-      credentials_file:
-        description: File (mode 0600) with the SMTP login, C(user:password).
-        type: path
-      ca_bundle:
-        description: CA bundle for the SMTP server's certificate.
-        type: path
-      timeout:
-        description: SMTP timeout in seconds.
-        type: int
-        default: 30
-      metadata_key:
-        description: Experiment metadata key that lists the emailed usernames, comma-separated.
-        type: str
-        default: emailedUsers
   ds_url:
     description: URL of the DM DS web service (C(DM_DS_WEB_SERVICE_URL)).
     type: str
@@ -253,6 +203,7 @@ dm_status_code:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sciops.datasync.plugins.module_utils._dm import run_module
+from ansible_collections.sciops.datasync.plugins.module_utils._mail import smtp_options
 
 
 def main():
@@ -272,18 +223,12 @@ def main():
             daq=dict(type="str", choices=["started", "stopped"]),
             daq_directory=dict(type="str"),
             daq_options=dict(type="dict"),
-            notify=dict(type="dict", options=dict(
+            notify=dict(type="dict", options=smtp_options(
                 enabled=dict(type="bool", default=True),
                 body=dict(type="str", required=True),
                 subject=dict(type="str", default="Important information on APS experiment"),
                 sender=dict(type="str", required=True),
                 cc=dict(type="list", elements="str"),
-                host=dict(type="str", default="localhost"),
-                port=dict(type="int"),
-                tls=dict(type="str", choices=["none", "starttls", "ssl"]),
-                credentials_file=dict(type="path"),
-                ca_bundle=dict(type="path"),
-                timeout=dict(type="int", default=30),
                 metadata_key=dict(type="str", default="emailedUsers", no_log=False),
             )),
             ds_url=dict(type="str", required=True),

@@ -23,6 +23,7 @@ author: sciops datasync maintainers (@sciops)
 extends_documentation_fragment:
   - sciops.datasync.attributes
   - sciops.datasync.epn
+  - sciops.datasync.mail
 attributes:
   diff_mode:
     support: none
@@ -45,43 +46,14 @@ options:
         C(source), C(generated) and C(visit_day_range).
       - A built-in template is used when omitted; the C(sciops.datasync.mxsync) role installs a copy you can replace.
     type: path
+  mail:
+    description:
+      - Where the alert goes and how (see the suboptions).
+      - O(mail.to) must name at least one recipient.
+    required: true
   template_html:
     description: Jinja template of the HTML part (autoescaped), with the variables of O(template_text).
     type: path
-  mail:
-    description: Where the alert goes and how.
-    type: dict
-    required: true
-    suboptions:
-      to:
-        description: Recipient addresses (a helpdesk, for example).
-        type: list
-        elements: str
-        required: true
-      sender:
-        description: The From address; C(datasync@<fqdn>) when omitted.
-        type: str
-      host:
-        description: The SMTP server.
-        type: str
-        default: localhost
-      port:
-        description: The SMTP port (25, or 465 with O(mail.tls=ssl)).
-        type: int
-      tls:
-        description: V(none), V(starttls) or V(ssl) (SMTPS). Certificates are verified.
-        type: str
-        choices: [none, starttls, ssl]
-        default: none
-      credentials_file:
-        description: File with C(user:password) (or a user line and a password line) for SMTP login, mode V(0600).
-        type: path
-      ca_bundle:
-        description: CA bundle to verify the SMTP server's certificate; the system store when omitted.
-        type: path
-      subject_prefix:
-        description: Text put before the subject.
-        type: str
 requirements:
   - paramiko, jinja2, requests and PyYAML (Python)
 seealso:
@@ -166,6 +138,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sciops.datasync.plugins.module_utils._epn import epn_argument_spec, require_libraries
 from ansible_collections.sciops.datasync.plugins.module_utils._epn_alert import run_alert
+from ansible_collections.sciops.datasync.plugins.module_utils._mail import mail_argument_spec
 
 
 def main():
@@ -177,16 +150,7 @@ def main():
             subject=dict(type="str", default="Unknown ownership of EPNs"),
             template_text=dict(type="path"),
             template_html=dict(type="path"),
-            mail=dict(type="dict", required=True, options=dict(
-                to=dict(type="list", elements="str", required=True),
-                sender=dict(type="str"),
-                host=dict(type="str", default="localhost"),
-                port=dict(type="int"),
-                tls=dict(type="str", default="none", choices=["none", "starttls", "ssl"]),
-                credentials_file=dict(type="path"),
-                ca_bundle=dict(type="path"),
-                subject_prefix=dict(type="str"),
-            )),
+            **mail_argument_spec(required=True)
         ),
         supports_check_mode=True,
     )

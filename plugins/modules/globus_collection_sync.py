@@ -30,6 +30,7 @@ author: sciops datasync maintainers (@sciops)
 extends_documentation_fragment:
   - sciops.datasync.globus
   - sciops.datasync.attributes
+  - sciops.datasync.mail.run_summary
 attributes:
   idempotent:
     support: partial
@@ -157,54 +158,6 @@ options:
     default: 600
   mail:
     description: Summary email of the run. Nothing is sent without O(mail.to).
-    type: dict
-    suboptions:
-      to:
-        description: Recipients.
-        type: list
-        elements: str
-      sender:
-        description: From address; defaults to C(datasync@<fqdn>).
-        type: str
-      host:
-        description: SMTP server.
-        type: str
-        default: localhost
-      port:
-        description: SMTP port (25, or 465 with O(mail.tls=ssl)).
-        type: int
-      starttls:
-        description: Use STARTTLS (certificates verified).
-        type: bool
-        default: false
-      tls:
-        description: V(starttls) or V(ssl) (SMTPS); overrides O(mail.starttls).
-        type: str
-        choices: [none, starttls, ssl]
-      credentials_file:
-        description: File (mode 0600) with C(user:password), or a user line and a password line.
-        type: path
-      ca_bundle:
-        description: CA bundle to verify the SMTP server's certificate.
-        type: path
-      subject_prefix:
-        description: Text put before the subject.
-        type: str
-      timeout:
-        description: SMTP timeout in seconds.
-        type: int
-        default: 30
-      when:
-        description:
-          - V(ended) when a task ended during the run or a sync failed; V(transferred) when a task
-            that ended had copied files; V(failed) when a task failed or a sync had an error; V(always).
-        type: str
-        choices: [always, ended, transferred, failed]
-        default: ended
-      file_manager_url:
-        description: Base of the file-manager link put in the email.
-        type: str
-        default: https://app.globus.org/file-manager
 """
 
 EXAMPLES = r"""
@@ -319,6 +272,7 @@ from ansible_collections.sciops.datasync.plugins.module_utils._globus import (
     globus_argument_spec,
 )
 from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync_run import run_module
+from ansible_collections.sciops.datasync.plugins.module_utils._mail import mail_argument_spec
 
 
 def main():
@@ -353,20 +307,10 @@ def main():
         lock_file=dict(type="path"),
         lock_wait=dict(type="bool", default=True),
         lock_timeout=dict(type="int", default=600),
-        mail=dict(type="dict", options=dict(
-            to=dict(type="list", elements="str"),
-            sender=dict(type="str"),
-            host=dict(type="str", default="localhost"),
-            port=dict(type="int"),
-            starttls=dict(type="bool", default=False),
-            tls=dict(type="str", choices=["none", "starttls", "ssl"]),
-            credentials_file=dict(type="path"),
-            ca_bundle=dict(type="path"),
-            subject_prefix=dict(type="str"),
-            timeout=dict(type="int", default=30),
+        **mail_argument_spec(extra=dict(
             when=dict(type="str", choices=["always", "ended", "transferred", "failed"], default="ended"),
             file_manager_url=dict(type="str", default="https://app.globus.org/file-manager"),
-        )),
+        ))
     )
     module = AnsibleModule(
         argument_spec=argument_spec,

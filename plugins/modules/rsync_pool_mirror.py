@@ -26,7 +26,12 @@ author:
   - sciops datasync maintainers (@sciops)
 extends_documentation_fragment:
   - sciops.datasync.attributes
+  - sciops.datasync.mail
 options:
+  mail:
+    description:
+      - Where failure emails go. Nothing is sent without O(mail.to) or in check mode.
+      - The subject starts with O(mail.subject_prefix), V([datasync]) when not set.
   host:
     description: The rsync daemon's host name or address.
     type: str
@@ -121,40 +126,6 @@ options:
   rsync_path:
     description: The rsync binary; found on E(PATH) when omitted.
     type: path
-  mail:
-    description: Where failure emails go. Nothing is sent without O(mail.to) or in check mode.
-    type: dict
-    suboptions:
-      to:
-        description: Recipient addresses.
-        type: list
-        elements: str
-        default: []
-      sender:
-        description: The From address; C(datasync@<fqdn>) when omitted.
-        type: str
-      host:
-        description: The SMTP server.
-        type: str
-        default: localhost
-      port:
-        description: The SMTP port (25, or 465 with O(mail.tls=ssl)).
-        type: int
-      tls:
-        description: V(none), V(starttls) or V(ssl) (SMTPS). Certificates are verified.
-        type: str
-        choices: [none, starttls, ssl]
-        default: none
-      credentials_file:
-        description: File with C(user:password) (or a user line and a password line) for SMTP login, mode V(0600).
-        type: path
-      ca_bundle:
-        description: CA bundle to verify the SMTP server's certificate; the system store when omitted.
-        type: path
-      subject_prefix:
-        description: Text put before the subject.
-        type: str
-        default: "[datasync]"
 notes:
   - rsync exit code 24 (files vanished upstream while copying) is a warning, not a failure.
   - A run killed with SIGKILL leaves C(writeLock) behind; the next run sees the pid is gone, takes the lock over and completes the mirror.
@@ -307,6 +278,7 @@ errors:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.sciops.datasync.plugins.module_utils._mail import mail_argument_spec
 from ansible_collections.sciops.datasync.plugins.module_utils._pools import run_mirror
 
 
@@ -335,16 +307,7 @@ def main():
             log_files=dict(type="bool", default=True),
             max_listed=dict(type="int", default=1000),
             rsync_path=dict(type="path"),
-            mail=dict(type="dict", options=dict(
-                to=dict(type="list", elements="str", default=[]),
-                sender=dict(type="str"),
-                host=dict(type="str", default="localhost"),
-                port=dict(type="int"),
-                tls=dict(type="str", default="none", choices=["none", "starttls", "ssl"]),
-                credentials_file=dict(type="path"),
-                ca_bundle=dict(type="path"),
-                subject_prefix=dict(type="str", default="[datasync]"),
-            )),
+            **mail_argument_spec()
         ),
         mutually_exclusive=[("password_file", "password")],
         supports_check_mode=True,
