@@ -2,46 +2,25 @@ import json
 
 import pytest
 from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.sciops.datasync.plugins.modules import rsync_pool_info, rsync_pool_mirror
 
+from module_runner import run
+
 ITEMIZED = ">f+++++++++ README\ncd+++++++++ obs0001/\nNumber of regular files transferred: 1\nTotal transferred file size: 21 bytes\n"
-
-
-class Exit(Exception):
-    def __init__(self, result, failed):
-        super(Exit, self).__init__(result.get("msg"))
-        self.result = result
-        self.failed = failed
 
 
 @pytest.fixture
 def calls(monkeypatch):
     seen = []
 
-    def exit_json(self_, **result):
-        raise Exit(result, False)
-
-    def fail_json(self_, **result):
-        raise Exit(result, True)
-
     def run_command(module, args, **kwargs):
         seen.append((args, kwargs))
         return 0, ITEMIZED, ""
 
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
     monkeypatch.setattr(basic.AnsibleModule, "run_command", run_command)
     monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda module, name, **kw: "/usr/bin/" + name)
     return seen
-
-
-def run(main, args):
-    with patch_module_args(args):
-        with pytest.raises(Exit) as info:
-            main()
-    return info.value
 
 
 @pytest.mark.parametrize("field,value", [("module", "--rsh=touch /tmp/canary"), ("module", "pv/../.."), ("path", "../../etc"),
