@@ -3,36 +3,17 @@
 import os
 
 import pytest
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.sciops.datasync.plugins.module_utils import _globus_groups, _identity_sync
 from ansible_collections.sciops.datasync.plugins.module_utils._lock import RunLock
 from ansible_collections.sciops.datasync.plugins.modules import globus_group, globus_group_info, globus_group_sync, globus_user_sync
 
+from module_runner import run
+
 ROOT_GROUP = "aaaaaaaa-0000-4000-8000-000000000000"
 SUB = "bbbbbbbb-0000-4000-8000-000000000000"
 ANN = "11111111-0000-4000-8000-000000000000"
 BOB = "22222222-0000-4000-8000-000000000000"
-
-
-class Exit(Exception):
-    def __init__(self, result, failed):
-        super(Exit, self).__init__(result.get("msg"))
-        self.result = result
-        self.failed = failed
-
-
-@pytest.fixture(autouse=True)
-def exits(monkeypatch):
-    def exit_json(self_, **result):
-        raise Exit(result, False)
-
-    def fail_json(self_, **result):
-        raise Exit(result, True)
-
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
 
 
 def membership(identity_id, username, role="member", status="active"):
@@ -75,13 +56,6 @@ def fakes(monkeypatch):
     monkeypatch.setattr(_identity_sync, "globus_clients", lambda module: (groups, auth))
     monkeypatch.setattr(_globus_groups, "_clients", lambda module: (groups, auth))
     return groups
-
-
-def run(main, args):
-    with patch_module_args(args):
-        with pytest.raises(Exit) as info:
-            main()
-    return info.value
 
 
 def base(tmp_path, **extra):
