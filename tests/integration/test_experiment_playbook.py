@@ -42,7 +42,8 @@ def test_dirs_are_created_over_ssh_on_both_hosts(lab, ansible_playbook):
     pvs = set_user_pvs(lab, "lab:T3:")
     sshd_log = lab.path("logs", "sshd.log")
     logins_before = open(sshd_log).read().count("Accepted publickey")
-    first = run_experiment(ansible_playbook, "lab:T3:", "dirs")
+    # No ssh connection sharing: a master left by an earlier test would hide the new logins.
+    first = run_experiment(ansible_playbook, "lab:T3:", "dirs", env={"ANSIBLE_SSH_ARGS": "-o ControlMaster=no"})
     assert set(changed_hosts(first)) == {"detector1", "analysis1"}
     assert open(sshd_log).read().count("Accepted publickey") > logins_before
     for host in ("detector1", "analysis1"):
