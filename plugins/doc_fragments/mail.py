@@ -4,43 +4,14 @@
 
 from __future__ import annotations
 
-# The SMTP server options of module_utils/_mail.py SMTP_OPTIONS (smtp_options()), indented as suboptions of
-# an option named {name}. Written once here; every variant below is built from it.
-_SMTP = r"""
-      host:
-        description: The SMTP server.
-        type: str
-        default: localhost
-      port:
-        description: The SMTP port; V(25), or V(465) with O({name}.tls=ssl).
-        type: int
-      tls:
-        description:
-          - V(none) (plain SMTP), V(starttls) or V(ssl) (SMTPS); overrides O({name}.starttls).
-          - When omitted, V(starttls) if O({name}.starttls) is set, else V(none).
-          - Certificates and the host name are always verified, against O({name}.ca_bundle) or the system store.
-          - A login (O({name}.credentials_file)) over V(none) is refused, as it would send the password in clear,
-            unless O({name}.host) is a loopback address (V(localhost), V(127.0.0.1), V(::1)).
-        type: str
-        choices: [none, starttls, ssl]
-      starttls:
-        description: Use STARTTLS; the same as O({name}.tls=starttls).
-        type: bool
-        default: false
-      credentials_file:
-        description:
-          - File with C(user:password) (or a user line and a password line) for SMTP login; mode V(0600) or V(0400).
-          - The credentials never appear in arguments, logs or results.
-        type: path
-      ca_bundle:
-        description: CA bundle to verify the SMTP server's certificate with; the system store when omitted.
-        type: path
-      timeout:
-        description: SMTP timeout in seconds.
-        type: int
-        default: 30"""
 
-_MAIL = r"""
+class ModuleDocFragment(object):
+    # Each fragment is one literal string (ansible-test's yamllint reads them as literals); the SMTP
+    # server suboptions mirror module_utils/_mail.py SMTP_OPTIONS (smtp_options()) in each.
+
+    # The ``mail`` option of every mailing module (module_utils/_mail.py mail_argument_spec()).
+    # A module may override the option's own description or required flag in its DOCUMENTATION.
+    DOCUMENTATION = r"""
 options:
   mail:
     description: Where the email goes and how. Nothing is sent without O(mail.to).
@@ -56,17 +27,92 @@ options:
         type: str
       subject_prefix:
         description: Text put before the subject.
-        type: str""" + _SMTP.format(name="mail")
-
-
-class ModuleDocFragment(object):
-    # The ``mail`` option of every mailing module (module_utils/_mail.py mail_argument_spec()).
-    # A module may override the option's own description or required flag in its DOCUMENTATION.
-    DOCUMENTATION = _MAIL + "\n"
+        type: str
+      host:
+        description: The SMTP server.
+        type: str
+        default: localhost
+      port:
+        description: The SMTP port; V(25), or V(465) with O(mail.tls=ssl).
+        type: int
+      tls:
+        description:
+          - V(none) (plain SMTP), V(starttls) or V(ssl) (SMTPS); overrides O(mail.starttls).
+          - When omitted, V(starttls) if O(mail.starttls) is set, else V(none).
+          - Certificates and the host name are always verified, against O(mail.ca_bundle) or the system store.
+          - A login (O(mail.credentials_file)) over V(none) is refused, as it would send the password in clear,
+            unless O(mail.host) is a loopback address (V(localhost), V(127.0.0.1), V(::1)).
+        type: str
+        choices: [none, starttls, ssl]
+      starttls:
+        description: Use STARTTLS; the same as O(mail.tls=starttls).
+        type: bool
+        default: false
+      credentials_file:
+        description:
+          - File with C(user:password) (or a user line and a password line) for SMTP login; mode V(0600) or V(0400).
+          - The credentials never appear in arguments, logs or results.
+        type: path
+      ca_bundle:
+        description: CA bundle to verify the SMTP server's certificate with; the system store when omitted.
+        type: path
+      timeout:
+        description: SMTP timeout in seconds.
+        type: int
+        default: 30
+"""
 
     # The same ``mail`` option plus globus_collection_sync's summary settings
     # (mail_argument_spec(extra=...) with these two).
-    RUN_SUMMARY = _MAIL + r"""
+    RUN_SUMMARY = r"""
+options:
+  mail:
+    description: Where the email goes and how. Nothing is sent without O(mail.to).
+    type: dict
+    suboptions:
+      to:
+        description: Recipient addresses.
+        type: list
+        elements: str
+        default: []
+      sender:
+        description: The From address; C(datasync@<fqdn>) when omitted.
+        type: str
+      subject_prefix:
+        description: Text put before the subject.
+        type: str
+      host:
+        description: The SMTP server.
+        type: str
+        default: localhost
+      port:
+        description: The SMTP port; V(25), or V(465) with O(mail.tls=ssl).
+        type: int
+      tls:
+        description:
+          - V(none) (plain SMTP), V(starttls) or V(ssl) (SMTPS); overrides O(mail.starttls).
+          - When omitted, V(starttls) if O(mail.starttls) is set, else V(none).
+          - Certificates and the host name are always verified, against O(mail.ca_bundle) or the system store.
+          - A login (O(mail.credentials_file)) over V(none) is refused, as it would send the password in clear,
+            unless O(mail.host) is a loopback address (V(localhost), V(127.0.0.1), V(::1)).
+        type: str
+        choices: [none, starttls, ssl]
+      starttls:
+        description: Use STARTTLS; the same as O(mail.tls=starttls).
+        type: bool
+        default: false
+      credentials_file:
+        description:
+          - File with C(user:password) (or a user line and a password line) for SMTP login; mode V(0600) or V(0400).
+          - The credentials never appear in arguments, logs or results.
+        type: path
+      ca_bundle:
+        description: CA bundle to verify the SMTP server's certificate with; the system store when omitted.
+        type: path
+      timeout:
+        description: SMTP timeout in seconds.
+        type: int
+        default: 30
       when:
         description:
           - V(ended) when a task ended during the run or a sync failed; V(transferred) when a task
@@ -112,4 +158,37 @@ options:
       metadata_key:
         description: Experiment metadata key that lists the emailed usernames, comma-separated.
         type: str
-        default: emailedUsers""" + _SMTP.format(name="notify") + "\n"
+        default: emailedUsers
+      host:
+        description: The SMTP server.
+        type: str
+        default: localhost
+      port:
+        description: The SMTP port; V(25), or V(465) with O(notify.tls=ssl).
+        type: int
+      tls:
+        description:
+          - V(none) (plain SMTP), V(starttls) or V(ssl) (SMTPS); overrides O(notify.starttls).
+          - When omitted, V(starttls) if O(notify.starttls) is set, else V(none).
+          - Certificates and the host name are always verified, against O(notify.ca_bundle) or the system store.
+          - A login (O(notify.credentials_file)) over V(none) is refused, as it would send the password in clear,
+            unless O(notify.host) is a loopback address (V(localhost), V(127.0.0.1), V(::1)).
+        type: str
+        choices: [none, starttls, ssl]
+      starttls:
+        description: Use STARTTLS; the same as O(notify.tls=starttls).
+        type: bool
+        default: false
+      credentials_file:
+        description:
+          - File with C(user:password) (or a user line and a password line) for SMTP login; mode V(0600) or V(0400).
+          - The credentials never appear in arguments, logs or results.
+        type: path
+      ca_bundle:
+        description: CA bundle to verify the SMTP server's certificate with; the system store when omitted.
+        type: path
+      timeout:
+        description: SMTP timeout in seconds.
+        type: int
+        default: 30
+"""

@@ -157,8 +157,17 @@ class Handler(BaseHTTPRequestHandler):
     def form_body(self):
         return {k: v[-1] for k, v in parse_qs(self.raw_body.decode("utf-8", "replace"), keep_blank_values=True).items()}
 
+    def record(self, status):
+        """Log the request before its answer leaves, so the log order is the order clients saw."""
+        if self.logged:
+            return
+        self.logged = True
+        self.lab.requests.append(dict(self.log_entry, time=time.time(), status=status, client_id=self.caller_client,
+                                      ms=round((time.monotonic() - self.started) * 1000, 1)))
+
     def send(self, status, body, headers=None):
         data = b"" if body is None else json.dumps(body).encode("utf-8")
+        self.record(status)
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -172,7 +181,6 @@ class Handler(BaseHTTPRequestHandler):
         return HttpError(status, error_body(self.service, status, code, message, self.path_only), headers)
 
     def dispatch(self, method):
-        lab = self.lab
         split = urlsplit(self.path)
         self.path_only = unquote(split.path)
         self.query = {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
@@ -180,7 +188,9 @@ class Handler(BaseHTTPRequestHandler):
         self.raw_body = self.read_body()
         self.status_sent = None
         self.caller_client = None
-        started = time.monotonic()
+        self.started = time.monotonic()
+        self.logged = False
+        self.log_entry = {"method": method, "path": self.path_only, "query": split.query, "service": self.service}
         try:
             if self.path_only.startswith("/_lab/") or self.path_only == "/_lab":
                 self.route_admin(method)
@@ -194,11 +204,7 @@ class Handler(BaseHTTPRequestHandler):
             traceback.print_exc()
             self.send(500, error_body(self.service, 500, "InternalError", "lab emulator error: %r" % (exc,), self.path_only))
         finally:
-            lab.requests.append({
-                "time": time.time(), "method": method, "path": self.path_only, "query": split.query,
-                "status": self.status_sent, "service": self.service, "client_id": self.caller_client,
-                "ms": round((time.monotonic() - started) * 1000, 1),
-            })
+            self.record(self.status_sent)
 
     def client_hint(self):
         """Who is calling (for fault filters), without validating anything."""

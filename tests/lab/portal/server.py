@@ -96,12 +96,12 @@ class Handler(httpd.JsonHandler):
         print("%s %s" % (self.address_string(), fmt % args), flush=True)
 
     def reply(self, status, document, record=True, who=None):
-        self.send_json(status, document)
-        if record:
+        if record:  # logged before the answer leaves, so the log order is the order clients saw
             with self.portal.lock:
                 httpd.remember(self.portal.requests, {"method": self.command, "path": self.path.split("?")[0], "status": status,
                                                       "who": who, "time": time.time()})
                 self.portal.save()
+        self.send_json(status, document)
 
     def do_GET(self):
         url = urllib.parse.urlsplit(self.path)
