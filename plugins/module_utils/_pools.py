@@ -44,6 +44,17 @@ _RSYNC_TEMP = re.compile(r"^\..+\.[A-Za-z0-9]{6}$")
 
 # ---------------------------------------------------------------- names
 
+def daemon_argument_spec():
+    """How to reach and log in to the rsync daemon (doc fragment sciops.datasync.rsync_daemon)."""
+    return dict(
+        host=dict(type="str", required=True),
+        port=dict(type="int", default=DEFAULT_PORT),
+        user=dict(type="str"),
+        password_file=dict(type="path", no_log=False),
+        password=dict(type="str", no_log=True),
+    )
+
+
 def module_name_problem(name):
     """Why ``name`` cannot be an rsync module name we ask the daemon for, or None."""
     problem = path_component_problem(name, "rsync module name")

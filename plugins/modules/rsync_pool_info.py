@@ -17,25 +17,9 @@ description:
 author:
   - sciops datasync maintainers (@sciops)
 extends_documentation_fragment:
+  - sciops.datasync.rsync_daemon
   - sciops.datasync.attributes.info_module
 options:
-  host:
-    description: The rsync daemon's host name or address.
-    type: str
-    required: true
-  port:
-    description: The daemon's TCP port.
-    type: int
-    default: 44520
-  user:
-    description: The user for the daemon's C(auth users) (needed to list files of a protected module).
-    type: str
-  password_file:
-    description: File holding the password only; refused when group or others can access it.
-    type: path
-  password:
-    description: The password, passed to rsync in C(RSYNC_PASSWORD). Prefer O(password_file).
-    type: str
   module:
     description: The module to list; omit to list the modules.
     type: str
@@ -151,17 +135,13 @@ errors:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sciops.datasync.plugins.module_utils._pools import run_info
+from ansible_collections.sciops.datasync.plugins.module_utils._pools import daemon_argument_spec, run_info
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            host=dict(type="str", required=True),
-            port=dict(type="int", default=44520),
-            user=dict(type="str"),
-            password_file=dict(type="path", no_log=False),
-            password=dict(type="str", no_log=True),
+            daemon_argument_spec(),
             module=dict(type="str"),
             path=dict(type="str", default=""),
             recursive=dict(type="bool", default=False),

@@ -25,6 +25,7 @@ description:
 author:
   - sciops datasync maintainers (@sciops)
 extends_documentation_fragment:
+  - sciops.datasync.rsync_daemon
   - sciops.datasync.attributes
   - sciops.datasync.mail
 options:
@@ -32,25 +33,6 @@ options:
     description:
       - Where failure emails go. Nothing is sent without O(mail.to) or in check mode.
       - The subject starts with O(mail.subject_prefix), V([datasync]) when not set.
-  host:
-    description: The rsync daemon's host name or address.
-    type: str
-    required: true
-  port:
-    description: The daemon's TCP port (transferPools' C(ICC_RSYNC_PORT)).
-    type: int
-    default: 44520
-  user:
-    description: The user for the daemon's C(auth users) (not a local login).
-    type: str
-  password_file:
-    description:
-      - File holding the password only (transferPools' C(password)).
-      - Refused when group or others can access it; it must be mode V(0600) or V(0400).
-    type: path
-  password:
-    description: The password, passed to rsync in C(RSYNC_PASSWORD). Prefer O(password_file).
-    type: str
   module:
     description:
       - The rsync module (pool) name, for example V(pv) or V(pv-1).
@@ -279,17 +261,13 @@ errors:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sciops.datasync.plugins.module_utils._mail import mail_argument_spec
-from ansible_collections.sciops.datasync.plugins.module_utils._pools import run_mirror
+from ansible_collections.sciops.datasync.plugins.module_utils._pools import daemon_argument_spec, run_mirror
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            host=dict(type="str", required=True),
-            port=dict(type="int", default=44520),
-            user=dict(type="str"),
-            password_file=dict(type="path", no_log=False),
-            password=dict(type="str", no_log=True),
+            daemon_argument_spec(),
             module=dict(type="str", required=True),
             path=dict(type="str", default=""),
             dest=dict(type="path", required=True),
