@@ -365,7 +365,7 @@ class Repatriation(object):
                 created = make_folders(item["destination"])
             argv = self.rsync_argv(item, rsh)
             started = time.monotonic()
-            ran = self.runner.run(argv, env=C_ENV)
+            ran = self.runner.run_bulk(argv, env=C_ENV)
             result["duration"] = round(time.monotonic() - started, 3)
             stats = parse_stats(ran.stdout)
             arrived = [c.path for c in parse_itemized(ran.stdout) if c.kind == "file" and c.transferred]

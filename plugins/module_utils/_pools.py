@@ -508,7 +508,7 @@ def run_mirror(module, clock=None, runner=None):
         if log:
             log.start_run()
         env = _command_env()
-        run = runner.run(argv, env=env, secret_env=secret_env)
+        run = runner.run_bulk(argv, env=env, secret_env=secret_env)
         changes, fields = summarize(run.stdout, params.get("max_listed") or 1000)
         result.update(fields)
         result["rsync_rc"] = run.rc

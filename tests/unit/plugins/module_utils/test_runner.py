@@ -1,3 +1,5 @@
+import sys
+
 import pytest
 
 from ansible_collections.sciops.datasync.plugins.module_utils._runner import CommandRunner
@@ -27,3 +29,21 @@ def test_argv_list_is_passed_without_shell():
 def test_shell_strings_and_bad_argv_are_refused(argv):
     with pytest.raises(TypeError):
         CommandRunner(FakeModule()).run(argv)
+
+
+def test_bulk_output_arrives_whole_with_the_secret_only_in_the_environment():
+    script = "import os, sys; [print('>f+++++++++ d/f%06d' % n) for n in range(200000)]; sys.stderr.write(os.environ['RSYNC_PASSWORD'][:2])"
+    runner = CommandRunner(FakeModule())
+    result = runner.run_bulk([sys.executable, "-c", script], env={"LC_ALL": "C"}, secret_env={"RSYNC_PASSWORD": "s3cret"})
+    lines = result.stdout.splitlines()
+    assert result.rc == 0 and len(lines) == 200000 and lines[-1] == ">f+++++++++ d/f199999"
+    assert result.stderr == "s3" and "s3cret" not in " ".join(result.argv)
+    assert runner.history == [result]
+
+
+def test_bulk_keeps_undecodable_names_and_reports_a_missing_binary():
+    runner = CommandRunner(FakeModule())
+    raw = runner.run_bulk([sys.executable, "-c", "import sys; sys.stdout.buffer.write(b'caf\\xe9\\n'); sys.exit(23)"])
+    assert raw.rc == 23 and raw.stdout.encode("utf-8", "surrogateescape") == b"caf\xe9\n"
+    missing = runner.run_bulk(["/nonexistent/rsync", "--version"])
+    assert missing.rc == 127 and "/nonexistent/rsync" in missing.stderr

@@ -3,6 +3,7 @@ import json
 import pytest
 from ansible.module_utils import basic
 
+from ansible_collections.sciops.datasync.plugins.module_utils._runner import CommandResult, CommandRunner
 from ansible_collections.sciops.datasync.plugins.modules import rsync_pool_info, rsync_pool_mirror
 
 from module_runner import run
@@ -18,7 +19,12 @@ def calls(monkeypatch):
         seen.append((args, kwargs))
         return 0, ITEMIZED, ""
 
+    def run_bulk(runner, argv, env=None, secret_env=None):
+        seen.append((argv, {"environ_update": dict(env or {}, **(secret_env or {}))}))
+        return CommandResult(argv, 0, ITEMIZED, "")
+
     monkeypatch.setattr(basic.AnsibleModule, "run_command", run_command)
+    monkeypatch.setattr(CommandRunner, "run_bulk", run_bulk)
     monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda module, name, **kw: "/usr/bin/" + name)
     return seen
 
