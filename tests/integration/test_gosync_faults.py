@@ -112,7 +112,8 @@ def test_two_runs_at_once_wait_or_skip_with_holder_pid(lab_env, world):
         started = time.monotonic()
         proc, result = run_module("globus_user_sync", users_args(world, lock_wait=True), lab_env)
         assert proc.returncode == 0 and len(result["created"]) == 12, result
-        assert result["lock_waited"] >= 1.0 and time.monotonic() - started >= 1.5
+        # it waited for the release (how long depends on how fast the module started)
+        assert result["lock_waited"] > 0 and time.monotonic() - started >= 1.5
     finally:
         holder.release()
     # two real runs started together: both finish, accounts exist once, the later one changes nothing
