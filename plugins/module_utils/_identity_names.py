@@ -39,6 +39,16 @@ def group_name_problem(name, what="local group name"):
     return None
 
 
+def _checked(local, lowercase, problem_of, what, source):
+    """(local, None) when the mapped name (lower-cased when ``lowercase``) passes ``problem_of``, else (None, reason)."""
+    if lowercase:
+        local = local.lower()
+    problem = problem_of(local)
+    if problem:
+        return None, "%s %r is refused: %s" % (what, source, problem)
+    return local, None
+
+
 class UsernameRules(object):
     """Globus username -> local name, without eval.
 
@@ -64,12 +74,7 @@ class UsernameRules(object):
         local, domain = username.rsplit("@", 1)
         if domain.lower() not in self.domains:
             return None, "Globus username %r: domain %r is not on the allowed list" % (username, domain)
-        if self.lowercase:
-            local = local.lower()
-        problem = user_name_problem(local)
-        if problem:
-            return None, "Globus username %r is refused: %s" % (username, problem)
-        return local, None
+        return _checked(local, self.lowercase, user_name_problem, "Globus username", username)
 
 
 def _pattern_matches(pattern, text):
@@ -140,12 +145,7 @@ class GroupNameRules(object):
         local = _PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
         for old, new in self.replace.items():
             local = local.replace(old, new)
-        if self.lowercase:
-            local = local.lower()
-        problem = group_name_problem(local)
-        if problem:
-            return None, "Globus group %r is refused: %s" % (globus_name, problem)
-        return local, None
+        return _checked(local, self.lowercase, group_name_problem, "Globus group", globus_name)
 
 
 def allocate_id(low, high, taken, start=None):
