@@ -24,6 +24,21 @@ from ._identity_plan import (
 STATE_DIR = "var/lib/sciops-datasync"
 
 
+def identity_sync_argument_spec():
+    """A fresh copy of the options globus_user_sync and globus_group_sync share (doc fragment sciops.datasync.identity_sync
+    documents state_file, lock_file, lock_wait, lock_timeout; each module documents the others)."""
+    return dict(
+        adopt_existing=dict(type="bool", default=False),
+        hooks_dir=dict(type="path"),
+        root=dict(type="path", default="/"),
+        state_file=dict(type="path"),
+        lock_file=dict(type="path"),
+        lock_wait=dict(type="bool", default=True),
+        lock_timeout=dict(type="int", default=3600),
+        concurrency=dict(type="int", default=16),
+    )
+
+
 def globus_clients(module):
     """(GroupsClient, AuthClient) built by the collection's shared Globus options."""
     from ansible_collections.sciops.datasync.plugins.module_utils import _globus  # pylint: disable=import-outside-toplevel
