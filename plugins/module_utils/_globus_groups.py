@@ -14,9 +14,8 @@ from __future__ import annotations
 import re
 import time
 
-from ansible_collections.sciops.datasync.plugins.module_utils._identity_sync import (
-    _data, api_problem, fetch_group_tree, group_selected, pattern_problem,
-)
+from ansible_collections.sciops.datasync.plugins.module_utils._identity_globus import _data, api_problem, fetch_group_tree
+from ansible_collections.sciops.datasync.plugins.module_utils._identity_names import group_selected, pattern_problem
 
 UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 ROLE_RANK = {"member": 1, "manager": 2, "admin": 3}

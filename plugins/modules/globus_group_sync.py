@@ -33,6 +33,7 @@ requirements:
 extends_documentation_fragment:
   - sciops.datasync.globus
   - sciops.datasync.attributes
+  - sciops.datasync.identity_sync
 options:
   root_group:
     description: Id of the Globus group whose subgroups become local groups.
@@ -107,20 +108,6 @@ options:
     description: Root folder whose C(etc/group) is managed (V(/) on a real host).
     type: path
     default: /
-  state_file:
-    description: State file shared with M(sciops.datasync.globus_user_sync); defaults to C(var/lib/sciops-datasync/identity_sync.json) under O(root).
-    type: path
-  lock_file:
-    description: Run lock shared with M(sciops.datasync.globus_user_sync); defaults to C(var/lib/sciops-datasync/identity_sync.lock) under O(root).
-    type: path
-  lock_wait:
-    description: Wait for a busy lock; V(false) is gosync C(--nowait).
-    type: bool
-    default: true
-  lock_timeout:
-    description: Seconds to wait for the lock before failing.
-    type: int
-    default: 3600
   concurrency:
     description: Subgroups read at once.
     type: int
@@ -205,7 +192,7 @@ lock_waited:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sciops.datasync.plugins.module_utils._globus import globus_argument_spec
-from ansible_collections.sciops.datasync.plugins.module_utils._identity_sync import run_group_sync_module
+from ansible_collections.sciops.datasync.plugins.module_utils._identity_sync import identity_sync_argument_spec, run_group_sync_module
 
 
 def main():
@@ -224,15 +211,8 @@ def main():
         gid_max=dict(type="int", default=9999),
         membership=dict(type="str", choices=["exact", "append"], default="exact"),
         departed=dict(type="str", choices=["keep", "remove"], default="keep"),
-        adopt_existing=dict(type="bool", default=False),
-        hooks_dir=dict(type="path"),
-        root=dict(type="path", default="/"),
-        state_file=dict(type="path"),
-        lock_file=dict(type="path"),
-        lock_wait=dict(type="bool", default=True),
-        lock_timeout=dict(type="int", default=3600),
-        concurrency=dict(type="int", default=16),
     )
+    argument_spec.update(identity_sync_argument_spec())
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     run_group_sync_module(module)
 

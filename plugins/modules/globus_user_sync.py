@@ -41,6 +41,7 @@ requirements:
 extends_documentation_fragment:
   - sciops.datasync.globus
   - sciops.datasync.attributes
+  - sciops.datasync.identity_sync
 options:
   root_group:
     description: Id of the Globus group whose active members become users.
@@ -146,20 +147,6 @@ options:
       - Under another folder, empty account databases are created when missing.
     type: path
     default: /
-  state_file:
-    description: JSON state file with the ids handed out; defaults to C(var/lib/sciops-datasync/identity_sync.json) under O(root).
-    type: path
-  lock_file:
-    description: Run lock shared with M(sciops.datasync.globus_group_sync); defaults to C(var/lib/sciops-datasync/identity_sync.lock) under O(root).
-    type: path
-  lock_wait:
-    description: Wait for a busy lock (gosync C(waitlock) behaviour); V(false) is gosync C(--nowait).
-    type: bool
-    default: true
-  lock_timeout:
-    description: Seconds to wait for the lock before failing.
-    type: int
-    default: 3600
   concurrency:
     description: Globus calls in flight at once (subgroups, identity look-ups).
     type: int
@@ -262,7 +249,7 @@ lock_waited:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sciops.datasync.plugins.module_utils._globus import globus_argument_spec
-from ansible_collections.sciops.datasync.plugins.module_utils._identity_sync import run_user_sync_module
+from ansible_collections.sciops.datasync.plugins.module_utils._identity_sync import identity_sync_argument_spec, run_user_sync_module
 
 
 def main():
@@ -287,15 +274,8 @@ def main():
         create_home=dict(type="bool", default=True),
         skeleton=dict(type="path", default="/etc/skel"),
         departed=dict(type="str", choices=["lock", "keep", "remove"], default="lock"),
-        adopt_existing=dict(type="bool", default=False),
-        hooks_dir=dict(type="path"),
-        root=dict(type="path", default="/"),
-        state_file=dict(type="path"),
-        lock_file=dict(type="path"),
-        lock_wait=dict(type="bool", default=True),
-        lock_timeout=dict(type="int", default=3600),
-        concurrency=dict(type="int", default=16),
     )
+    argument_spec.update(identity_sync_argument_spec())
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     run_user_sync_module(module)
 

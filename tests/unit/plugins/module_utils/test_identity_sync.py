@@ -6,7 +6,15 @@ import stat
 
 import pytest
 
-from ansible_collections.sciops.datasync.plugins.module_utils import _identity_sync as ids
+from ansible_collections.sciops.datasync.plugins.module_utils._identity_apply import apply_group_plan, apply_user_plan
+from ansible_collections.sciops.datasync.plugins.module_utils._identity_hooks import list_hooks
+from ansible_collections.sciops.datasync.plugins.module_utils._identity_model import GlobusGroupDoc, Member, SyncError, empty_state
+from ansible_collections.sciops.datasync.plugins.module_utils._identity_names import (
+    GroupNameRules, UsernameRules, allocate_id, group_selected,
+)
+from ansible_collections.sciops.datasync.plugins.module_utils._identity_plan import (
+    GroupOptions, UserOptions, fingerprint, group_plan_changed, plan_groups, plan_users, user_plan_changed, user_plan_diff,
+)
 from ansible_collections.sciops.datasync.plugins.module_utils._accounts import (
     AccountDatabase, GroupEntry, PasswdEntry, PosixAccounts, ShadowEntry,
 )
@@ -14,15 +22,15 @@ from ansible_collections.sciops.datasync.plugins.module_utils._runner import Com
 
 from identity_helpers import NEEDS_ROOT, ShellFreeModule
 
-RULES = ids.UsernameRules(domains=["uchicago.edu", "globusid.org"], overrides={"weird.name@uchicago.edu": "wname"})
-OPTS = ids.UserOptions(uid_min=20000, uid_max=20100, primary_group=None, home_root="/home", shell="/bin/bash",
-                       departed="lock", adopt_existing=False, create_home=True)
-GOPTS = ids.GroupOptions(gid_min=5000, gid_max=5100, membership="exact", departed="keep", adopt_existing=False)
+RULES = UsernameRules(domains=["uchicago.edu", "globusid.org"], overrides={"weird.name@uchicago.edu": "wname"})
+OPTS = UserOptions(uid_min=20000, uid_max=20100, primary_group=None, home_root="/home", shell="/bin/bash",
+                   departed="lock", adopt_existing=False, create_home=True)
+GOPTS = GroupOptions(gid_min=5000, gid_max=5100, membership="exact", departed="keep", adopt_existing=False)
 
 
 def member(local, full="", email=None, domain="uchicago.edu", iid=None):
     username = "%s@%s" % (local, domain)
-    return ids.Member(iid or "id-" + local, username, full or local.title(), email or local + "@example.org", "active", "member")
+    return Member(iid or "id-" + local, username, full or local.title(), email or local + "@example.org", "active", "member")
 
 
 def db_with(users=(), groups=(), shadow=()):
@@ -58,7 +66,7 @@ def test_username_mapping(username, expected):
 
 
 def test_override_is_validated_and_may_use_identity_id():
-    rules = ids.UsernameRules(domains=[], overrides={"ID-9": "nine", "bad@x.org": "-bad"})
+    rules = UsernameRules(domains=[], overrides={"ID-9": "nine", "bad@x.org": "-bad"})
     assert rules.map("someone@x.org", "id-9") == ("nine", None)
     assert rules.map("bad@x.org")[0] is None
 
@@ -73,70 +81,70 @@ def test_override_is_validated_and_may_use_identity_id():
     ("osg.Prod", ["/^osg\\.p/"], [], True),
 ])
 def test_group_filters(name, include, exclude, selected):
-    assert ids.group_selected(name, include, exclude) is selected
+    assert group_selected(name, include, exclude) is selected
 
 
 @pytest.mark.parametrize("rules,globus,expected", [
-    (ids.GroupNameRules(), "osg.ProjA", "osg-proja"),
-    (ids.GroupNameRules(template="@{name}"), "osg.ProjA", "@osg-proja"),
-    (ids.GroupNameRules(rules=[{"match": "osg.*", "template": "{last}"}]), "osg.ProjA", "proja"),
-    (ids.GroupNameRules(overrides={"osg.ProjA": "pa"}), "osg.ProjA", "pa"),
-    (ids.GroupNameRules(template="{name.__class__}"), "x", None),
-    (ids.GroupNameRules(), "bad name", None),
-    (ids.GroupNameRules(), "-rf", None),
-    (ids.GroupNameRules(), "a/b", None),
-    (ids.GroupNameRules(), "$(id)", None),
-    (ids.GroupNameRules(), "x" * 40, None),
-    (ids.GroupNameRules(), "1abc", None),
+    (GroupNameRules(), "osg.ProjA", "osg-proja"),
+    (GroupNameRules(template="@{name}"), "osg.ProjA", "@osg-proja"),
+    (GroupNameRules(rules=[{"match": "osg.*", "template": "{last}"}]), "osg.ProjA", "proja"),
+    (GroupNameRules(overrides={"osg.ProjA": "pa"}), "osg.ProjA", "pa"),
+    (GroupNameRules(template="{name.__class__}"), "x", None),
+    (GroupNameRules(), "bad name", None),
+    (GroupNameRules(), "-rf", None),
+    (GroupNameRules(), "a/b", None),
+    (GroupNameRules(), "$(id)", None),
+    (GroupNameRules(), "x" * 40, None),
+    (GroupNameRules(), "1abc", None),
 ])
 def test_group_name_mapping(rules, globus, expected):
     assert rules.map(globus, "gid-1")[0] == expected
 
 
 def test_allocate_id_skips_taken_and_wraps():
-    assert ids.allocate_id(10, 20, {10, 11}) == 12
-    assert ids.allocate_id(10, 20, {19, 20}, start=19) == 10
-    with pytest.raises(ids.SyncError):
-        ids.allocate_id(10, 11, {10, 11})
+    assert allocate_id(10, 20, {10, 11}) == 12
+    assert allocate_id(10, 20, {19, 20}, start=19) == 10
+    with pytest.raises(SyncError):
+        allocate_id(10, 11, {10, 11})
 
 
 def test_new_members_get_sequential_uids_avoiding_local_ids():
     db = db_with(users=[PasswdEntry("legacy", "x", 20001, 20001, "", "/", "/bin/sh")])
-    plan = ids.plan_users([member("ann"), member("bob")], ids.empty_state(), db, RULES, OPTS, mode="new")
+    plan = plan_users([member("ann"), member("bob")], empty_state(), db, RULES, OPTS, mode="new")
     assert [(c["name"], c["uid"], c["gid"]) for c in plan["create"]] == [("ann", 20000, 20000), ("bob", 20002, 20002)]
     assert plan["create"][0]["home"] == "/home/ann" and plan["create"][0]["gecos"] == "Ann"
-    assert ids.user_plan_changed(plan)
-    diff = ids.user_plan_diff(plan, OPTS)
+    assert user_plan_changed(plan)
+    diff = user_plan_diff(plan, OPTS)
     assert "ann:x:20000:20000:Ann:/home/ann:/bin/bash" in diff["after"]
 
 
 def test_existing_local_accounts_are_not_adopted_and_root_never():
-    plan = ids.plan_users([member("root"), member("admin")], ids.empty_state(), db_with(), RULES, OPTS, mode="all")
+    plan = plan_users([member("root"), member("admin")], empty_state(), db_with(), RULES, OPTS, mode="all")
     assert [s["name"] for s in plan["skipped"]] == ["admin", "root"] and not plan["create"]
     adopt = OPTS._replace(adopt_existing=True)
-    plan = ids.plan_users([member("root"), member("admin")], ids.empty_state(), db_with(), RULES, adopt, mode="all")
+    plan = plan_users([member("root"), member("admin")], empty_state(), db_with(), RULES, adopt, mode="all")
     assert [a["name"] for a in plan["adopt"]] == ["admin"] and [s["name"] for s in plan["skipped"]] == ["root"]
 
 
 def test_two_identities_one_name_first_provisioned_keeps_it():
     a = member("ann", domain="uchicago.edu", iid="id-a")
     b = member("ann", domain="globusid.org", iid="id-b")
-    plan = ids.plan_users([a, b], ids.empty_state(), db_with(), RULES, OPTS)
+    plan = plan_users([a, b], empty_state(), db_with(), RULES, OPTS)
     assert not plan["create"] and len(plan["errors"]) == 2
-    state = ids.empty_state()
-    state["users"]["id-b"] = {"name": "ann", "uid": 20000, "gid": 20000, "status": "active", "fingerprint": ids.fingerprint(b)}
+    state = empty_state()
+    state["users"]["id-b"] = {"name": "ann", "uid": 20000, "gid": 20000, "status": "active", "fingerprint": fingerprint(b)}
     db = db_with(users=[PasswdEntry("ann", "x", 20000, 20000, "Ann", "/home/ann", "/bin/bash")])
-    plan = ids.plan_users([a, b], state, db, RULES, OPTS)
+    plan = plan_users([a, b], state, db, RULES, OPTS)
     assert [e["identity_id"] for e in plan["errors"]] == ["id-a"] and not plan["create"] and not plan["update"]
 
 
 def provisioned(*members, **status):
-    state = ids.empty_state()
+    state = empty_state()
     users = []
     for n, m in enumerate(members):
         local = m.username.split("@")[0]
         state["users"][m.identity_id] = {"name": local, "uid": 20000 + n, "gid": 20000 + n, "status": status.get(local, "active"),
-                                         "globus_username": m.username, "fingerprint": ids.fingerprint(m), "private_group": True}
+                                         "globus_username": m.username, "fingerprint": fingerprint(m), "private_group": True}
         users.append(PasswdEntry(local, "x", 20000 + n, 20000 + n, m.full_name, "/home/" + local, "/bin/bash"))
     return state, users
 
@@ -145,18 +153,18 @@ def test_updated_mode_detects_changes_force_and_ignores_new():
     ann, bob = member("ann"), member("bob")
     state, users = provisioned(ann, bob)
     db = db_with(users=users)
-    plan = ids.plan_users([ann, bob, member("cat")], state, db, RULES, OPTS, mode="updated")
-    assert not ids.user_plan_changed(plan)
+    plan = plan_users([ann, bob, member("cat")], state, db, RULES, OPTS, mode="updated")
+    assert not user_plan_changed(plan)
     renamed = ann._replace(full_name="Ann Other")
-    plan = ids.plan_users([renamed, bob], state, db, RULES, OPTS, mode="updated")
+    plan = plan_users([renamed, bob], state, db, RULES, OPTS, mode="updated")
     assert [(u["name"], u["changes"]) for u in plan["update"]] == [("ann", {"gecos": "Ann Other"})]
     mail = bob._replace(email="new@example.org")
-    plan = ids.plan_users([ann, mail], state, db, RULES, OPTS, mode="updated")
+    plan = plan_users([ann, mail], state, db, RULES, OPTS, mode="updated")
     assert [(u["name"], u["changes"]) for u in plan["update"]] == [("bob", {})]
-    plan = ids.plan_users([ann, bob], state, db, RULES, OPTS, mode="updated", force=True)
+    plan = plan_users([ann, bob], state, db, RULES, OPTS, mode="updated", force=True)
     assert len(plan["update"]) == 2
-    plan = ids.plan_users([ann, bob], state, db, RULES, OPTS, mode="new")
-    assert not ids.user_plan_changed(plan)
+    plan = plan_users([ann, bob], state, db, RULES, OPTS, mode="new")
+    assert not user_plan_changed(plan)
 
 
 @pytest.mark.parametrize("departed,key", [("lock", "lock"), ("remove", "remove"), ("keep", None)])
@@ -164,12 +172,12 @@ def test_departed_users(departed, key):
     ann, bob = member("ann"), member("bob")
     state, users = provisioned(ann, bob)
     db = db_with(users=users)
-    plan = ids.plan_users([ann], state, db, RULES, OPTS._replace(departed=departed), mode="updated")
+    plan = plan_users([ann], state, db, RULES, OPTS._replace(departed=departed), mode="updated")
     for k in ("lock", "remove"):
         assert [i["name"] for i in plan[k]] == (["bob"] if k == key else [])
-    plan = ids.plan_users([ann], state, db, RULES, OPTS, mode="new")
+    plan = plan_users([ann], state, db, RULES, OPTS, mode="new")
     assert not plan["lock"]
-    plan = ids.plan_users([ann], state, db, RULES, OPTS, mode="all", complete=False)
+    plan = plan_users([ann], state, db, RULES, OPTS, mode="all", complete=False)
     assert not plan["lock"]
 
 
@@ -178,35 +186,35 @@ def test_locked_user_not_relocked_and_unlocked_when_back():
     state, users = provisioned(ann, bob, bob="locked")
     shadow = [ShadowEntry("bob", "!*", "", "", "", "", "", "1", "")]
     db = db_with(users=users, shadow=shadow)
-    assert not ids.user_plan_changed(ids.plan_users([ann], state, db, RULES, OPTS))
-    plan = ids.plan_users([ann, bob], state, db, RULES, OPTS)
+    assert not user_plan_changed(plan_users([ann], state, db, RULES, OPTS))
+    plan = plan_users([ann, bob], state, db, RULES, OPTS)
     assert [u["name"] for u in plan["unlock"]] == ["bob"]
 
 
 def test_removed_users_uid_is_never_handed_out_again():
     ann = member("ann")
     state, users = provisioned(ann, ann="removed")
-    plan = ids.plan_users([member("zed")], state, db_with(), RULES, OPTS)
+    plan = plan_users([member("zed")], state, db_with(), RULES, OPTS)
     assert plan["create"][0]["uid"] == 20001
-    plan = ids.plan_users([ann], state, db_with(), RULES, OPTS, mode="all")
+    plan = plan_users([ann], state, db_with(), RULES, OPTS, mode="all")
     assert plan["create"][0]["uid"] == 20000 and plan["create"][0]["name"] == "ann"
 
 
 def test_pending_allocation_is_resumed_or_recreated_with_same_uid():
     ann = member("ann")
     state, users = provisioned(ann, ann="pending")
-    plan = ids.plan_users([ann], state, db_with(users=users), RULES, OPTS, mode="new")
+    plan = plan_users([ann], state, db_with(users=users), RULES, OPTS, mode="new")
     assert [r["name"] for r in plan["resume"]] == ["ann"]
-    plan = ids.plan_users([ann], state, db_with(), RULES, OPTS, mode="updated")
+    plan = plan_users([ann], state, db_with(), RULES, OPTS, mode="updated")
     assert plan["create"][0]["uid"] == 20000
 
 
 def test_only_and_absent():
     ann, bob = member("ann"), member("bob")
-    plan = ids.plan_users([ann, bob], ids.empty_state(), db_with(), RULES, OPTS, mode="new", only=["bob"])
+    plan = plan_users([ann, bob], empty_state(), db_with(), RULES, OPTS, mode="new", only=["bob"])
     assert [c["name"] for c in plan["create"]] == ["bob"]
     state, users = provisioned(ann, bob)
-    plan = ids.plan_users([ann, bob], state, db_with(users=users), RULES, OPTS, only=["bob"], absent=True)
+    plan = plan_users([ann, bob], state, db_with(users=users), RULES, OPTS, only=["bob"], absent=True)
     assert [r["name"] for r in plan["remove"]] == ["bob"] and not plan["lock"]
 
 
@@ -214,21 +222,21 @@ def test_uid_drift_is_reported_not_touched():
     ann = member("ann")
     state, users = provisioned(ann)
     db = db_with(users=[users[0]._replace(uid=31000)])
-    plan = ids.plan_users([ann], state, db, RULES, OPTS)
-    assert plan["errors"] and not ids.user_plan_changed(plan)
+    plan = plan_users([ann], state, db, RULES, OPTS)
+    assert plan["errors"] and not user_plan_changed(plan)
 
 
 def group_doc(name, gid, *members):
-    return ids.GlobusGroupDoc(gid, name, "root", "", [member(m) for m in members])
+    return GlobusGroupDoc(gid, name, "root", "", [member(m) for m in members])
 
 
 def test_group_plan_create_rename_members_failed_and_departed():
     ann, bob = member("ann"), member("bob")
     state, users = provisioned(ann, bob)
     db = db_with(users=users)
-    rules = ids.GroupNameRules()
+    rules = GroupNameRules()
     groups = [group_doc("osg.A", "g-a", "ann", "bob", "ghost"), group_doc("osg.B", "g-b"), group_doc("bad name", "g-c")]
-    plan = ids.plan_groups(groups, {"g-d": "503 twice"}, state, db, rules, GOPTS)
+    plan = plan_groups(groups, {"g-d": "503 twice"}, state, db, rules, GOPTS)
     assert [(c["name"], c["gid"], c["members"]) for c in plan["create"]] == [("osg-a", 5000, ["ann", "bob"]), ("osg-b", 5001, [])]
     assert sorted(e["globus_group_id"] for e in plan["errors"]) == ["g-c", "g-d"]
     # provisioned; then Globus renames B and A loses bob
@@ -237,22 +245,22 @@ def test_group_plan_create_rename_members_failed_and_departed():
     db = db_with(users=users, groups=[GroupEntry("osg-a", "x", 5000, ["ann", "bob"]), GroupEntry("osg-b", "x", 5001, []),
                                       GroupEntry("old", "x", 5002, ["ann"])])
     groups = [group_doc("osg.A", "g-a", "ann"), group_doc("osg.Bee", "g-b")]
-    plan = ids.plan_groups(groups, {}, state, db, rules, GOPTS)
+    plan = plan_groups(groups, {}, state, db, rules, GOPTS)
     assert [(r["old_name"], r["name"], r["gid"]) for r in plan["rename"]] == [("osg-b", "osg-bee", 5001)]
     assert [(m["name"], m["removed"]) for m in plan["members"]] == [("osg-a", ["bob"])]
     assert not plan["remove"] and not plan["create"]
-    plan = ids.plan_groups(groups, {}, state, db, rules, GOPTS._replace(departed="remove"))
+    plan = plan_groups(groups, {}, state, db, rules, GOPTS._replace(departed="remove"))
     assert [r["name"] for r in plan["remove"]] == ["old"]
-    plan = ids.plan_groups(groups, {}, state, db, rules, GOPTS._replace(membership="append"))
+    plan = plan_groups(groups, {}, state, db, rules, GOPTS._replace(membership="append"))
     assert not plan["members"]
-    plan = ids.plan_groups([group_doc("osg.A", "g-a", "ann", "bob")], {}, state, db, rules, GOPTS, include=["osg.a"])
-    assert not ids.group_plan_changed(plan)
+    plan = plan_groups([group_doc("osg.A", "g-a", "ann", "bob")], {}, state, db, rules, GOPTS, include=["osg.a"])
+    assert not group_plan_changed(plan)
 
 
 def test_group_not_adopted_and_collisions():
     db = db_with(groups=[GroupEntry("osg-a", "x", 777, [])])
-    plan = ids.plan_groups([group_doc("osg.A", "g-a"), group_doc("osg-x", "g-x"), group_doc("osg.x", "g-y")], {},
-                           ids.empty_state(), db, ids.GroupNameRules(), GOPTS)
+    plan = plan_groups([group_doc("osg.A", "g-a"), group_doc("osg-x", "g-x"), group_doc("osg.x", "g-y")], {},
+                       empty_state(), db, GroupNameRules(), GOPTS)
     assert [s["name"] for s in plan["skipped"]] == ["osg-a"]
     assert sorted(e["globus_group_id"] for e in plan["errors"]) == ["g-x", "g-y"]
 
@@ -285,11 +293,11 @@ def test_apply_creates_users_homes_hooks_and_is_idempotent(env):
     write_hook(os.path.join(env["hooks"], "10-log"), 'echo "$1 $2 $DATASYNC_UID $DATASYNC_EMAIL $DATASYNC_GLOBUS_USERNAME" >> %s\n' % log)
     write_hook(os.path.join(env["hooks"], "20-fail-for-bob"), '[ "$DATASYNC_USER" != bob ]\n')
     write_hook(os.path.join(env["hooks"], ".hidden"), "exit 1\n")
-    state = ids.empty_state()
+    state = empty_state()
     members = [member("ann", full="Ann A"), member("bob")]
     db = env["backend"].read()
-    plan = ids.plan_users(members, state, db, RULES, OPTS, mode="new")
-    result = ids.apply_user_plan(plan, state, env["save"], env["backend"], db, env["runner"], env["hooks"])
+    plan = plan_users(members, state, db, RULES, OPTS, mode="new")
+    result = apply_user_plan(plan, state, env["save"], env["backend"], db, env["runner"], env["hooks"])
     assert [c["name"] for c in result["created"]] == ["ann", "bob"]
     assert env["saved"][0]["users"]["id-ann"]["status"] == "pending"  # written before the accounts
     db = env["backend"].read()
@@ -299,42 +307,42 @@ def test_apply_creates_users_homes_hooks_and_is_idempotent(env):
     assert [e["name"] for e in result["errors"]] == ["bob"] and state["users"]["id-bob"]["hooks_pending"] == "created"
     # next run retries only bob's hooks; then nothing to do
     os.unlink(os.path.join(env["hooks"], "20-fail-for-bob"))
-    plan = ids.plan_users(members, state, db, RULES, OPTS, mode="all")
+    plan = plan_users(members, state, db, RULES, OPTS, mode="all")
     assert [h["name"] for h in plan["hooks"]] == ["bob"] and not plan["create"] and not plan["update"]
-    result = ids.apply_user_plan(plan, state, env["save"], env["backend"], db, env["runner"], env["hooks"])
+    result = apply_user_plan(plan, state, env["save"], env["backend"], db, env["runner"], env["hooks"])
     assert not result["errors"] and "hooks_pending" not in state["users"]["id-bob"]
-    assert not ids.user_plan_changed(ids.plan_users(members, state, env["backend"].read(), RULES, OPTS, mode="all"))
+    assert not user_plan_changed(plan_users(members, state, env["backend"].read(), RULES, OPTS, mode="all"))
     # bob departs: locked with nologin, hook told "locked"
     db = env["backend"].read()
-    plan = ids.plan_users(members[:1], state, db, RULES, OPTS, mode="updated")
-    result = ids.apply_user_plan(plan, state, env["save"], env["backend"], db, env["runner"], env["hooks"])
+    plan = plan_users(members[:1], state, db, RULES, OPTS, mode="updated")
+    result = apply_user_plan(plan, state, env["save"], env["backend"], db, env["runner"], env["hooks"])
     db = env["backend"].read()
     assert [r["name"] for r in result["locked"]] == ["bob"] and db.user_locked("bob") and db.users["bob"].shell == "/usr/sbin/nologin"
     assert log.read_text().splitlines()[-1].startswith("locked bob 20001")
-    assert not ids.user_plan_changed(ids.plan_users(members[:1], state, db, RULES, OPTS, mode="all"))
+    assert not user_plan_changed(plan_users(members[:1], state, db, RULES, OPTS, mode="all"))
 
 
 @NEEDS_ROOT
 def test_apply_groups_for_real(env):
-    state = ids.empty_state()
+    state = empty_state()
     members = [member("ann"), member("bob")]
     db = env["backend"].read()
-    ids.apply_user_plan(ids.plan_users(members, state, db, RULES, OPTS), state, env["save"], env["backend"], db, env["runner"])
+    apply_user_plan(plan_users(members, state, db, RULES, OPTS), state, env["save"], env["backend"], db, env["runner"])
     write_hook(os.path.join(env["hooks"], "10-members"), 'cat > %s/"$DATASYNC_GROUP".members\n' % env["tmp"])
-    rules = ids.GroupNameRules(template="@{name}")
+    rules = GroupNameRules(template="@{name}")
     groups = [group_doc("osg.A", "g-a", "ann", "bob"), group_doc("plain", "g-p", "bob")]
-    plan = ids.plan_groups(groups, {}, state, env["backend"].read(), rules, GOPTS)
-    result = ids.apply_group_plan(plan, state, env["save"], env["backend"], env["runner"], env["hooks"])
+    plan = plan_groups(groups, {}, state, env["backend"].read(), rules, GOPTS)
+    result = apply_group_plan(plan, state, env["save"], env["backend"], env["runner"], env["hooks"])
     assert not result["errors"]
     db = env["backend"].read()
     assert db.groups["@osg-a"] == GroupEntry("@osg-a", "x", 5000, ["ann", "bob"]) and db.groups["@plain"].members == ["bob"]
     assert (env["tmp"] / "@osg-a.members").read_text() == "ann\nbob\n"
     groups = [group_doc("osg.A2", "g-a", "ann"), group_doc("plain", "g-p", "bob")]
-    plan = ids.plan_groups(groups, {}, state, db, rules, GOPTS)
-    ids.apply_group_plan(plan, state, env["save"], env["backend"], env["runner"], env["hooks"])
+    plan = plan_groups(groups, {}, state, db, rules, GOPTS)
+    apply_group_plan(plan, state, env["save"], env["backend"], env["runner"], env["hooks"])
     db = env["backend"].read()
     assert db.groups["@osg-a2"] == GroupEntry("@osg-a2", "x", 5000, ["ann"]) and "@osg-a" not in db.groups
-    assert not ids.group_plan_changed(ids.plan_groups(groups, {}, state, db, rules, GOPTS))
+    assert not group_plan_changed(plan_groups(groups, {}, state, db, rules, GOPTS))
 
 
 def test_hook_listing_ignores_non_executables(tmp_path):
@@ -342,12 +350,12 @@ def test_hook_listing_ignores_non_executables(tmp_path):
     write_hook(str(tmp_path / "a"), "")
     write_hook(str(tmp_path / "c~"), "")
     os.mkdir(str(tmp_path / "d"))
-    assert [os.path.basename(h) for h in ids.list_hooks(str(tmp_path))] == ["a"]
-    assert ids.list_hooks(str(tmp_path / "missing")) == []
+    assert [os.path.basename(h) for h in list_hooks(str(tmp_path))] == ["a"]
+    assert list_hooks(str(tmp_path / "missing")) == []
     assert stat.S_IMODE(os.stat(str(tmp_path / "a")).st_mode) == 0o755
 
 
 def test_globus_apps_are_skipped_not_errors():
-    app = ids.Member("c1", "c1@clients.auth.globus.org", "lab client", None, "active", "admin")
-    plan = ids.plan_users([app], ids.empty_state(), db_with(), RULES, OPTS)
+    app = Member("c1", "c1@clients.auth.globus.org", "lab client", None, "active", "admin")
+    plan = plan_users([app], empty_state(), db_with(), RULES, OPTS)
     assert not plan["errors"] and plan["skipped"][0]["identity_id"] == "c1"

@@ -1,0 +1,117 @@
+# -*- coding: utf-8 -*-
+# Copyright: sciops.datasync contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Identity sync: Globus reads (groups, their members, identities). Private to sciops.datasync: not a public API.
+
+Clients are duck-typed globus_sdk GroupsClient / AuthClient; independent calls run in a
+small thread pool.
+"""
+
+from __future__ import annotations
+
+from ._identity_model import ACTIVE, GlobusGroupDoc, Member
+
+
+def api_problem(exc):
+    """A one-line reason for a failed Globus call, with the service's code and request id."""
+    try:
+        from ansible_collections.sciops.datasync.plugins.module_utils import _globus  # pylint: disable=import-outside-toplevel
+
+        return _globus.describe(_globus.error_result(exc))
+    except ImportError:
+        pass
+    status = getattr(exc, "http_status", None)
+    if status is None:
+        return "%s: %s" % (type(exc).__name__, exc)
+    code = getattr(exc, "code", None)
+    message = getattr(exc, "message", None) or str(exc)
+    rid = getattr(exc, "request_id", None)
+    return "HTTP %s %s: %s%s" % (status, code or "", message, " (request %s)" % rid if rid else "")
+
+
+def _data(response):
+    return getattr(response, "data", response)
+
+
+def get_group_doc(groups, group_id, children=False):
+    include = ["memberships"] + (["child_ids"] if children else [])
+    return _data(groups.get_group(group_id, include=include))
+
+
+def _pool_map(func, items, workers):
+    """[(item, result, exc)] with at most ``workers`` calls in flight."""
+    items = list(items)
+    if workers <= 1 or len(items) <= 1:
+        out = []
+        for item in items:
+            try:
+                out.append((item, func(item), None))
+            except Exception as exc:  # pylint: disable=broad-except
+                out.append((item, None, exc))
+        return out
+    from concurrent.futures import ThreadPoolExecutor  # pylint: disable=import-outside-toplevel
+
+    def safe(item):
+        try:
+            return item, func(item), None
+        except Exception as exc:  # pylint: disable=broad-except
+            return item, None, exc
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(safe, items))
+
+
+def fetch_group_tree(groups, root_id, recursive=False, workers=8, root_members=True):
+    """The root group and its subgroups (children; all descendants when ``recursive``).
+
+    Returns (root_doc, {id: doc}, {id: reason}); the root failing raises. With
+    ``root_members`` false the root's (possibly huge) member list is not read.
+    """
+    if root_members:
+        root = get_group_doc(groups, root_id, children=True)
+    else:
+        root = _data(groups.get_group(root_id, include=["child_ids"]))
+    docs, failed = {}, {}
+    frontier = list(root.get("child_ids") or [])
+    seen = set([root_id])
+    while frontier:
+        batch = [g for g in frontier if g not in seen]
+        seen.update(batch)
+        frontier = []
+        for group_id, doc, exc in _pool_map(lambda g: get_group_doc(groups, g, children=recursive), batch, workers):
+            if exc is not None:
+                failed[group_id] = api_problem(exc)
+                continue
+            docs[group_id] = doc
+            if recursive:
+                frontier.extend(doc.get("child_ids") or [])
+    return root, docs, failed
+
+
+def lookup_identities(auth, identity_ids, workers=8, chunk=100):
+    """{identity id: identity doc} from Auth, ``chunk`` ids per call."""
+    identity_ids = sorted(set(identity_ids))
+    chunks = [identity_ids[i:i + chunk] for i in range(0, len(identity_ids), chunk)]
+    found = {}
+    for part, response, exc in _pool_map(lambda ids_: _data(auth.get_identities(ids=ids_)), chunks, workers):
+        if exc is not None:
+            raise exc
+        for ident in response.get("identities", []):
+            found[ident["id"]] = ident
+    return found
+
+
+def active_members(doc, identities=None):
+    out = []
+    for membership in doc.get("memberships") or []:
+        if membership.get("status") != ACTIVE:
+            continue
+        ident = (identities or {}).get(membership["identity_id"], {})
+        out.append(Member(membership["identity_id"], ident.get("username") or membership.get("username"),
+                          ident.get("name"), ident.get("email"), ACTIVE, membership.get("role")))
+    return out
+
+
+def to_group_doc(doc, identities=None):
+    return GlobusGroupDoc(doc["id"], doc.get("name") or "", doc.get("parent_id"), doc.get("description") or "",
+                          active_members(doc, identities))

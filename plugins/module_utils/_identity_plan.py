@@ -1,0 +1,412 @@
+# -*- coding: utf-8 -*-
+# Copyright: sciops.datasync contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Identity sync: plan what to do with local users and groups. Private to sciops.datasync: not a public API.
+
+Pure functions: they read the Globus members or groups, the state and the local
+account databases, and return a plan (plain dicts) that _identity_apply carries out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections import namedtuple
+
+from ._accounts import GroupEntry, PasswdEntry, clean_gecos, group_line, passwd_line
+from ._identity_model import ACTIVE, state_gids, state_uids
+from ._identity_names import allocate_id, group_selected
+
+CLIENT_DOMAIN = "@clients.auth.globus.org"
+NEVER_ADOPTED = frozenset(["root"])
+
+
+class _Union(object):
+    """Membership in any of several sets, without copying them."""
+
+    def __init__(self, *sets):
+        self.sets = sets
+
+    def __contains__(self, item):
+        return any(item in s for s in self.sets)
+
+
+def fingerprint(member):
+    blob = json.dumps([member.username, member.full_name or "", member.email or ""], sort_keys=True)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+
+
+UserOptions = namedtuple("UserOptions", [
+    "uid_min", "uid_max", "primary_group", "home_root", "shell", "departed", "adopt_existing", "create_home",
+])
+
+
+def _who(member):
+    return {"globus_username": member.username, "identity_id": member.identity_id}
+
+
+def _selected(only, local, member):
+    if not only:
+        return True
+    keys = set(o.lower() for o in only)
+    return (local or "").lower() in keys or (member.username or "").lower() in keys or member.identity_id.lower() in keys
+
+
+def plan_users(members, state, db, rules, options, mode="all", only=(), force=False, complete=True, absent=False):
+    """Compute what to do with local users. Pure: reads its arguments, returns a plan dict.
+
+    ``members`` are the active Globus members (Member tuples); ``complete`` says the
+    list is the whole membership (departure is only judged on a complete list).
+    ``absent`` (gosync deluser) removes the users named in ``only``.
+    """
+    plan = {"create": [], "update": [], "lock": [], "unlock": [], "remove": [], "adopt": [], "resume": [],
+            "hooks": [], "skipped": [], "errors": []}
+    users = state["users"]
+    name_owner = dict((r["name"], iid) for iid, r in users.items())
+    taken_uids = set(db.uids) | state_uids(state)
+    taken_gids = set(db.gids) | state_gids(state)
+    next_uid = state.get("uid_next")
+    active_ids = set()
+    by_name = {}
+    for member in sorted(members, key=lambda m: (m.username or "", m.identity_id)):
+        record = users.get(member.identity_id)
+        if record is not None:
+            local, problem = record["name"], None
+        else:
+            local, problem = rules.map(member.username, member.identity_id)
+        if not _selected(only, local, member):
+            active_ids.add(member.identity_id)
+            continue
+        if record is None and (member.username or "").lower().endswith(CLIENT_DOMAIN):
+            plan["skipped"].append(dict(_who(member), reason="%s is a Globus app (client), not a person" % member.username))
+            continue
+        if problem:
+            plan["errors"].append(dict(_who(member), reason=problem))
+            continue
+        active_ids.add(member.identity_id)
+        by_name.setdefault(local, []).append((member, record))
+
+    if absent:
+        by_name = {}
+    for local in sorted(by_name):
+        claims = by_name[local]
+        owner = name_owner.get(local)
+        if len(claims) > 1:
+            keep = [c for c in claims if c[0].identity_id == owner]
+            others = [c[0].username for c in claims]
+            for member, record in claims:
+                if keep and member.identity_id == owner:
+                    continue
+                plan["errors"].append(dict(_who(member), name=local, reason="%s maps to local name %r like %s; add an override"
+                                           % (member.username, local, ", ".join(o for o in others if o != member.username))))
+            claims = keep
+        for member, record in claims:
+            _plan_one_user(plan, member, record, local, owner, state, db, options, mode, force, taken_uids, taken_gids, next_uid)
+            if plan["create"] and plan["create"][-1]["identity_id"] == member.identity_id and record is None:
+                next_uid = plan["create"][-1]["uid"] + 1
+
+    if mode in ("updated", "all") or absent:
+        for identity_id in sorted(users, key=lambda i: users[i]["name"]):
+            record = users[identity_id]
+            if absent:
+                if not only or record["name"].lower() not in set(o.lower() for o in only):
+                    continue
+            elif identity_id in active_ids or not complete:
+                continue
+            elif only and record["name"].lower() not in set(o.lower() for o in only):
+                continue
+            _plan_departed(plan, identity_id, record, db, "remove" if absent else options.departed)
+    plan["uid_next"] = next_uid
+    return plan
+
+
+def _item(member, local, record=None, **extra):
+    item = dict(_who(member), name=local)
+    if record:
+        item.update(uid=record["uid"], gid=record["gid"])
+    item.update(extra)
+    return item
+
+
+def _plan_one_user(plan, member, record, local, owner, state, db, options, mode, force, taken_uids, taken_gids, next_uid):
+    entry = db.users.get(local)
+    want_new = mode in ("new", "all")
+    want_update = mode in ("updated", "all")
+    gecos = clean_gecos(member.full_name or "")
+    if record is None:
+        if owner is not None:
+            plan["errors"].append(_item(member, local, reason="local name %r is already provisioned for another identity" % local))
+            return
+        if not want_new:
+            return
+        if local in NEVER_ADOPTED:
+            plan["skipped"].append(_item(member, local, uid=entry.uid if entry else None,
+                                         reason="%r is a reserved system name; never created nor adopted" % local))
+            return
+        if entry is not None:
+            if options.adopt_existing and local not in NEVER_ADOPTED and entry.uid != 0:
+                plan["adopt"].append(_item(member, local, uid=entry.uid, gid=entry.gid, home=entry.home, gecos=entry.gecos,
+                                           fingerprint=fingerprint(member), full_name=member.full_name, email=member.email))
+            else:
+                plan["skipped"].append(_item(member, local, uid=entry.uid, reason="a local account %r (uid %d) exists that this module did not "
+                                             "create; it is not adopted (adopt_existing)" % (local, entry.uid)))
+            return
+        if options.primary_group:
+            group = db.groups.get(options.primary_group)
+            if group is None:
+                plan["errors"].append(_item(member, local, reason="primary group %r does not exist" % options.primary_group))
+                return
+            if local in db.groups:
+                plan["skipped"].append(_item(member, local, reason="a local group %r exists; not touched" % local))
+                return
+            uid = allocate_id(options.uid_min, options.uid_max, taken_uids, next_uid)
+            gid, group_name, private = group.gid, group.name, False
+        else:
+            if local in db.groups:
+                plan["skipped"].append(_item(member, local, reason="a local group %r exists that this module did not create" % local))
+                return
+            uid = allocate_id(options.uid_min, options.uid_max, _Union(taken_uids, taken_gids), next_uid)
+            gid, group_name, private = uid, local, True
+        taken_uids.add(uid)
+        taken_gids.add(gid)
+        plan["create"].append(_item(member, local, uid=uid, gid=gid, group=group_name, private_group=private, gecos=gecos,
+                                    home=os.path.join(options.home_root, local), shell=options.shell,
+                                    fingerprint=fingerprint(member), full_name=member.full_name, email=member.email))
+        return
+    # known identity
+    status = record.get("status")
+    if entry is None:
+        if status == "pending" or status == "removed" or want_new:
+            if not want_new and status != "pending":
+                return
+            if record["uid"] in db.uids:
+                plan["errors"].append(_item(member, local, record, reason="uid %d of %r is now used by local account %r"
+                                            % (record["uid"], local, db.uids[record["uid"]])))
+                return
+            plan["create"].append(_item(member, local, record, group=record.get("group") or local,
+                                        private_group=bool(record.get("private_group")), gecos=gecos,
+                                        home=record.get("home") or os.path.join(options.home_root, local),
+                                        shell=record.get("shell") or options.shell, fingerprint=fingerprint(member),
+                                        full_name=member.full_name, email=member.email))
+        else:
+            plan["errors"].append(_item(member, local, record, reason="account %r is in the state but missing locally" % local))
+        return
+    if entry.uid != record["uid"]:
+        plan["errors"].append(_item(member, local, record, reason="local account %r has uid %d, the state says %d; not touched"
+                                    % (local, entry.uid, record["uid"])))
+        return
+    if status == "pending":
+        plan["resume"].append(_item(member, local, record, home=entry.home, gecos=gecos, fingerprint=fingerprint(member),
+                                    full_name=member.full_name, email=member.email))
+        return
+    if not want_update:
+        if record.get("hooks_pending"):
+            plan["hooks"].append(_item(member, local, record, action=record["hooks_pending"], home=entry.home,
+                                       full_name=member.full_name, email=member.email))
+        return
+    changes = {}
+    if entry.gecos != gecos:
+        changes["gecos"] = gecos
+    if status == "locked":
+        plan["unlock"].append(_item(member, local, record, shell=record.get("shell") or options.shell, gecos=gecos,
+                                    before=passwd_line(entry), fingerprint=fingerprint(member), home=entry.home,
+                                    full_name=member.full_name, email=member.email, changes=changes))
+        return
+    if changes or force or record.get("fingerprint") != fingerprint(member):
+        after = entry._replace(**changes)
+        plan["update"].append(_item(member, local, record, changes=changes, before=passwd_line(entry), after=passwd_line(after),
+                                    fingerprint=fingerprint(member), home=entry.home, full_name=member.full_name,
+                                    email=member.email))
+    elif record.get("hooks_pending"):
+        plan["hooks"].append(_item(member, local, record, action=record["hooks_pending"], home=entry.home,
+                                   full_name=member.full_name, email=member.email))
+
+
+def _plan_departed(plan, identity_id, record, db, departed):
+    status = record.get("status")
+    entry = db.users.get(record["name"])
+    who = {"globus_username": record.get("globus_username"), "identity_id": identity_id, "name": record["name"],
+           "uid": record["uid"], "gid": record["gid"]}
+    if status == "removed" or departed == "keep":
+        return
+    if entry is None or entry.uid != record["uid"]:
+        if status == "pending":
+            plan["remove"].append(dict(who, account=False))
+        return
+    if departed == "remove":
+        plan["remove"].append(dict(who, account=True, before=passwd_line(entry)))
+    elif status != "locked" or not db.user_locked(record["name"]):
+        plan["lock"].append(dict(who, before=passwd_line(entry), home=entry.home, full_name=record.get("full_name"),
+                                 email=record.get("email")))
+
+
+def user_plan_changed(plan):
+    return any(plan[k] for k in ("create", "update", "lock", "unlock", "remove", "adopt", "resume", "hooks"))
+
+
+def user_plan_diff(plan, options):
+    before, after = [], []
+    for item in plan["create"]:
+        after.append(passwd_line(PasswdEntry(item["name"], "x", item["uid"], item["gid"], item["gecos"], item["home"], item["shell"])))
+    for item in plan["update"]:
+        before.append(item["before"])
+        after.append(item["after"])
+    for item in plan["lock"]:
+        before.append(item["before"])
+        fields = item["before"].split(":")
+        fields[6] = "(locked, expired) " + fields[6]
+        after.append(":".join(fields))
+    for item in plan["unlock"]:
+        before.append(item["before"] + " (locked, expired)")
+        fields = item["before"].split(":")
+        fields[4], fields[6] = item["gecos"], item["shell"]
+        after.append(":".join(fields))
+    for item in plan["remove"]:
+        if item.get("before"):
+            before.append(item["before"])
+    return {"before": "\n".join(before) + ("\n" if before else ""), "after": "\n".join(after) + ("\n" if after else ""),
+            "before_header": "passwd", "after_header": "passwd"}
+
+
+GroupOptions = namedtuple("GroupOptions", ["gid_min", "gid_max", "membership", "departed", "adopt_existing"])
+
+
+def plan_groups(groups, failed, state, db, rules, options, include=(), exclude=(), complete=True):
+    """Globus subgroups -> local groups. ``groups`` are GlobusGroupDoc with active members.
+
+    ``failed`` maps Globus group ids that could not be read to a reason: they are
+    reported and left alone (never treated as gone).
+    """
+    plan = {"create": [], "rename": [], "members": [], "remove": [], "skipped": [], "errors": [], "hooks": []}
+    local_user = dict((iid, r["name"]) for iid, r in state["users"].items()
+                      if r.get("status") == ACTIVE and r["name"] in db.users and db.users[r["name"]].uid == r["uid"])
+    records = state["groups"]
+    name_owner = dict((r["name"], gid) for gid, r in records.items())
+    taken = set(db.gids) | state_gids(state) | set(db.uids) | state_uids(state)
+    next_gid = state.get("gid_next")
+    seen = set()
+    claims = {}
+    for group_id, reason in sorted(failed.items()):
+        seen.add(group_id)
+        plan["errors"].append({"globus_group_id": group_id, "name": (records.get(group_id) or {}).get("name"), "reason": reason})
+    for doc in sorted(groups, key=lambda g: (g.name, g.id)):
+        seen.add(doc.id)
+        if not group_selected(doc.name, include, exclude):
+            continue
+        local, problem = rules.map(doc.name, doc.id)
+        if problem:
+            plan["errors"].append({"globus_group": doc.name, "globus_group_id": doc.id, "reason": problem})
+            continue
+        claims.setdefault(local, []).append(doc)
+    for local in sorted(claims):
+        docs = claims[local]
+        owner = name_owner.get(local)
+        if len(docs) > 1:
+            names = [d.name for d in docs]
+            for doc in docs:
+                if doc.id != owner:
+                    plan["errors"].append({"globus_group": doc.name, "globus_group_id": doc.id, "name": local,
+                                           "reason": "maps to local group %r like %s; add an override"
+                                           % (local, ", ".join(n for n in names if n != doc.name))})
+            docs = [d for d in docs if d.id == owner]
+        for doc in docs:
+            members = sorted(set(local_user[m.identity_id] for m in doc.members if m.identity_id in local_user))
+            next_gid = _plan_one_group(plan, doc, local, owner, records.get(doc.id), members, db, options, taken, next_gid)
+    if complete and options.departed == "remove":
+        for group_id in sorted(records, key=lambda g: records[g]["name"]):
+            record = records[group_id]
+            if group_id in seen or record.get("status") == "removed":
+                continue
+            entry = db.groups.get(record["name"])
+            if entry is not None and entry.gid == record["gid"]:
+                plan["remove"].append({"globus_group_id": group_id, "name": record["name"], "gid": record["gid"],
+                                       "members": entry.members, "before": group_line(entry)})
+    plan["gid_next"] = next_gid
+    return plan
+
+
+def _plan_one_group(plan, doc, local, owner, record, members, db, options, taken, next_gid):
+    base = {"globus_group": doc.name, "globus_group_id": doc.id, "name": local}
+    if record is None:
+        if owner is not None:
+            plan["errors"].append(dict(base, reason="local group %r is already provisioned for another Globus group" % local))
+            return next_gid
+        entry = db.groups.get(local)
+        if entry is not None:
+            if not options.adopt_existing or entry.gid == 0:
+                plan["skipped"].append(dict(base, gid=entry.gid, reason="a local group %r (gid %d) exists that this module did not create; "
+                                            "it is not adopted (adopt_existing)" % (local, entry.gid)))
+                return next_gid
+            plan["create"].append(dict(base, gid=entry.gid, members=members, adopt=True))
+            _plan_members(plan, base, entry, members, options)
+            return next_gid
+        gid = allocate_id(options.gid_min, options.gid_max, taken, next_gid)
+        taken.add(gid)
+        plan["create"].append(dict(base, gid=gid, members=members))
+        return gid + 1
+    gid = record["gid"]
+    base["gid"] = gid
+    current = db.groups.get(record["name"])
+    if current is None or current.gid != gid:
+        if current is not None:
+            plan["errors"].append(dict(base, reason="local group %r has gid %d, the state says %d; not touched"
+                                       % (record["name"], current.gid, gid)))
+            return next_gid
+        holder = db.gids.get(gid)
+        if holder is not None and holder != local:
+            plan["errors"].append(dict(base, reason="gid %d of %r is now used by local group %r" % (gid, local, holder)))
+            return next_gid
+        if holder == local:
+            current = db.groups[local]
+        else:
+            plan["create"].append(dict(base, members=members, resume=record.get("status") == "pending"))
+            return next_gid
+    if record["name"] != local:
+        if local in db.groups:
+            plan["errors"].append(dict(base, reason="cannot rename %r to %r: a local group %r exists" % (record["name"], local, local)))
+            return next_gid
+        plan["rename"].append(dict(base, old_name=record["name"], before=group_line(current),
+                                   after=group_line(current._replace(name=local))))
+        current = current._replace(name=local)
+    elif record.get("status") == "pending":
+        plan["create"].append(dict(base, members=members, resume=True))
+        return next_gid
+    _plan_members(plan, base, current, members, options)
+    if record.get("hooks_pending") and not any(i["globus_group_id"] == doc.id for i in plan["members"] + plan["rename"]):
+        plan["hooks"].append(dict(base, action=record["hooks_pending"], members=members))
+    return next_gid
+
+
+def _plan_members(plan, base, entry, members, options):
+    current = list(entry.members)
+    if options.membership == "exact":
+        wanted = members
+        if sorted(set(current)) == wanted and len(current) == len(wanted):
+            return
+    else:
+        missing = [m for m in members if m not in current]
+        if not missing:
+            return
+        wanted = current + missing
+    plan["members"].append(dict(base, gid=entry.gid, members=wanted, added=sorted(set(wanted) - set(current)),
+                                removed=sorted(set(current) - set(wanted)), before=group_line(entry),
+                                after=group_line(GroupEntry(entry.name, entry.password, entry.gid, wanted))))
+
+
+def group_plan_changed(plan):
+    return any(plan[k] for k in ("create", "rename", "members", "remove", "hooks"))
+
+
+def group_plan_diff(plan):
+    before, after = [], []
+    for item in plan["create"]:
+        if not item.get("adopt"):
+            after.append("%s:x:%d:%s" % (item["name"], item["gid"], ",".join(item["members"])))
+    for item in plan["rename"] + plan["members"]:
+        before.append(item["before"])
+        after.append(item["after"])
+    for item in plan["remove"]:
+        before.append(item["before"])
+    return {"before": "\n".join(before) + ("\n" if before else ""), "after": "\n".join(after) + ("\n" if after else ""),
+            "before_header": "group", "after_header": "group"}
