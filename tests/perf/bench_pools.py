@@ -26,7 +26,7 @@ import zipfile
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCALES = {"full": (100000, 2048), "medium": (20000, 400), "small": (2000, 50)}
 CACHE = os.path.join(REPO, ".cache", "bench")
-REPEATS = {"full": 4, "medium": 4, "small": 3}
+REPEATS = {"full": 8, "medium": 4, "small": 3}
 
 
 def _timed(argv, env=None, cwd=None):
