@@ -29,3 +29,20 @@ options:
     type: int
     default: 3600
 """
+
+    # Return values both modules share (their RETURN extends this fragment). "skipped" stays in each module:
+    # validate-modules does not see return values from fragments when checking RV() references.
+    RETURN = r"""
+holder_pid:
+  description: Pid of the run holding the lock when O(lock_wait=false) found it busy.
+  returned: when the lock was busy
+  type: int
+state_file:
+  description: The state file used.
+  returned: success
+  type: str
+lock_waited:
+  description: Seconds spent waiting for the lock.
+  returned: success
+  type: float
+"""

@@ -128,6 +128,8 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+extends_documentation_fragment:
+  - sciops.datasync.identity_sync
 created:
   description: Groups created (name, gid, globus_group, globus_group_id, members).
   returned: success
@@ -163,10 +165,6 @@ skipped:
   description: V(true) when the run did nothing because O(lock_wait=false) found the lock busy.
   returned: when the lock was busy
   type: bool
-holder_pid:
-  description: Pid of the run holding the lock.
-  returned: when the lock was busy
-  type: int
 hooks_run:
   description: How many groups the hooks ran for.
   returned: success
@@ -179,14 +177,6 @@ root_group_name:
   description: Name of O(root_group).
   returned: success
   type: str
-state_file:
-  description: The state file used.
-  returned: success
-  type: str
-lock_waited:
-  description: Seconds spent waiting for the lock.
-  returned: success
-  type: float
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -183,6 +183,8 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+extends_documentation_fragment:
+  - sciops.datasync.identity_sync
 created:
   description: Users created (name, uid, gid, globus_username, identity_id).
   returned: success
@@ -224,10 +226,6 @@ errors:
   type: list
   elements: dict
   sample: [{"globus_username": "-rf@uchicago.edu", "reason": "Globus username '-rf@uchicago.edu' is refused: ..."}]
-holder_pid:
-  description: Pid of the run holding the lock when O(lock_wait=false) found it busy.
-  returned: when the lock was busy
-  type: int
 hooks_run:
   description: How many users the hooks ran for.
   returned: success
@@ -236,14 +234,6 @@ members:
   description: Active Globus members seen.
   returned: success
   type: int
-state_file:
-  description: The state file used.
-  returned: success
-  type: str
-lock_waited:
-  description: Seconds spent waiting for the lock.
-  returned: success
-  type: float
 """
 
 from ansible.module_utils.basic import AnsibleModule
