@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import time
 
-from ansible_collections.sciops.datasync.plugins.module_utils._identity_globus import _data, api_problem, fetch_group_tree
+from ansible_collections.sciops.datasync.plugins.module_utils._identity_globus import api_problem, fetch_group_tree, response_data
 from ansible_collections.sciops.datasync.plugins.module_utils._identity_names import group_selected, pattern_problem
 
 UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -48,7 +48,7 @@ def group_summary(doc, members=True):
 # ---------------------------------------------------------------------------------------
 def find_group_by_name(groups, name, parent_id=None):
     """The id of the group named ``name`` (under ``parent_id`` when given) among my groups, or None."""
-    data = _data(groups.get_my_groups())
+    data = response_data(groups.get_my_groups())
     found = [g for g in data if g.get("name") == name and (parent_id is None or g.get("parent_id") == parent_id)]
     if len(found) > 1:
         raise GroupError("%d Globus groups are named %r%s; use group_id" % (len(found), name, " under %s" % parent_id if parent_id else ""))
@@ -58,7 +58,7 @@ def find_group_by_name(groups, name, parent_id=None):
 def read_group(groups, group_id):
     """The group with memberships and policies, or None when it does not exist (404)."""
     try:
-        return _data(groups.get_group(group_id, include=["memberships", "policies"]))
+        return response_data(groups.get_group(group_id, include=["memberships", "policies"]))
     except Exception as exc:  # pylint: disable=broad-except
         if getattr(exc, "http_status", None) == 404:
             return None
@@ -74,7 +74,7 @@ def resolve_identities(auth, refs):
             out[ref] = ref.lower()
     for start in range(0, len(names), 100):
         chunk = names[start:start + 100]
-        response = _data(auth.get_identities(usernames=chunk))
+        response = response_data(auth.get_identities(usernames=chunk))
         by_name = dict((i["username"].lower(), i["id"]) for i in response.get("identities", []) if i.get("username"))
         for ref in chunk:
             if ref.lower() in by_name:
@@ -195,8 +195,8 @@ def create_group_once(groups, body, attempts=3, sleep=time.sleep):
             tune = getattr(getattr(groups, "retry_config", None), "tune", None)
             if tune is not None:
                 with tune(max_retries=0):
-                    return _data(groups.create_group(body))["id"]
-            return _data(groups.create_group(body))["id"]
+                    return response_data(groups.create_group(body))["id"]
+            return response_data(groups.create_group(body))["id"]
         except Exception as exc:  # pylint: disable=broad-except
             status = getattr(exc, "http_status", None)
             if status is not None and status < 500 and status != 429:
@@ -220,20 +220,20 @@ def apply_group_plan(groups, group_id, plan):
         body.setdefault("description", "")
         group_id = create_group_once(groups, body)
     if plan["update"]:
-        current = _data(groups.get_group(group_id))
+        current = response_data(groups.get_group(group_id))
         body = {"name": plan["update"].get("name", current.get("name")),
                 "description": plan["update"].get("description", current.get("description") or "")}
         groups.update_group(group_id, body)
     if plan["policies"]:
         body = dict(plan["policies"])
         if plan["create"] or any(k not in body for k in REQUIRED_POLICY_KEYS):
-            have = _data(groups.get_group_policies(group_id))
+            have = response_data(groups.get_group_policies(group_id))
             merged = dict((k, have.get(k)) for k in POLICY_KEYS if k in have)
             merged.update(body)
             body = merged
         groups.set_group_policies(group_id, body)
     if plan["batch"]:
-        response = _data(groups.batch_membership_action(group_id, plan["batch"]))
+        response = response_data(groups.batch_membership_action(group_id, plan["batch"]))
         for action, items in (response.get("errors") or {}).items():
             for item in items:
                 if item.get("code") in IDEMPOTENT_CODES.get(action, ()):

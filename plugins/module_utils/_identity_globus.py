@@ -29,13 +29,14 @@ def api_problem(exc):
     return "HTTP %s %s: %s%s" % (status, code or "", message, " (request %s)" % rid if rid else "")
 
 
-def _data(response):
+def response_data(response):
+    """The JSON body of a globus-sdk response (or the value itself when it is already plain data)."""
     return getattr(response, "data", response)
 
 
 def get_group_doc(groups, group_id, children=False):
     include = ["memberships"] + (["child_ids"] if children else [])
-    return _data(groups.get_group(group_id, include=include))
+    return response_data(groups.get_group(group_id, include=include))
 
 
 def _pool_map(func, items, workers):
@@ -70,7 +71,7 @@ def fetch_group_tree(groups, root_id, recursive=False, workers=8, root_members=T
     if root_members:
         root = get_group_doc(groups, root_id, children=True)
     else:
-        root = _data(groups.get_group(root_id, include=["child_ids"]))
+        root = response_data(groups.get_group(root_id, include=["child_ids"]))
     docs, failed = {}, {}
     frontier = list(root.get("child_ids") or [])
     seen = set([root_id])
@@ -93,7 +94,7 @@ def lookup_identities(auth, identity_ids, workers=8, chunk=100):
     identity_ids = sorted(set(identity_ids))
     chunks = [identity_ids[i:i + chunk] for i in range(0, len(identity_ids), chunk)]
     found = {}
-    for part, response, exc in _pool_map(lambda ids_: _data(auth.get_identities(ids=ids_)), chunks, workers):
+    for part, response, exc in _pool_map(lambda ids_: response_data(auth.get_identities(ids=ids_)), chunks, workers):
         if exc is not None:
             raise exc
         for ident in response.get("identities", []):
