@@ -131,6 +131,8 @@ def test_upstream_change_and_deletes(ansible_playbook, tmp_path, pools):
             handle.write(b"changed upstream\n")
         os.utime(target, (1187969940, 1187969940))
         os.unlink(os.path.join(source, "run 02", "frame_010.dat"))
+        # The unlink may land in the second the folder was made; a set stamp makes its change certain.
+        os.utime(os.path.join(source, "run 02"), (1187969940, 1187969940))
         changed = run_mirror(ansible_playbook, tmp_path, pools, module="scratch", path=name, dest=dest)
         assert changed["changed"] is True and changed["transferred"] == ["run 01/frame_005.dat"]
         assert changed["attributes_updated"] == ["run 02/"]  # its mtime changed upstream
