@@ -21,9 +21,29 @@ def now_iso():
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
+GROUP_KEYS = ("name", "gid", "globus_group_id")
+
+
 def _public(item, *keys):
     keys = keys or ("name", "uid", "gid", "globus_username", "identity_id")
     return dict((k, item.get(k)) for k in keys if item.get(k) is not None)
+
+
+def _attempt(errors, item, keys, change, *args):
+    """Run ``change(*args)``; when it fails, note why against ``item`` and return False so the run goes on."""
+    try:
+        change(*args)
+    except Exception as exc:  # AccountError, OSError: one account's failure must not stop the others
+        errors.append(dict(_public(item, *keys), reason=str(exc)))
+        return False
+    return True
+
+
+def _update_user(backend, item, unlock):
+    if unlock:
+        backend.unlock_user(item["name"], item["shell"])
+    if item.get("changes", {}).get("gecos") is not None:
+        backend.modify_user(item["name"], gecos=item["changes"]["gecos"])
 
 
 def apply_user_plan(plan, state, save, backend, db, runner, hooks_dir=None, skeleton=None, create_home=True):
@@ -69,32 +89,19 @@ def apply_user_plan(plan, state, save, backend, db, runner, hooks_dir=None, skel
         result["created"].append(_public(item))
         hook_jobs.append(("created", item))
     for item in plan["update"] + plan["unlock"]:
-        try:
-            if item in plan["unlock"]:
-                backend.unlock_user(item["name"], item["shell"])
-            if item.get("changes", {}).get("gecos") is not None:
-                backend.modify_user(item["name"], gecos=item["changes"]["gecos"])
-        except Exception as exc:  # AccountError; keep going with the others
-            result["errors"].append(dict(_public(item), reason=str(exc)))
+        if not _attempt(result["errors"], item, (), _update_user, backend, item, item in plan["unlock"]):
             continue
         remember(item, ACTIVE, updated=stamp)
         result["updated"].append(_public(item))
         hook_jobs.append(("updated", item))
     for item in plan["lock"]:
-        try:
-            backend.lock_user(item["name"])
-        except Exception as exc:
-            result["errors"].append(dict(_public(item), reason=str(exc)))
+        if not _attempt(result["errors"], item, (), backend.lock_user, item["name"]):
             continue
         users[item["identity_id"]].update(status="locked", locked=stamp)
         result["locked"].append(_public(item))
         hook_jobs.append(("locked", item))
     for item in plan["remove"]:
-        try:
-            if item.get("account"):
-                backend.remove_user(item["name"])
-        except Exception as exc:
-            result["errors"].append(dict(_public(item), reason=str(exc)))
+        if item.get("account") and not _attempt(result["errors"], item, (), backend.remove_user, item["name"]):
             continue
         users[item["identity_id"]].update(status="removed", removed=stamp)
         result["removed"].append(_public(item))
@@ -144,43 +151,33 @@ def apply_group_plan(plan, state, save, backend, runner, hooks_dir=None):
         if item["name"] in failures:
             result["errors"].append(dict(_public(item, "name", "gid", "globus_group", "globus_group_id"), reason=failures[item["name"]]))
             continue
-        if item.get("resume") and item["members"]:
-            try:
-                backend.set_group_members(item["name"], item["members"])
-            except Exception as exc:
-                result["errors"].append(dict(_public(item, "name", "gid", "globus_group_id"), reason=str(exc)))
-                continue
+        if item.get("resume") and item["members"] and not _attempt(
+                result["errors"], item, GROUP_KEYS, backend.set_group_members, item["name"], item["members"]):
+            continue
         records[item["globus_group_id"]].update(status=ACTIVE, created=stamp)
         result["created"].append(_public(item, "name", "gid", "globus_group", "globus_group_id", "members"))
         hook_jobs.append(("created", item))
+    renamed = []
     for item in plan["rename"]:
-        try:
-            backend.rename_group(item["old_name"], item["name"])
-        except Exception as exc:
-            result["errors"].append(dict(_public(item, "name", "gid", "globus_group_id"), reason=str(exc)))
+        if not _attempt(result["errors"], item, GROUP_KEYS, backend.rename_group, item["old_name"], item["name"]):
             continue
         records[item["globus_group_id"]].update(name=item["name"], globus_group=item["globus_group"], renamed=stamp)
         result["renamed"].append(_public(item, "old_name", "name", "gid", "globus_group", "globus_group_id"))
-    renamed_ids = set(i["globus_group_id"] for i in result["renamed"])
+        renamed.append(item)
     for item in plan["members"]:
-        try:
-            backend.set_group_members(item["name"], item["members"])
-        except Exception as exc:
-            result["errors"].append(dict(_public(item, "name", "gid", "globus_group_id"), reason=str(exc)))
+        if not _attempt(result["errors"], item, GROUP_KEYS, backend.set_group_members, item["name"], item["members"]):
             continue
         result["updated"].append(_public(item, "name", "gid", "globus_group", "globus_group_id", "added", "removed"))
         hook_jobs.append(("updated", item))
-    for item in plan["rename"]:
-        if item["globus_group_id"] in renamed_ids and not any(j[1]["globus_group_id"] == item["globus_group_id"] for j in hook_jobs):
+    hooked = set(job[1]["globus_group_id"] for job in hook_jobs)
+    for item in renamed:
+        if item["globus_group_id"] not in hooked:  # a rename alone still tells the hooks
             hook_jobs.append(("updated", dict(item, members=None)))
     for item in plan["remove"]:
-        try:
-            backend.remove_group(item["name"])
-        except Exception as exc:
-            result["errors"].append(dict(_public(item, "name", "gid", "globus_group_id"), reason=str(exc)))
+        if not _attempt(result["errors"], item, GROUP_KEYS, backend.remove_group, item["name"]):
             continue
         records[item["globus_group_id"]].update(status="removed", removed=stamp)
-        result["removed"].append(_public(item, "name", "gid", "globus_group_id"))
+        result["removed"].append(_public(item, *GROUP_KEYS))
         hook_jobs.append(("removed", item))
     for item in plan["hooks"]:
         hook_jobs.append((item["action"], item))
@@ -203,7 +200,7 @@ def apply_group_plan(plan, state, save, backend, runner, hooks_dir=None):
             if problem:
                 if record is not None:
                     record["hooks_pending"] = action
-                result["errors"].append(dict(_public(item, "name", "gid", "globus_group_id"), reason=problem, hook_action=action))
+                result["errors"].append(dict(_public(item, *GROUP_KEYS), reason=problem, hook_action=action))
             elif record is not None:
                 record.pop("hooks_pending", None)
         save(state)
@@ -228,7 +225,7 @@ def preview_group_plan(plan):
     return {"created": [_public(i, *(keys + ("members",))) for i in plan["create"]],
             "renamed": [_public(i, *(keys + ("old_name",))) for i in plan["rename"]],
             "updated": [_public(i, *(keys + ("added", "removed"))) for i in plan["members"]],
-            "removed": [_public(i, "name", "gid", "globus_group_id") for i in plan["remove"]],
+            "removed": [_public(i, *GROUP_KEYS) for i in plan["remove"]],
             "skipped": [_public(i, *(keys + ("reason",))) for i in plan["skipped"]],
             "errors": [_public(i, *(keys + ("reason",))) for i in plan["errors"]],
             "hooks_run": 0}
