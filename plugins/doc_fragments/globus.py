@@ -6,7 +6,7 @@ from __future__ import annotations
 
 
 class ModuleDocFragment(object):
-    # Options shared by every Globus module (plugins/module_utils/_globus.py).
+    # Options shared by every Globus module (plugins/module_utils/_globus/clients.py).
     DOCUMENTATION = r"""
 options:
   client_id:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 class ModuleDocFragment(object):
     # The state file and run lock shared by globus_user_sync and globus_group_sync
-    # (module_utils/_identity_sync.py identity_sync_argument_spec(); the other options it returns are documented per module).
+    # (module_utils/_identity/sync.py identity_sync_argument_spec(); the other options it returns are documented per module).
     DOCUMENTATION = r"""
 options:
   state_file:

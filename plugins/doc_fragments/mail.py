@@ -7,9 +7,9 @@ from __future__ import annotations
 
 class ModuleDocFragment(object):
     # Each fragment is one literal string (ansible-test's yamllint reads them as literals); the SMTP
-    # server suboptions mirror module_utils/_mail.py SMTP_OPTIONS (smtp_options()) in each.
+    # server suboptions mirror module_utils/_core/mail.py SMTP_OPTIONS (smtp_options()) in each.
 
-    # The ``mail`` option of every mailing module (module_utils/_mail.py mail_argument_spec()).
+    # The ``mail`` option of every mailing module (module_utils/_core/mail.py mail_argument_spec()).
     # A module may override the option's own description or required flag in its DOCUMENTATION.
     DOCUMENTATION = r"""
 options:

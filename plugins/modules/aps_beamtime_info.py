@@ -91,7 +91,7 @@ beamtime:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sciops.datasync.plugins.module_utils._beamtime import run_module
+from ansible_collections.sciops.datasync.plugins.module_utils._experiment.beamtime import run_module
 
 
 def main():

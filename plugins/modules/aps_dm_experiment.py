@@ -202,8 +202,8 @@ dm_status_code:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sciops.datasync.plugins.module_utils._dm import run_module
-from ansible_collections.sciops.datasync.plugins.module_utils._mail import smtp_options
+from ansible_collections.sciops.datasync.plugins.module_utils._experiment.dm import run_module
+from ansible_collections.sciops.datasync.plugins.module_utils._core.mail import smtp_options
 
 
 def main():

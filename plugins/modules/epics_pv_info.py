@@ -92,7 +92,7 @@ errors:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sciops.datasync.plugins.module_utils._epics import run_module
+from ansible_collections.sciops.datasync.plugins.module_utils._experiment.epics import run_module
 
 
 def main():

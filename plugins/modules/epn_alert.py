@@ -136,9 +136,9 @@ message_id:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sciops.datasync.plugins.module_utils._epn import epn_argument_spec, require_libraries
-from ansible_collections.sciops.datasync.plugins.module_utils._epn_alert import run_alert
-from ansible_collections.sciops.datasync.plugins.module_utils._mail import mail_argument_spec
+from ansible_collections.sciops.datasync.plugins.module_utils._epn.repatriate import epn_argument_spec, require_libraries
+from ansible_collections.sciops.datasync.plugins.module_utils._epn.alert import run_alert
+from ansible_collections.sciops.datasync.plugins.module_utils._core.mail import mail_argument_spec
 
 
 def main():

@@ -174,7 +174,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sciops.datasync.plugins.module_utils._epn import Repatriation, epn_argument_spec, require_libraries
+from ansible_collections.sciops.datasync.plugins.module_utils._epn.repatriate import Repatriation, epn_argument_spec, require_libraries
 
 
 def main():

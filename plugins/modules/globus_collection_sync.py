@@ -266,13 +266,13 @@ mail:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sciops.datasync.plugins.module_utils._globus import (
+from ansible_collections.sciops.datasync.plugins.module_utils._globus.clients import (
     GLOBUS_MUTUALLY_EXCLUSIVE,
     GLOBUS_REQUIRED_ONE_OF,
     globus_argument_spec,
 )
-from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync_run import run_module
-from ansible_collections.sciops.datasync.plugins.module_utils._mail import mail_argument_spec
+from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync.run import run_module
+from ansible_collections.sciops.datasync.plugins.module_utils._core.mail import mail_argument_spec
 
 
 def main():

@@ -151,12 +151,12 @@ errors:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sciops.datasync.plugins.module_utils._globus import (
+from ansible_collections.sciops.datasync.plugins.module_utils._globus.clients import (
     GLOBUS_MUTUALLY_EXCLUSIVE,
     GLOBUS_REQUIRED_ONE_OF,
     globus_argument_spec,
 )
-from ansible_collections.sciops.datasync.plugins.module_utils._globus_directory import run_module
+from ansible_collections.sciops.datasync.plugins.module_utils._experiment.directory import run_module
 
 
 def main():

@@ -160,8 +160,8 @@ errors:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sciops.datasync.plugins.module_utils._globus import globus_argument_spec
-from ansible_collections.sciops.datasync.plugins.module_utils._globus_groups import run_group_module
+from ansible_collections.sciops.datasync.plugins.module_utils._globus.clients import globus_argument_spec
+from ansible_collections.sciops.datasync.plugins.module_utils._identity.group_admin import run_group_module
 
 
 def main():

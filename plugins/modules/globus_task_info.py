@@ -105,12 +105,12 @@ truncated:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sciops.datasync.plugins.module_utils._globus import (
+from ansible_collections.sciops.datasync.plugins.module_utils._globus.clients import (
     GLOBUS_MUTUALLY_EXCLUSIVE,
     GLOBUS_REQUIRED_ONE_OF,
     globus_argument_spec,
 )
-from ansible_collections.sciops.datasync.plugins.module_utils._task_info import run_task_info_module
+from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync.task_info import run_task_info_module
 
 
 def main():

@@ -238,8 +238,8 @@ members:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sciops.datasync.plugins.module_utils._globus import globus_argument_spec
-from ansible_collections.sciops.datasync.plugins.module_utils._identity_sync import identity_sync_argument_spec, run_user_sync_module
+from ansible_collections.sciops.datasync.plugins.module_utils._globus.clients import globus_argument_spec
+from ansible_collections.sciops.datasync.plugins.module_utils._identity.sync import identity_sync_argument_spec, run_user_sync_module
 
 
 def main():

@@ -135,7 +135,7 @@ errors:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sciops.datasync.plugins.module_utils._pools import daemon_argument_spec, run_info
+from ansible_collections.sciops.datasync.plugins.module_utils._pools.mirror import daemon_argument_spec, run_info
 
 
 def main():

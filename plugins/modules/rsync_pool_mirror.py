@@ -260,8 +260,8 @@ errors:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sciops.datasync.plugins.module_utils._mail import mail_argument_spec
-from ansible_collections.sciops.datasync.plugins.module_utils._pools import daemon_argument_spec, run_mirror
+from ansible_collections.sciops.datasync.plugins.module_utils._core.mail import mail_argument_spec
+from ansible_collections.sciops.datasync.plugins.module_utils._pools.mirror import daemon_argument_spec, run_mirror
 
 
 def main():

@@ -5,7 +5,7 @@ import time
 
 import yaml
 
-from ansible_collections.sciops.datasync.plugins.module_utils._synchrotron import PortalClient, load_credentials
+from ansible_collections.sciops.datasync.plugins.module_utils._epn.portal import PortalClient, load_credentials
 
 from tests.integration import epn_lab
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from ansible_collections.sciops.datasync.plugins.module_utils._lock import RunLock
+from ansible_collections.sciops.datasync.plugins.module_utils._core.lock import RunLock
 
 from tests.integration import epn_lab
 from tests.integration.conftest import REPO

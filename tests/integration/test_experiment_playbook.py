@@ -181,7 +181,7 @@ def test_share_creates_the_globus_folder_and_one_read_rule_per_user(lab, ansible
 
 
 def test_schedule_client_against_the_emulator_and_its_errors(lab, tmp_path):
-    from ansible_collections.sciops.datasync.plugins.module_utils import _beamtime
+    from ansible_collections.sciops.datasync.plugins.module_utils._experiment import beamtime as _beamtime
 
     endpoints = lab.endpoints()["aps_beamtime"]
     base = endpoints["url"]

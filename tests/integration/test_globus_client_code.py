@@ -1,4 +1,4 @@
-"""plugins/module_utils/_globus.py against the lab Globus emulator: token cache, refresh, secrets."""
+"""plugins/module_utils/_globus/clients.py against the lab Globus emulator: token cache, refresh, secrets."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from ansible_collections.sciops.datasync.plugins.module_utils import _globus
+from ansible_collections.sciops.datasync.plugins.module_utils._globus import clients as _globus
 from tests.integration.globus_lab import LabClient, admin, sdk_environment
 
 globus_sdk = pytest.importorskip("globus_sdk")

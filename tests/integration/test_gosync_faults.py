@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from ansible_collections.sciops.datasync.plugins.module_utils._lock import RunLock
+from ansible_collections.sciops.datasync.plugins.module_utils._core.lock import RunLock
 from tests.integration.gosync_lab import GlobusWorld, read_db, run_module, start_module
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="creates accounts under a temp root with shadow-utils (needs root)")

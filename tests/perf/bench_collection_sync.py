@@ -40,11 +40,11 @@ def ours(url, count, state_path):
         sys.path.insert(0, COLLECTIONS)
     import globus_sdk  # pylint: disable=import-outside-toplevel
 
-    from ansible_collections.sciops.datasync.plugins.module_utils._globus import GlobusClients
-    from ansible_collections.sciops.datasync.plugins.module_utils._state import StateFile
-    from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync_run import CollectionSync
-    from ansible_collections.sciops.datasync.plugins.module_utils._sync_definition import resolve_sync
-    from ansible_collections.sciops.datasync.plugins.module_utils._transfer_state import STATE_SCHEMA, STATE_VERSION
+    from ansible_collections.sciops.datasync.plugins.module_utils._globus.clients import GlobusClients
+    from ansible_collections.sciops.datasync.plugins.module_utils._core.state import StateFile
+    from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync.run import CollectionSync
+    from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync.definition import resolve_sync
+    from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync.state import STATE_SCHEMA, STATE_VERSION
 
     clients = GlobusClients(CLIENT["id"], CLIENT["secret"])
     transfer = globus_sdk.TransferClient(authorizer=clients.authorizer("transfer"), base_url=url)

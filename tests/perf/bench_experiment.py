@@ -42,7 +42,7 @@ def free_udp_tcp_port():
 def run(scale):
     if COLLECTIONS not in sys.path:
         sys.path.insert(0, COLLECTIONS)
-    from ansible_collections.sciops.datasync.plugins.module_utils import _epics
+    from ansible_collections.sciops.datasync.plugins.module_utils._experiment import epics as _epics
     from caproto.sync.client import read
 
     sizes = SCALES[scale]

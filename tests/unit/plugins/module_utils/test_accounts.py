@@ -4,8 +4,8 @@ import os
 
 import pytest
 
-from ansible_collections.sciops.datasync.plugins.module_utils import _accounts as acc
-from ansible_collections.sciops.datasync.plugins.module_utils._runner import CommandRunner
+from ansible_collections.sciops.datasync.plugins.module_utils._identity import accounts as acc
+from ansible_collections.sciops.datasync.plugins.module_utils._core.runner import CommandRunner
 
 from identity_helpers import NEEDS_ROOT, ShellFreeModule
 

@@ -2,7 +2,7 @@ import datetime
 
 import pytest
 
-from ansible_collections.sciops.datasync.plugins.module_utils import _beamtime
+from ansible_collections.sciops.datasync.plugins.module_utils._experiment import beamtime as _beamtime
 
 
 def test_parse_time_with_and_without_colon():

@@ -2,15 +2,15 @@ import datetime
 
 import pytest
 
-from ansible_collections.sciops.datasync.plugins.module_utils._collection_folders import normalize_dir
-from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync_run import CollectionSync
-from ansible_collections.sciops.datasync.plugins.module_utils._state import StateFile
-from ansible_collections.sciops.datasync.plugins.module_utils._sync_definition import SyncError, resolve_sync, transfer_document
-from ansible_collections.sciops.datasync.plugins.module_utils._sync_summary import email_wanted, summary_email
-from ansible_collections.sciops.datasync.plugins.module_utils._transfer_api import LIVE_STATUSES
-from ansible_collections.sciops.datasync.plugins.module_utils._transfer_deadline import format_deadline, parse_time_limit
-from ansible_collections.sciops.datasync.plugins.module_utils._transfer_plan import plan_sync
-from ansible_collections.sciops.datasync.plugins.module_utils._transfer_state import STATE_SCHEMA, STATE_VERSION
+from ansible_collections.sciops.datasync.plugins.module_utils._globus.folders import normalize_dir
+from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync.run import CollectionSync
+from ansible_collections.sciops.datasync.plugins.module_utils._core.state import StateFile
+from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync.definition import SyncError, resolve_sync, transfer_document
+from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync.summary import email_wanted, summary_email
+from ansible_collections.sciops.datasync.plugins.module_utils._globus.transfer import LIVE_STATUSES
+from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync.deadline import format_deadline, parse_time_limit
+from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync.plan import plan_sync
+from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync.state import STATE_SCHEMA, STATE_VERSION
 
 SRC = "11111111-1111-4111-8111-111111111111"
 DST = "22222222-2222-4222-8222-222222222222"

@@ -4,7 +4,7 @@ import urllib.parse
 
 import pytest
 
-from ansible_collections.sciops.datasync.plugins.module_utils import _dm
+from ansible_collections.sciops.datasync.plugins.module_utils._experiment import dm as _dm
 from tests.lab.aps_dm import server as dm_server
 
 

@@ -1,6 +1,6 @@
 import pytest
 
-from ansible_collections.sciops.datasync.plugins.module_utils import _epics
+from ansible_collections.sciops.datasync.plugins.module_utils._experiment import epics as _epics
 
 
 @pytest.mark.parametrize("value, ok", [

@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from ansible_collections.sciops.datasync.plugins.module_utils import _epn, _ssh
+from ansible_collections.sciops.datasync.plugins.module_utils._core import ssh as _ssh
+from ansible_collections.sciops.datasync.plugins.module_utils._epn import repatriate as _epn
 
 NOW = datetime.datetime(2026, 11, 23, 12, 0, tzinfo=datetime.timezone.utc)
 

@@ -2,7 +2,7 @@
 
 import datetime
 
-from ansible_collections.sciops.datasync.plugins.module_utils import _epn_alert
+from ansible_collections.sciops.datasync.plugins.module_utils._epn import alert as _epn_alert
 
 NOW = datetime.datetime(2026, 11, 23, tzinfo=datetime.timezone.utc)
 PI = {"name": "Dana O'Neil", "email": "d@x"}

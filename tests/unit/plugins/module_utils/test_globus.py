@@ -1,4 +1,4 @@
-"""Unit tests for plugins/module_utils/_globus.py: token cache, secrets, error mapping."""
+"""Unit tests for plugins/module_utils/_globus/clients.py: token cache, secrets, error mapping."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import stat
 
 import pytest
 
-from ansible_collections.sciops.datasync.plugins.module_utils import _globus
+from ansible_collections.sciops.datasync.plugins.module_utils._globus import clients as _globus
 
 globus_sdk = pytest.importorskip("globus_sdk")
 requests = pytest.importorskip("requests")

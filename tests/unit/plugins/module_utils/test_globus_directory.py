@@ -1,6 +1,6 @@
 import pytest
 
-from ansible_collections.sciops.datasync.plugins.module_utils import _globus_directory as gd
+from ansible_collections.sciops.datasync.plugins.module_utils._experiment import directory as gd
 
 GROUP = "44444444-4444-4444-8444-444444444444"
 ALICE = "55555555-5555-4555-8555-555555555555"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from ansible_collections.sciops.datasync.plugins.module_utils import _globus_groups as gg
+from ansible_collections.sciops.datasync.plugins.module_utils._identity import group_admin as gg
 
 A, B, C, D, ME = ("a" * 8 + "-0000-0000-0000-" + "0" * 12, "b" * 8 + "-0000-0000-0000-" + "0" * 12,
                   "c" * 8 + "-0000-0000-0000-" + "0" * 12, "d" * 8 + "-0000-0000-0000-" + "0" * 12,

@@ -6,19 +6,19 @@ import stat
 
 import pytest
 
-from ansible_collections.sciops.datasync.plugins.module_utils._identity_apply import apply_group_plan, apply_user_plan
-from ansible_collections.sciops.datasync.plugins.module_utils._identity_hooks import list_hooks
-from ansible_collections.sciops.datasync.plugins.module_utils._identity_model import GlobusGroupDoc, Member, SyncError, empty_state
-from ansible_collections.sciops.datasync.plugins.module_utils._identity_names import (
+from ansible_collections.sciops.datasync.plugins.module_utils._identity.apply import apply_group_plan, apply_user_plan
+from ansible_collections.sciops.datasync.plugins.module_utils._identity.hooks import list_hooks
+from ansible_collections.sciops.datasync.plugins.module_utils._identity.model import GlobusGroupDoc, Member, SyncError, empty_state
+from ansible_collections.sciops.datasync.plugins.module_utils._identity.names import (
     GroupNameRules, UsernameRules, allocate_id, group_selected,
 )
-from ansible_collections.sciops.datasync.plugins.module_utils._identity_plan import (
+from ansible_collections.sciops.datasync.plugins.module_utils._identity.plan import (
     GroupOptions, UserOptions, fingerprint, group_plan_changed, plan_groups, plan_users, user_plan_changed, user_plan_diff,
 )
-from ansible_collections.sciops.datasync.plugins.module_utils._accounts import (
+from ansible_collections.sciops.datasync.plugins.module_utils._identity.accounts import (
     AccountDatabase, GroupEntry, PasswdEntry, PosixAccounts, ShadowEntry,
 )
-from ansible_collections.sciops.datasync.plugins.module_utils._runner import CommandRunner
+from ansible_collections.sciops.datasync.plugins.module_utils._core.runner import CommandRunner
 
 from identity_helpers import NEEDS_ROOT, ShellFreeModule
 

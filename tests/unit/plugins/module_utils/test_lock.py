@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from ansible_collections.sciops.datasync.plugins.module_utils._lock import LockBusy, RunLock, read_holder
+from ansible_collections.sciops.datasync.plugins.module_utils._core.lock import LockBusy, RunLock, read_holder
 
 COLLECTIONS = [p for p in sys.path if p.endswith(".collections")][0]
 
@@ -24,7 +24,7 @@ def spawn(code, *args):
 
 HOLD = """
     import sys, time
-    from ansible_collections.sciops.datasync.plugins.module_utils._lock import RunLock
+    from ansible_collections.sciops.datasync.plugins.module_utils._core.lock import RunLock
     lock = RunLock(sys.argv[1]).acquire()
     print("locked", flush=True)
     time.sleep(60)
@@ -32,7 +32,7 @@ HOLD = """
 
 RACE = """
     import os, sys, time
-    from ansible_collections.sciops.datasync.plugins.module_utils._lock import RunLock
+    from ansible_collections.sciops.datasync.plugins.module_utils._core.lock import RunLock
     lock_path, log_path = sys.argv[1], sys.argv[2]
     with RunLock(lock_path, wait=True, timeout=60):
         with open(log_path, "a") as log:

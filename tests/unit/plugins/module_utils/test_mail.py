@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from ansible_collections.sciops.datasync.plugins.module_utils import _mail
+from ansible_collections.sciops.datasync.plugins.module_utils._core import mail as _mail
 
 
 class Sink(object):

@@ -1,6 +1,6 @@
 import pytest
 
-from ansible_collections.sciops.datasync.plugins.module_utils._names import (
+from ansible_collections.sciops.datasync.plugins.module_utils._core.names import (
     path_component_problem,
     posix_name_problem,
     relative_path_problem,

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from ansible_collections.sciops.datasync.plugins.module_utils import _pools as pools
+from ansible_collections.sciops.datasync.plugins.module_utils._pools import mirror as pools
 
 
 class Clock(object):

@@ -1,6 +1,6 @@
 import pytest
 
-from ansible_collections.sciops.datasync.plugins.module_utils import _rsync as rs
+from ansible_collections.sciops.datasync.plugins.module_utils._core import rsync as rs
 
 ITEMIZED = """receiving incremental file list
 created directory /tmp/dest

@@ -2,7 +2,7 @@ import sys
 
 import pytest
 
-from ansible_collections.sciops.datasync.plugins.module_utils._runner import CommandRunner
+from ansible_collections.sciops.datasync.plugins.module_utils._core.runner import CommandRunner
 
 
 class FakeModule(object):

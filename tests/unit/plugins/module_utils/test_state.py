@@ -10,13 +10,13 @@ import time
 
 import pytest
 
-from ansible_collections.sciops.datasync.plugins.module_utils._state import StateError, StateFile, atomic_write_json
+from ansible_collections.sciops.datasync.plugins.module_utils._core.state import StateError, StateFile, atomic_write_json
 
 COLLECTIONS = [p for p in sys.path if p.endswith(".collections")][0]
 
 WRITER = """
     import hashlib, sys
-    from ansible_collections.sciops.datasync.plugins.module_utils._state import StateFile
+    from ansible_collections.sciops.datasync.plugins.module_utils._core.state import StateFile
     state = StateFile(sys.argv[1], "test", 1)
     n = 0
     print("ready", flush=True)

@@ -4,7 +4,7 @@ import datetime
 
 import pytest
 
-from ansible_collections.sciops.datasync.plugins.module_utils import _synchrotron
+from ansible_collections.sciops.datasync.plugins.module_utils._epn import portal as _synchrotron
 
 CREDS = {"username": "u", "password": "p", "client_name": "c", "client_password": "cp"}
 START = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)

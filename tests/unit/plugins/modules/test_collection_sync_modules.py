@@ -1,6 +1,6 @@
 import pytest
 
-from ansible_collections.sciops.datasync.plugins.module_utils._lock import RunLock
+from ansible_collections.sciops.datasync.plugins.module_utils._core.lock import RunLock
 from ansible_collections.sciops.datasync.plugins.modules import globus_collection_sync, globus_directory, globus_task_info
 
 from module_runner import run
@@ -28,7 +28,7 @@ def test_busy_lock_without_wait_skips(tmp_path):
 
 
 def test_refused_sync_is_named_and_nothing_is_contacted(tmp_path, monkeypatch):
-    from ansible_collections.sciops.datasync.plugins.module_utils import _globus
+    from ansible_collections.sciops.datasync.plugins.module_utils._globus import clients as _globus
 
     class Silent:
         def task_list(self, **kwargs):
@@ -51,7 +51,7 @@ def test_task_info_needs_a_task_a_name_or_a_label(tmp_path):
 
 
 def test_directory_refuses_a_bad_path_before_any_call(tmp_path, monkeypatch):
-    from ansible_collections.sciops.datasync.plugins.module_utils import _globus
+    from ansible_collections.sciops.datasync.plugins.module_utils._globus import clients as _globus
 
     monkeypatch.setattr(_globus, "transfer_client", lambda module: None)
     monkeypatch.setattr(_globus, "auth_client", lambda module: None)
@@ -61,7 +61,7 @@ def test_directory_refuses_a_bad_path_before_any_call(tmp_path, monkeypatch):
 
 
 def test_check_mode_plans_without_creating_the_state_or_lock_folder(tmp_path, monkeypatch):
-    from ansible_collections.sciops.datasync.plugins.module_utils import _globus
+    from ansible_collections.sciops.datasync.plugins.module_utils._globus import clients as _globus
     from tests.unit.plugins.module_utils.test_collection_sync import FakeTransfer
 
     fake = FakeTransfer()
@@ -78,7 +78,7 @@ def test_check_mode_plans_without_creating_the_state_or_lock_folder(tmp_path, mo
 
 @pytest.mark.parametrize("option, value", [("task_id", "../endpoint/x"), ("label", "x/status:SUCCEEDED"), ("name", "-rf")])
 def test_task_info_refuses_bad_ids_and_labels_before_any_call(tmp_path, monkeypatch, option, value):
-    from ansible_collections.sciops.datasync.plugins.module_utils import _globus
+    from ansible_collections.sciops.datasync.plugins.module_utils._globus import clients as _globus
 
     def no_clients(module):
         raise AssertionError("no Globus call expected")

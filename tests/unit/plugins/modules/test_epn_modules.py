@@ -2,7 +2,7 @@
 
 import os
 
-from ansible_collections.sciops.datasync.plugins.module_utils import _epn_alert
+from ansible_collections.sciops.datasync.plugins.module_utils._epn import alert as _epn_alert
 from ansible_collections.sciops.datasync.plugins.modules import epn_alert, epn_repatriate
 
 from module_runner import run

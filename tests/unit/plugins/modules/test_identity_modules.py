@@ -4,8 +4,9 @@ import os
 
 import pytest
 
-from ansible_collections.sciops.datasync.plugins.module_utils import _globus_groups, _identity_sync
-from ansible_collections.sciops.datasync.plugins.module_utils._lock import RunLock
+from ansible_collections.sciops.datasync.plugins.module_utils._identity import group_admin as _globus_groups
+from ansible_collections.sciops.datasync.plugins.module_utils._identity import sync as _identity_sync
+from ansible_collections.sciops.datasync.plugins.module_utils._core.lock import RunLock
 from ansible_collections.sciops.datasync.plugins.modules import globus_group, globus_group_info, globus_group_sync, globus_user_sync
 
 from module_runner import run

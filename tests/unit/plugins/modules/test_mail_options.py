@@ -1,11 +1,11 @@
-"""Every mailing module takes the shared mail options (module_utils/_mail.py) and documents them with one fragment."""
+"""Every mailing module takes the shared mail options (module_utils/_core/mail.py) and documents them with one fragment."""
 
 from unittest import mock
 
 import pytest
 from ansible.module_utils import basic
 
-from ansible_collections.sciops.datasync.plugins.module_utils import _mail
+from ansible_collections.sciops.datasync.plugins.module_utils._core import mail as _mail
 from ansible_collections.sciops.datasync.plugins.modules import aps_dm_experiment, epn_alert, globus_collection_sync, rsync_pool_mirror
 
 from module_runner import run

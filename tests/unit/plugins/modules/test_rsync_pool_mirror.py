@@ -3,7 +3,7 @@ import json
 import pytest
 from ansible.module_utils import basic
 
-from ansible_collections.sciops.datasync.plugins.module_utils._runner import CommandResult, CommandRunner
+from ansible_collections.sciops.datasync.plugins.module_utils._core.runner import CommandResult, CommandRunner
 from ansible_collections.sciops.datasync.plugins.modules import rsync_pool_info, rsync_pool_mirror
 
 from module_runner import run

@@ -12,8 +12,8 @@ from __future__ import annotations
 import fnmatch
 import re
 
-from ._identity_model import SyncError
-from ._names import path_component_problem, posix_name_problem
+from ansible_collections.sciops.datasync.plugins.module_utils._identity.model import SyncError
+from ansible_collections.sciops.datasync.plugins.module_utils._core.names import path_component_problem, posix_name_problem
 
 GROUP_NAME = re.compile(r"^[A-Za-z_@][A-Za-z0-9_.@-]*$")
 _PLACEHOLDER = re.compile(r"\{(name|last|first|id)\}")

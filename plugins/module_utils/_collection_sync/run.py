@@ -19,15 +19,15 @@ import datetime
 import os
 import time
 
-from ansible_collections.sciops.datasync.plugins.module_utils._collection_folders import (
+from ansible_collections.sciops.datasync.plugins.module_utils._globus.folders import (
     FolderError,
     access_problem,
     ensure_directory,
     stat_path,
 )
-from ansible_collections.sciops.datasync.plugins.module_utils._sync_definition import SyncError, resolve_syncs, transfer_document
-from ansible_collections.sciops.datasync.plugins.module_utils._sync_summary import send_summary
-from ansible_collections.sciops.datasync.plugins.module_utils._transfer_api import (
+from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync.definition import SyncError, resolve_syncs, transfer_document
+from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync.summary import send_summary
+from ansible_collections.sciops.datasync.plugins.module_utils._globus.transfer import (
     api_error_info,
     describe_api_error,
     error_events,
@@ -39,9 +39,9 @@ from ansible_collections.sciops.datasync.plugins.module_utils._transfer_api impo
     submit,
     wait_for_tasks,
 )
-from ansible_collections.sciops.datasync.plugins.module_utils._transfer_deadline import format_deadline
-from ansible_collections.sciops.datasync.plugins.module_utils._transfer_plan import plan_sync
-from ansible_collections.sciops.datasync.plugins.module_utils._transfer_state import (
+from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync.deadline import format_deadline
+from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync.plan import plan_sync
+from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync.state import (
     empty_state,
     forget_submission,
     record_ended,
@@ -231,9 +231,9 @@ class CollectionSync(object):
 
 def run_module(module):
     """globus_collection_sync."""
-    from ansible_collections.sciops.datasync.plugins.module_utils import _globus  # pylint: disable=import-outside-toplevel
-    from ansible_collections.sciops.datasync.plugins.module_utils._lock import LockBusy, RunLock  # pylint: disable=import-outside-toplevel
-    from ansible_collections.sciops.datasync.plugins.module_utils._state import StateError  # pylint: disable=import-outside-toplevel
+    from ansible_collections.sciops.datasync.plugins.module_utils._globus import clients as _globus  # pylint: disable=import-outside-toplevel
+    from ansible_collections.sciops.datasync.plugins.module_utils._core.lock import LockBusy, RunLock  # pylint: disable=import-outside-toplevel
+    from ansible_collections.sciops.datasync.plugins.module_utils._core.state import StateError  # pylint: disable=import-outside-toplevel
 
     params = module.params
     result = {"changed": False, "syncs": [], "submitted": [], "errors": [], "skipped": False}

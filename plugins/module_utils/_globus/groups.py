@@ -9,13 +9,13 @@ small thread pool.
 
 from __future__ import annotations
 
-from ._identity_model import ACTIVE, GlobusGroupDoc, Member
+from ansible_collections.sciops.datasync.plugins.module_utils._identity.model import ACTIVE, GlobusGroupDoc, Member
 
 
 def api_problem(exc):
     """A one-line reason for a failed Globus call, with the service's code and request id."""
     try:
-        from ansible_collections.sciops.datasync.plugins.module_utils import _globus  # pylint: disable=import-outside-toplevel
+        from ansible_collections.sciops.datasync.plugins.module_utils._globus import clients as _globus  # pylint: disable=import-outside-toplevel
 
         return _globus.describe(_globus.error_result(exc))
     except ImportError:

@@ -491,7 +491,7 @@ def apply_actions(module, client, params, desired, actions, current, result):
 
 
 def send_notification(module, notify, action, result):
-    from ansible_collections.sciops.datasync.plugins.module_utils._mail import MailError, send_mail
+    from ansible_collections.sciops.datasync.plugins.module_utils._core.mail import MailError, send_mail
 
     try:
         send_mail(to=[action["email"]], subject=notify.get("subject") or "Important information on APS experiment",

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.sciops.datasync.plugins.module_utils._collection_folders import UUID, normalize_dir, path_problem
-from ansible_collections.sciops.datasync.plugins.module_utils._transfer_deadline import DEFAULT_TIME_LIMIT, parse_time_limit
+from ansible_collections.sciops.datasync.plugins.module_utils._globus.folders import UUID, normalize_dir, path_problem
+from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync.deadline import DEFAULT_TIME_LIMIT, parse_time_limit
 
 SYNC_LEVELS = {"exists": 0, "size": 1, "mtime": 2, "checksum": 3}
 

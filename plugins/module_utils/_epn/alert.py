@@ -16,13 +16,13 @@ import datetime
 import os
 import stat
 
-from ansible_collections.sciops.datasync.plugins.module_utils._epn import (
+from ansible_collections.sciops.datasync.plugins.module_utils._epn.repatriate import (
     epn_map_problems, epn_number, epn_problem, equipment_beamlines, list_portal_visits, now_utc,
 )
-from ansible_collections.sciops.datasync.plugins.module_utils._mail import MailError, send_mail
-from ansible_collections.sciops.datasync.plugins.module_utils._ssh import host_label
-from ansible_collections.sciops.datasync.plugins.module_utils._state import StateError, StateFile
-from ansible_collections.sciops.datasync.plugins.module_utils._synchrotron import PortalError, iso_utc, parse_time
+from ansible_collections.sciops.datasync.plugins.module_utils._core.mail import MailError, send_mail
+from ansible_collections.sciops.datasync.plugins.module_utils._core.ssh import host_label
+from ansible_collections.sciops.datasync.plugins.module_utils._core.state import StateError, StateFile
+from ansible_collections.sciops.datasync.plugins.module_utils._epn.portal import PortalError, iso_utc, parse_time
 
 STATE_SCHEMA = "sciops.datasync.epn_alert"
 STATE_VERSION = 1

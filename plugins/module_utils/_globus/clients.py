@@ -28,7 +28,7 @@ import time
 
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.sciops.datasync.plugins.module_utils._state import StateError, StateFile
+from ansible_collections.sciops.datasync.plugins.module_utils._core.state import StateError, StateFile
 
 TOKEN_MARGIN = 300
 CACHE_SCHEMA = "sciops.datasync.globus_token_cache"

@@ -103,7 +103,8 @@ def summary_email(results, errors, hostname, file_manager_url=FILE_MANAGER_URL):
 
 def send_summary(module, results, errors):
     """Send the run summary when asked; returns the ``mail`` result (or None)."""
-    from ansible_collections.sciops.datasync.plugins.module_utils._mail import MailError, mail_settings, send_mail  # pylint: disable=import-outside-toplevel
+    from ansible_collections.sciops.datasync.plugins.module_utils._core.mail import (  # pylint: disable=import-outside-toplevel
+        MailError, mail_settings, send_mail)
     import socket  # pylint: disable=import-outside-toplevel
 
     options = module.params.get("mail")

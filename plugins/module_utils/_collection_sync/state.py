@@ -10,7 +10,7 @@ submission id it was submitted under); ``last`` is the summary of the last ended
 
 from __future__ import annotations
 
-from ansible_collections.sciops.datasync.plugins.module_utils._state import StateFile
+from ansible_collections.sciops.datasync.plugins.module_utils._core.state import StateFile
 
 STATE_SCHEMA = "sciops.datasync.collection_sync"
 STATE_VERSION = 1

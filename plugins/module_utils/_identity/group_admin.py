@@ -14,8 +14,8 @@ from __future__ import annotations
 import re
 import time
 
-from ansible_collections.sciops.datasync.plugins.module_utils._identity_globus import api_problem, fetch_group_tree, response_data
-from ansible_collections.sciops.datasync.plugins.module_utils._identity_names import group_selected, pattern_problem
+from ansible_collections.sciops.datasync.plugins.module_utils._globus.groups import api_problem, fetch_group_tree, response_data
+from ansible_collections.sciops.datasync.plugins.module_utils._identity.names import group_selected, pattern_problem
 
 UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 ROLE_RANK = {"member": 1, "manager": 2, "admin": 3}
@@ -247,14 +247,14 @@ def apply_group_plan(groups, group_id, plan):
 # module glue
 # ---------------------------------------------------------------------------------------
 def _clients(module):
-    from ansible_collections.sciops.datasync.plugins.module_utils import _globus  # pylint: disable=import-outside-toplevel
+    from ansible_collections.sciops.datasync.plugins.module_utils._globus import clients as _globus  # pylint: disable=import-outside-toplevel
 
     return _globus.groups_client(module), _globus.auth_client(module)
 
 
 def _my_identity(module):
     try:
-        from ansible_collections.sciops.datasync.plugins.module_utils import _globus  # pylint: disable=import-outside-toplevel
+        from ansible_collections.sciops.datasync.plugins.module_utils._globus import clients as _globus  # pylint: disable=import-outside-toplevel
 
         username = _globus.client_username(module)
     except Exception:  # pylint: disable=broad-except

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import time
 
-from ._accounts import GroupSpec, UserSpec
-from ._identity_hooks import group_hook_env, list_hooks, run_hooks, user_hook_env
-from ._identity_model import ACTIVE
+from ansible_collections.sciops.datasync.plugins.module_utils._identity.accounts import GroupSpec, UserSpec
+from ansible_collections.sciops.datasync.plugins.module_utils._identity.hooks import group_hook_env, list_hooks, run_hooks, user_hook_env
+from ansible_collections.sciops.datasync.plugins.module_utils._identity.model import ACTIVE
 
 
 def now_iso():

@@ -18,7 +18,7 @@ import re
 import time
 import traceback
 
-from ansible_collections.sciops.datasync.plugins.module_utils._names import path_component_problem
+from ansible_collections.sciops.datasync.plugins.module_utils._core.names import path_component_problem
 
 CA_ENV = {
     "addr_list": "EPICS_CA_ADDR_LIST",

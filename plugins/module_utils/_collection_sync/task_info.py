@@ -10,16 +10,16 @@ when asked, the transferred and skipped file lists (paged, cut at ``max_files``)
 
 from __future__ import annotations
 
-from ansible_collections.sciops.datasync.plugins.module_utils._collection_folders import UUID
-from ansible_collections.sciops.datasync.plugins.module_utils._sync_definition import LABEL, LABEL_RULE, SYNC_NAME, default_label
-from ansible_collections.sciops.datasync.plugins.module_utils._transfer_api import (
+from ansible_collections.sciops.datasync.plugins.module_utils._globus.folders import UUID
+from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync.definition import LABEL, LABEL_RULE, SYNC_NAME, default_label
+from ansible_collections.sciops.datasync.plugins.module_utils._globus.transfer import (
     LIVE_STATUSES,
     error_events,
     fail_api,
     find_task_by_label,
     get_task,
 )
-from ansible_collections.sciops.datasync.plugins.module_utils._transfer_state import (
+from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync.state import (
     empty_state,
     recorded_entry,
     sync_state_file,
@@ -57,8 +57,8 @@ def task_report(transfer, task, events=5, transferred=False, skipped=False, max_
 
 def run_task_info_module(module):
     """globus_task_info."""
-    from ansible_collections.sciops.datasync.plugins.module_utils import _globus  # pylint: disable=import-outside-toplevel
-    from ansible_collections.sciops.datasync.plugins.module_utils._state import StateError  # pylint: disable=import-outside-toplevel
+    from ansible_collections.sciops.datasync.plugins.module_utils._globus import clients as _globus  # pylint: disable=import-outside-toplevel
+    from ansible_collections.sciops.datasync.plugins.module_utils._core.state import StateError  # pylint: disable=import-outside-toplevel
 
     params = module.params
     if params["name"] and not SYNC_NAME.match(params["name"]):

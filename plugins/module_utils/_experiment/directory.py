@@ -10,14 +10,14 @@ Rules this module was not asked about are left alone unless ``exact`` is set.
 
 from __future__ import annotations
 
-from ansible_collections.sciops.datasync.plugins.module_utils._collection_folders import (
+from ansible_collections.sciops.datasync.plugins.module_utils._globus.folders import (
     FolderError,
     UUID,
     ensure_directory,
     normalize_dir,
     path_problem,
 )
-from ansible_collections.sciops.datasync.plugins.module_utils._transfer_api import api_error_info, describe_api_error
+from ansible_collections.sciops.datasync.plugins.module_utils._globus.transfer import api_error_info, describe_api_error
 
 PERMISSIONS = ("r", "rw")
 
@@ -230,7 +230,7 @@ def manage_directory(transfer, auth, collection, path, shares, state="present", 
 
 def run_module(module):
     """globus_directory."""
-    from ansible_collections.sciops.datasync.plugins.module_utils import _globus  # pylint: disable=import-outside-toplevel
+    from ansible_collections.sciops.datasync.plugins.module_utils._globus import clients as _globus  # pylint: disable=import-outside-toplevel
 
     params = module.params
     transfer = _globus.transfer_client(module)

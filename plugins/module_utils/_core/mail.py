@@ -5,7 +5,7 @@
 
 Usage (everything but ``to``, ``subject`` and ``text`` is optional)::
 
-    from ..module_utils._mail import MailError, send_mail
+    from ..module_utils._core.mail import MailError, send_mail
 
     try:
         message_id = send_mail(

@@ -10,7 +10,7 @@ outcome and, when starting is allowed, the next task is submitted.
 
 from __future__ import annotations
 
-from ansible_collections.sciops.datasync.plugins.module_utils._transfer_api import is_ended, is_live
+from ansible_collections.sciops.datasync.plugins.module_utils._globus.transfer import is_ended, is_live
 
 
 def plan_sync(name, recorded, found_live, start):

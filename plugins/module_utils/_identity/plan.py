@@ -14,9 +14,9 @@ import json
 import os
 from collections import namedtuple
 
-from ._accounts import GroupEntry, PasswdEntry, clean_gecos, group_line, passwd_line
-from ._identity_model import ACTIVE, state_gids, state_uids
-from ._identity_names import allocate_id, group_selected
+from ansible_collections.sciops.datasync.plugins.module_utils._identity.accounts import GroupEntry, PasswdEntry, clean_gecos, group_line, passwd_line
+from ansible_collections.sciops.datasync.plugins.module_utils._identity.model import ACTIVE, state_gids, state_uids
+from ansible_collections.sciops.datasync.plugins.module_utils._identity.names import allocate_id, group_selected
 
 CLIENT_DOMAIN = "@clients.auth.globus.org"
 NEVER_ADOPTED = frozenset(["root"])

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.sciops.datasync.plugins.module_utils._transfer_api import api_error_info, is_api_error
+from ansible_collections.sciops.datasync.plugins.module_utils._globus.transfer import api_error_info, is_api_error
 
 UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-from ._accounts import PasswdEntry, clean_gecos, passwd_line
+from ansible_collections.sciops.datasync.plugins.module_utils._identity.accounts import PasswdEntry, clean_gecos, passwd_line
 
 
 def list_hooks(directory):

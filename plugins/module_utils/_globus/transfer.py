@@ -58,7 +58,7 @@ def describe_api_error(exc):
 
 def fail_api(module, exc, what, **result):
     """Fail the module with the Globus error of ``exc``; re-raises anything that is not one."""
-    from ansible_collections.sciops.datasync.plugins.module_utils._globus import fail_globus  # pylint: disable=import-outside-toplevel
+    from ansible_collections.sciops.datasync.plugins.module_utils._globus.clients import fail_globus  # pylint: disable=import-outside-toplevel
 
     if api_error_info(exc) is None:
         raise exc

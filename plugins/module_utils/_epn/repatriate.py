@@ -25,15 +25,15 @@ import time
 
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.sciops.datasync.plugins.module_utils._lock import LockBusy, RunLock
-from ansible_collections.sciops.datasync.plugins.module_utils._names import path_component_problem
-from ansible_collections.sciops.datasync.plugins.module_utils._rsync import (
+from ansible_collections.sciops.datasync.plugins.module_utils._core.lock import LockBusy, RunLock
+from ansible_collections.sciops.datasync.plugins.module_utils._core.names import path_component_problem
+from ansible_collections.sciops.datasync.plugins.module_utils._core.rsync import (
     C_ENV, build_argv, daemon_error, exit_meaning, parse_itemized, parse_stats, remote_shell_source, rsh_command,
 )
-from ansible_collections.sciops.datasync.plugins.module_utils._runner import CommandRunner
-from ansible_collections.sciops.datasync.plugins.module_utils._ssh import SshConfigError, host_key_problem, ssh_argv
-from ansible_collections.sciops.datasync.plugins.module_utils._state import StateError, StateFile
-from ansible_collections.sciops.datasync.plugins.module_utils._synchrotron import (
+from ansible_collections.sciops.datasync.plugins.module_utils._core.runner import CommandRunner
+from ansible_collections.sciops.datasync.plugins.module_utils._core.ssh import SshConfigError, host_key_problem, ssh_argv
+from ansible_collections.sciops.datasync.plugins.module_utils._core.state import StateError, StateFile
+from ansible_collections.sciops.datasync.plugins.module_utils._epn.portal import (
     PortalClient, PortalError, iso_utc, load_credentials, parse_time,
 )
 

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import os
 
-from ._identity_apply import apply_group_plan, apply_user_plan, preview_group_plan, preview_user_plan
-from ._identity_globus import api_problem, fetch_group_tree, get_group_doc, lookup_identities, to_group_doc
-from ._identity_model import ACTIVE, STATE_SCHEMA, STATE_VERSION, Member, empty_state
-from ._identity_names import GroupNameRules, UsernameRules, pattern_problem
-from ._identity_plan import (
+from ansible_collections.sciops.datasync.plugins.module_utils._identity.apply import (
+    apply_group_plan, apply_user_plan, preview_group_plan, preview_user_plan)
+from ansible_collections.sciops.datasync.plugins.module_utils._globus.groups import (
+    api_problem, fetch_group_tree, get_group_doc, lookup_identities, to_group_doc)
+from ansible_collections.sciops.datasync.plugins.module_utils._identity.model import ACTIVE, STATE_SCHEMA, STATE_VERSION, Member, empty_state
+from ansible_collections.sciops.datasync.plugins.module_utils._identity.names import GroupNameRules, UsernameRules, pattern_problem
+from ansible_collections.sciops.datasync.plugins.module_utils._identity.plan import (
     GroupOptions, UserOptions, group_plan_changed, group_plan_diff, plan_groups, plan_users, user_plan_changed, user_plan_diff,
 )
 
@@ -41,7 +43,7 @@ def identity_sync_argument_spec():
 
 def globus_clients(module):
     """(GroupsClient, AuthClient) built by the collection's shared Globus options."""
-    from ansible_collections.sciops.datasync.plugins.module_utils import _globus  # pylint: disable=import-outside-toplevel
+    from ansible_collections.sciops.datasync.plugins.module_utils._globus import clients as _globus  # pylint: disable=import-outside-toplevel
 
     return _globus.groups_client(module), _globus.auth_client(module)
 
@@ -54,7 +56,7 @@ def default_paths(params):
 
 
 def _load_state(module, path):
-    from ansible_collections.sciops.datasync.plugins.module_utils._state import StateError, StateFile  # pylint: disable=import-outside-toplevel
+    from ansible_collections.sciops.datasync.plugins.module_utils._core.state import StateError, StateFile  # pylint: disable=import-outside-toplevel
 
     statefile = StateFile(path, STATE_SCHEMA, STATE_VERSION)
     try:
@@ -68,7 +70,7 @@ def _load_state(module, path):
 
 def _locked(module, lock_file, body):
     """Run ``body()`` under the run lock; a busy lock with lock_wait false exits skipped."""
-    from ansible_collections.sciops.datasync.plugins.module_utils._lock import LockBusy, RunLock  # pylint: disable=import-outside-toplevel
+    from ansible_collections.sciops.datasync.plugins.module_utils._core.lock import LockBusy, RunLock  # pylint: disable=import-outside-toplevel
 
     params = module.params
     if module.check_mode and not os.path.isdir(os.path.dirname(lock_file) or "."):
@@ -101,8 +103,8 @@ def run_user_sync_module(module, clients=None):
                           params["departed"], params["adopt_existing"], params["create_home"])
 
     def body(lock):
-        from ansible_collections.sciops.datasync.plugins.module_utils._accounts import PosixAccounts  # pylint: disable=import-outside-toplevel
-        from ansible_collections.sciops.datasync.plugins.module_utils._runner import CommandRunner  # pylint: disable=import-outside-toplevel
+        from ansible_collections.sciops.datasync.plugins.module_utils._identity.accounts import PosixAccounts  # pylint: disable=import-outside-toplevel
+        from ansible_collections.sciops.datasync.plugins.module_utils._core.runner import CommandRunner  # pylint: disable=import-outside-toplevel
 
         statefile, state = _load_state(module, state_file)
         groups_client, auth_client = clients(module)
@@ -174,8 +176,8 @@ def run_group_sync_module(module, clients=None):
     options = GroupOptions(params["gid_min"], params["gid_max"], params["membership"], params["departed"], params["adopt_existing"])
 
     def body(lock):
-        from ansible_collections.sciops.datasync.plugins.module_utils._accounts import PosixAccounts  # pylint: disable=import-outside-toplevel
-        from ansible_collections.sciops.datasync.plugins.module_utils._runner import CommandRunner  # pylint: disable=import-outside-toplevel
+        from ansible_collections.sciops.datasync.plugins.module_utils._identity.accounts import PosixAccounts  # pylint: disable=import-outside-toplevel
+        from ansible_collections.sciops.datasync.plugins.module_utils._core.runner import CommandRunner  # pylint: disable=import-outside-toplevel
 
         statefile, state = _load_state(module, state_file)
         groups_client = clients(module)[0]
