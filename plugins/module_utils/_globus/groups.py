@@ -9,7 +9,12 @@ small thread pool.
 
 from __future__ import annotations
 
-from ansible_collections.sciops.datasync.plugins.module_utils._identity.model import ACTIVE, GlobusGroupDoc, Member
+from collections import namedtuple
+
+ACTIVE = "active"
+
+Member = namedtuple("Member", ["identity_id", "username", "full_name", "email", "status", "role"])
+GlobusGroupDoc = namedtuple("GlobusGroupDoc", ["id", "name", "parent_id", "description", "members"])
 
 
 def api_problem(exc):

@@ -14,7 +14,7 @@ import time
 
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.accounts import GroupSpec, UserSpec
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.hooks import group_hook_env, list_hooks, run_hooks, user_hook_env
-from ansible_collections.sciops.datasync.plugins.module_utils._identity.model import ACTIVE
+from ansible_collections.sciops.datasync.plugins.module_utils._globus.groups import ACTIVE
 
 
 def now_iso():

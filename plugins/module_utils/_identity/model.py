@@ -11,15 +11,8 @@ one with the same ids; a departed user's uid stays in the state and is never reu
 
 from __future__ import annotations
 
-from collections import namedtuple
-
 STATE_SCHEMA = "sciops.datasync.identity_sync"
 STATE_VERSION = 1
-ACTIVE = "active"
-
-Member = namedtuple("Member", ["identity_id", "username", "full_name", "email", "status", "role"])
-GlobusGroupDoc = namedtuple("GlobusGroupDoc", ["id", "name", "parent_id", "description", "members"])
-
 
 class SyncError(Exception):
     """A setting or a state that stops the whole run."""

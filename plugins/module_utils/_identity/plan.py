@@ -15,7 +15,8 @@ import os
 from collections import namedtuple
 
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.accounts import GroupEntry, PasswdEntry, clean_gecos, group_line, passwd_line
-from ansible_collections.sciops.datasync.plugins.module_utils._identity.model import ACTIVE, state_gids, state_uids
+from ansible_collections.sciops.datasync.plugins.module_utils._globus.groups import ACTIVE
+from ansible_collections.sciops.datasync.plugins.module_utils._identity.model import state_gids, state_uids
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.names import allocate_id, group_selected
 
 CLIENT_DOMAIN = "@clients.auth.globus.org"

@@ -16,8 +16,8 @@ import os
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.apply import (
     apply_group_plan, apply_user_plan, preview_group_plan, preview_user_plan)
 from ansible_collections.sciops.datasync.plugins.module_utils._globus.groups import (
-    api_problem, fetch_group_tree, get_group_doc, lookup_identities, to_group_doc)
-from ansible_collections.sciops.datasync.plugins.module_utils._identity.model import ACTIVE, STATE_SCHEMA, STATE_VERSION, Member, empty_state
+    ACTIVE, Member, api_problem, fetch_group_tree, get_group_doc, lookup_identities, to_group_doc)
+from ansible_collections.sciops.datasync.plugins.module_utils._identity.model import STATE_SCHEMA, STATE_VERSION, empty_state
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.names import GroupNameRules, UsernameRules, pattern_problem
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.plan import (
     GroupOptions, UserOptions, group_plan_changed, group_plan_diff, plan_groups, plan_users, user_plan_changed, user_plan_diff,

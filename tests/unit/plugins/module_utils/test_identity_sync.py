@@ -8,7 +8,8 @@ import pytest
 
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.apply import apply_group_plan, apply_user_plan
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.hooks import list_hooks
-from ansible_collections.sciops.datasync.plugins.module_utils._identity.model import GlobusGroupDoc, Member, SyncError, empty_state
+from ansible_collections.sciops.datasync.plugins.module_utils._globus.groups import GlobusGroupDoc, Member
+from ansible_collections.sciops.datasync.plugins.module_utils._identity.model import SyncError, empty_state
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.names import (
     GroupNameRules, UsernameRules, allocate_id, group_selected,
 )
