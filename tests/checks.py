@@ -1,7 +1,9 @@
 """`make test`: every check in order, each run even if an earlier one failed.
 
-Prints one line per stage and ends with `N passed, N failed` (pytest tests count one
-each; lint, sanity and molecule count one each). Exits non-zero on any failure.
+Prints one line per stage and ends with `N passed, N failed, N skipped` (pytest tests count
+one each; lint, sanity, AWX readiness and molecule count one each). A pytest stage that
+collects no test, or whose report is missing because pytest died, counts as failed. Exits
+non-zero on any failure.
 """
 
 from __future__ import annotations
@@ -11,36 +13,59 @@ import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(REPO, ".cache", "checks")
 BIN = os.path.dirname(sys.executable)
 
 
+@dataclass
+class Count:
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+
+    def add(self, other):
+        self.passed += other.passed
+        self.failed += other.failed
+        self.skipped += other.skipped
+
+
+def junit_count(report, returncode):
+    """Counts from a junit report; a missing report, no test run or a failing exit is a failure."""
+    try:
+        suites = ET.parse(report).getroot()
+    except (OSError, ET.ParseError):
+        print("no test report at %s (pytest exited %s)" % (report, returncode), flush=True)
+        return Count(failed=1)
+    tests = failures = skipped = 0
+    for suite in suites.iter("testsuite"):
+        tests += int(suite.get("tests", 0))
+        failures += int(suite.get("failures", 0)) + int(suite.get("errors", 0))
+        skipped += int(suite.get("skipped", 0))
+    if tests == 0:
+        print("the stage collected no test", flush=True)
+        return Count(failed=1)
+    if returncode != 0 and failures == 0:
+        failures = 1
+    return Count(passed=tests - failures - skipped, failed=failures, skipped=skipped)
+
+
 def pytest_stage(name, path, *extra):
     def run():
         report = os.path.join(OUT, name + ".xml")
-        rc = subprocess.call([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rfE",
-                              "--junitxml=" + report, path] + list(extra), cwd=REPO)
-        try:
-            suites = ET.parse(report).getroot()
-        except (OSError, ET.ParseError):
-            return 0, 1
-        tests = failures = skipped = 0
-        for suite in suites.iter("testsuite"):
-            tests += int(suite.get("tests", 0))
-            failures += int(suite.get("failures", 0)) + int(suite.get("errors", 0))
-            skipped += int(suite.get("skipped", 0))
-        if rc not in (0, 5) and failures == 0:
-            failures = 1
-        return tests - failures - skipped, failures
+        if os.path.exists(report):
+            os.unlink(report)
+        returncode = subprocess.call([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rfEs",
+                                      "--junitxml=" + report, path] + list(extra), cwd=REPO)
+        return junit_count(report, returncode)
     return run
 
 
 def command_stage(argv, cwd=REPO):
     def run():
-        rc = subprocess.call(argv, cwd=cwd)
-        return (1, 0) if rc == 0 else (0, 1)
+        return Count(passed=1) if subprocess.call(argv, cwd=cwd) == 0 else Count(failed=1)
     return run
 
 
@@ -49,6 +74,7 @@ STAGES = [
     ("sanity", command_stage(["bash", os.path.join(REPO, "tests", "tools", "sanity.sh")])),
     ("awx-readiness", command_stage(["bash", os.path.join(REPO, "tests", "tools", "awx_check.sh")])),
     ("unit", pytest_stage("unit", "tests/unit")),
+    ("lab", pytest_stage("lab", "tests/lab_tests")),
     ("integration", pytest_stage("integration", "tests/integration")),
     ("molecule", command_stage([os.path.join(BIN, "molecule"), "test", "--all"], cwd=os.path.join(REPO, "extensions"))),
 ]
@@ -56,20 +82,24 @@ STAGES = [
 
 def main(selected):
     os.makedirs(OUT, exist_ok=True)
-    passed = failed = 0
+    unknown = sorted(set(selected) - {name for name, _ in STAGES})
+    if unknown:
+        print("unknown stage(s): %s; stages: %s" % (", ".join(unknown), ", ".join(name for name, _ in STAGES)))
+        return 2
+    total = Count()
     lines = []
     for name, stage in STAGES:
         if selected and name not in selected:
             continue
         print("\n===== %s =====" % name, flush=True)
         started = time.monotonic()
-        ok, bad = stage()
-        passed += ok
-        failed += bad
-        lines.append("%-13s %4d passed, %d failed  (%.0f s)" % (name, ok, bad, time.monotonic() - started))
+        count = stage()
+        total.add(count)
+        lines.append("%-13s %4d passed, %d failed, %d skipped  (%.0f s)"
+                     % (name, count.passed, count.failed, count.skipped, time.monotonic() - started))
     print("\n" + "\n".join(lines))
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    print("%d passed, %d failed, %d skipped" % (total.passed, total.failed, total.skipped))
+    return 1 if total.failed else 0
 
 
 if __name__ == "__main__":
