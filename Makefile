@@ -72,3 +72,15 @@ build: venv
 
 clean: lab-down
 	rm -rf .lab .cache .collections .ansible tests/output
+
+# Lab hosts: the inventory's hosts booted as systemd-nspawn containers (tests/lab/hosts/; needs root).
+LAB_HOSTS := $(VPY) -m tests.lab.hosts
+.PHONY: lab-hosts-deps lab-hosts-up lab-hosts-down lab-hosts-status
+lab-hosts-deps: | $(VPY)
+	$(LAB_HOSTS) deps
+lab-hosts-up: | $(VPY)
+	$(LAB_HOSTS) up
+lab-hosts-down: | $(VPY)
+	$(LAB_HOSTS) down
+lab-hosts-status: | $(VPY)
+	$(LAB_HOSTS) status

@@ -1,0 +1,75 @@
+"""What makes one overlay root a particular host: name, machine id, sshd key, address, admin key, /etc/hosts.
+
+Everything is written into the host's merged root before it boots. The machine id and
+the sshd key are made once, on first setup, and kept while the host's folder lives.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+from tests.lab.hosts.keys import ensure_host_key
+
+NETWORK_FILE = "etc/systemd/network/10-lab.network"
+
+
+def _write(root, relative, text, mode=0o644):
+    path = os.path.join(root, relative)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.chmod(path, mode)
+    return path
+
+
+def _account_ids(root, user):
+    with open(os.path.join(root, "etc/passwd"), encoding="utf-8") as handle:
+        for line in handle:
+            fields = line.split(":")
+            if fields[0] == user:
+                return int(fields[2]), int(fields[3]), fields[5]
+    raise KeyError("no user %s in %s/etc/passwd" % (user, root))
+
+
+def _ensure_machine_id(root):
+    path = os.path.join(root, "etc/machine-id")
+    with open(path, encoding="utf-8") as handle:
+        if handle.read().strip():
+            return
+    machine_id = subprocess.run(["systemd-id128", "new"], capture_output=True, text=True, check=True).stdout
+    _write(root, "etc/machine-id", machine_id.strip() + "\n", 0o444)
+
+
+def _network(address, prefix_length):
+    # host0 is the container's end of the veth that systemd-nspawn --network-bridge creates.
+    return ("[Match]\nName=host0\n\n[Network]\nAddress=%s/%d\nLinkLocalAddressing=no\nIPv6AcceptRA=no\n"
+            % (address, prefix_length))
+
+
+def _authorize(root, user, public_key):
+    uid, gid, home = _account_ids(root, user)
+    ssh_dir = os.path.join(home.lstrip("/"), ".ssh")
+    os.makedirs(os.path.join(root, ssh_dir), mode=0o700, exist_ok=True)
+    keys = _write(root, os.path.join(ssh_dir, "authorized_keys"), public_key + "\n", 0o600)
+    for path in (os.path.dirname(keys), keys):
+        os.chown(path, uid, gid)
+
+
+def hosts_file(hostname, addresses):
+    lines = ["127.0.0.1\tlocalhost\n", "127.0.1.1\t%s\n" % hostname, "::1\tlocalhost ip6-localhost ip6-loopback\n"]
+    lines += ["%s\t%s\n" % (address, name) for name, address in sorted(addresses.items()) if name != hostname]
+    return "".join(lines)
+
+
+def provision(root, hostname, address, prefix_length, admin_user, admin_public_key, lab_addresses):
+    _write(root, "etc/hostname", hostname + "\n")
+    _ensure_machine_id(root)
+    ensure_host_key(root, hostname)
+    _write(root, NETWORK_FILE, _network(address, prefix_length))
+    _authorize(root, admin_user, admin_public_key)
+    write_hosts_file(root, hostname, lab_addresses)
+
+
+def write_hosts_file(root, hostname, lab_addresses):
+    _write(root, "etc/hosts", hosts_file(hostname, lab_addresses))
