@@ -9,7 +9,7 @@ Pure functions only (no process is started here); run the argv with
 - ``daemon_url(host, module, path, user, port)`` -> ``rsync://user@host:port/module/path/``
   (daemon mode) and ``remote_shell_source(host, path, user)`` -> ``user@host:path/``
   with ``rsh_command(["ssh", "-i", key, ...])`` for ``--rsh`` (remote shell mode).
-- ``build_argv(source, dest, **options)`` -> the argv list (``RsyncOptions`` documents
+- ``build_argv(source, dest, RsyncOptions(...))`` -> the argv list (``RsyncOptions`` documents
   every option). The password never appears: give ``password_file`` (a path) or put
   it in ``RSYNC_PASSWORD`` through ``CommandRunner.run(secret_env=...)``.
 - ``parse_itemized(stdout)`` -> list of ``ItemizedChange`` (``--itemize-changes``).
@@ -25,8 +25,9 @@ from __future__ import annotations
 import calendar
 import re
 import time
+from dataclasses import dataclass
+from typing import Optional, Tuple
 
-DEFAULT_DAEMON_PORT = 873
 C_ENV = {"LC_ALL": "C", "LANG": "C", "TZ": "UTC"}
 
 EXIT_CODES = {
@@ -128,108 +129,104 @@ def rsh_command(argv):
     return " ".join(_quote_rsh_word(w) for w in argv)
 
 
-def ssh_rsh(key_file=None, port=None, known_hosts=None, strict_host_key_checking=True, extra=None, ssh="ssh"):
-    """The usual ssh argv for remote shell mode: batch mode, host keys checked by default."""
-    argv = [ssh, "-o", "BatchMode=yes"]
-    if key_file:
-        argv += ["-i", key_file, "-o", "IdentitiesOnly=yes"]
-    if port:
-        argv += ["-p", str(int(port))]
-    if known_hosts:
-        argv += ["-o", "UserKnownHostsFile=%s" % known_hosts]
-    argv += ["-o", "StrictHostKeyChecking=%s" % ("yes" if strict_host_key_checking else "no")]
-    argv += list(extra or [])
-    return rsh_command(argv)
-
-
 SYMLINK_MODES = ("preserve", "copy", "skip")
 
 
-def build_argv(source, dest, binary="rsync", recursive=True, symlinks="preserve", safe_links=False,
-               perms=True, times=True, owner=False, group=False, checksum=False, delete=False,
-               max_delete=None, dry_run=False, itemize=True, stats=True, password_file=None,
-               port=None, rsh=None, bwlimit=None, timeout=None, contimeout=None, excludes=None,
-               includes=None, partial_dir=None, temp_dir=None, protect_args=False, list_only=False,
-               eight_bit=True, outbuf=None, extra=None):
-    """The rsync argv for one transfer (or ``list_only`` listing); ``dest`` may be None for a listing.
+@dataclass(frozen=True)
+class RsyncOptions:
+    """How one rsync runs: every option ``build_argv`` knows, with rsync's usual defaults.
+
+    ``symlinks`` is ``preserve`` (``--links``, with ``--safe-links`` if ``safe_links``),
+    ``copy`` (``--copy-links``) or ``skip``. ``max_delete`` only counts with ``delete``;
+    ``itemize`` and ``stats`` are left out of a ``list_only`` listing. ``outbuf="B"``
+    makes rsync block-buffer its output (``--outbuf=B``): far fewer pipe writes when a
+    big itemized list is captured by the caller. ``extra`` words go last, before ``--``.
+    """
+
+    binary: str = "rsync"
+    recursive: bool = True
+    symlinks: str = "preserve"
+    safe_links: bool = False
+    perms: bool = True
+    times: bool = True
+    checksum: bool = False
+    delete: bool = False
+    max_delete: Optional[int] = None
+    dry_run: bool = False
+    itemize: bool = True
+    stats: bool = True
+    list_only: bool = False
+    password_file: Optional[str] = None
+    rsh: Optional[str] = None
+    bwlimit: Optional[str] = None
+    timeout: Optional[int] = None
+    contimeout: Optional[int] = None
+    excludes: Tuple[str, ...] = ()
+    outbuf: Optional[str] = None
+    extra: Tuple[str, ...] = ()
+
+    def __post_init__(self):
+        if self.symlinks not in SYMLINK_MODES:
+            raise ValueError("symlinks must be one of %s" % ", ".join(SYMLINK_MODES))
+
+
+def _option_words(options):
+    """The switches (``--name`` words without a value) ``options`` turns on, in rsync's usual order."""
+    words = ["--list-only"] if options.list_only else []
+    if options.recursive:
+        words.append("--recursive")
+    if options.symlinks == "preserve":
+        words.append("--links")
+        if options.safe_links:
+            words.append("--safe-links")
+    elif options.symlinks == "copy":
+        words.append("--copy-links")
+    for flag, word in ((options.perms, "--perms"), (options.times, "--times"), (options.checksum, "--checksum")):
+        if flag:
+            words.append(word)
+    if options.delete:
+        words.append("--delete")
+        if options.max_delete is not None:
+            words.append("--max-delete=%d" % int(options.max_delete))
+    if options.dry_run:
+        words.append("--dry-run")
+    if options.itemize and not options.list_only:
+        words.append("--itemize-changes")
+    if options.stats and not options.list_only:
+        words.append("--stats")
+    words.append("--8-bit-output")
+    return words
+
+
+def _value_words(options):
+    """The ``--name=value`` words of the options that are set."""
+    words = []
+    for name, value in (("outbuf", options.outbuf), ("password-file", options.password_file), ("rsh", options.rsh),
+                        ("bwlimit", options.bwlimit)):
+        if value:
+            words.append("--%s=%s" % (name, value))
+    for name, value in (("timeout", options.timeout), ("contimeout", options.contimeout)):
+        if value:
+            words.append("--%s=%d" % (name, int(value)))
+    words += ["--exclude=%s" % pattern for pattern in options.excludes or ()]
+    return words
+
+
+def build_argv(source, dest, options=None):
+    """The rsync argv for one transfer (or a ``list_only`` listing) with ``RsyncOptions``; ``dest`` may be None for a listing.
 
     Every option is a separate argv word ``--name=value``, so values never split;
     ``source`` and ``dest`` come after ``--`` so they are never read as options.
-    ``port`` is only for daemon URLs without a port (``--port``). ``outbuf="B"`` makes
-    rsync block-buffer its output (``--outbuf=B``): far fewer pipe writes when a big
-    itemized list is captured by the caller.
     """
-    if symlinks not in SYMLINK_MODES:
-        raise ValueError("symlinks must be one of %s" % ", ".join(SYMLINK_MODES))
-    argv = [binary]
-    if list_only:
-        argv.append("--list-only")
-    if recursive:
-        argv.append("--recursive")
-    if symlinks == "preserve":
-        argv.append("--links")
-        if safe_links:
-            argv.append("--safe-links")
-    elif symlinks == "copy":
-        argv.append("--copy-links")
-    if perms:
-        argv.append("--perms")
-    if times:
-        argv.append("--times")
-    if owner:
-        argv.append("--owner")
-    if group:
-        argv.append("--group")
-    if checksum:
-        argv.append("--checksum")
-    if delete:
-        argv.append("--delete")
-        if max_delete is not None:
-            argv.append("--max-delete=%d" % int(max_delete))
-    if dry_run:
-        argv.append("--dry-run")
-    if itemize and not list_only:
-        argv.append("--itemize-changes")
-    if stats and not list_only:
-        argv.append("--stats")
-    if eight_bit:
-        argv.append("--8-bit-output")
-    if outbuf:
-        argv.append("--outbuf=%s" % outbuf)
-    if protect_args:
-        argv.append("--protect-args")
-    if password_file:
-        argv.append("--password-file=%s" % password_file)
-    if port:
-        argv.append("--port=%d" % int(port))
-    if rsh:
-        argv.append("--rsh=%s" % rsh)
-    if bwlimit:
-        argv.append("--bwlimit=%s" % bwlimit)
-    if timeout:
-        argv.append("--timeout=%d" % int(timeout))
-    if contimeout:
-        argv.append("--contimeout=%d" % int(contimeout))
-    if partial_dir:
-        argv.append("--partial-dir=%s" % partial_dir)
-    if temp_dir:
-        argv.append("--temp-dir=%s" % temp_dir)
-    for pattern in includes or []:
-        argv.append("--include=%s" % pattern)
-    for pattern in excludes or []:
-        argv.append("--exclude=%s" % pattern)
-    argv += list(extra or [])
-    argv.append("--")
-    argv.append(source)
+    options = options or RsyncOptions()
+    argv = [options.binary] + _option_words(options) + _value_words(options) + list(options.extra or ())
+    argv += ["--", source]
     if dest is not None:
         argv.append(dest)
     return argv
 
 
 # ---------------------------------------------------------------- parsing
-
-_ESCAPE = re.compile(r"\\#([0-7]{3})")
-
 
 def unescape_name(text):
     """Undo rsync's ``\\#ooo`` escapes of unprintable bytes; bytes that are not UTF-8 stay surrogate-escaped."""

@@ -28,7 +28,7 @@ from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.sciops.datasync.plugins.module_utils._core.lock import LockBusy, RunLock
 from ansible_collections.sciops.datasync.plugins.module_utils._core.names import path_component_problem
 from ansible_collections.sciops.datasync.plugins.module_utils._core.rsync import (
-    C_ENV, build_argv, daemon_error, exit_meaning, parse_itemized, parse_stats, remote_shell_source, rsh_command,
+    C_ENV, RsyncOptions, build_argv, daemon_error, exit_meaning, parse_itemized, parse_stats, remote_shell_source, rsh_command,
 )
 from ansible_collections.sciops.datasync.plugins.module_utils._core.runner import CommandRunner
 from ansible_collections.sciops.datasync.plugins.module_utils._core.ssh import SshConfigError, host_key_problem, ssh_argv
@@ -342,14 +342,18 @@ class Repatriation(object):
                         known_hosts=params["known_hosts"], connect_timeout=params["connect_timeout"])
         return rsh_command(argv)
 
-    def rsync_argv(self, item, rsh):
-        options = list(self.params["rsync_options"] if self.params["rsync_options"] is not None else DEFAULT_RSYNC_OPTIONS)
-        options += self.params["rsync_extra_options"] or []
-        source = remote_shell_source(self.params["source_host"], item["source"])
-        return build_argv(source, item["destination"], binary=self.params["rsync_path"], recursive=False, symlinks="skip",
-                          perms=False, times=False, dry_run=self.check, itemize=True, stats=True, rsh=rsh, extra=options)
+    def rsync_options(self, rsh):
+        """The ``RsyncOptions`` every EPN transfer of this run shares (made once per run)."""
+        extra = list(self.params["rsync_options"] if self.params["rsync_options"] is not None else DEFAULT_RSYNC_OPTIONS)
+        extra += self.params["rsync_extra_options"] or []
+        return RsyncOptions(binary=self.params["rsync_path"], recursive=False, symlinks="skip", perms=False, times=False,
+                            dry_run=self.check, rsh=rsh, extra=tuple(extra))
 
-    def transfer(self, item, rsh, state):
+    def rsync_argv(self, item, options):
+        source = remote_shell_source(self.params["source_host"], item["source"])
+        return build_argv(source, item["destination"], options)
+
+    def transfer(self, item, options, state):
         result = dict(item, status=None, files=0, bytes=0, duration=0.0, rc=None, rc_meaning=exit_meaning(None))
         lock_path = os.path.join(self.params["lock_dir"], "epn-%s.lock" % item["epn"])
         lock = RunLock(lock_path, wait=False)
@@ -363,7 +367,7 @@ class Repatriation(object):
             created = []
             if not self.check:
                 created = make_folders(item["destination"])
-            argv = self.rsync_argv(item, rsh)
+            argv = self.rsync_argv(item, options)
             started = time.monotonic()
             ran = self.runner.run_bulk(argv, env=C_ENV)
             result["duration"] = round(time.monotonic() - started, 3)
@@ -420,7 +424,7 @@ class Repatriation(object):
         results = []
         if plan["transfers"]:
             try:
-                rsh = self.rsh()
+                options = self.rsync_options(self.rsh())
             except SshConfigError as exc:
                 self.module.fail_json(msg=str(exc), skipped_epns=plan["skipped"], errors=self.errors)
             # Made here, once: parallel RunLock.acquire() calls would race to create it. Check
@@ -431,7 +435,7 @@ class Repatriation(object):
                     if not os.path.isdir(directory):
                         os.makedirs(directory, 0o755, exist_ok=True)
             with ThreadPoolExecutor(max_workers=max(1, params["max_tasks"])) as pool:
-                results = list(pool.map(lambda item: self.transfer(item, rsh, state), plan["transfers"]))
+                results = list(pool.map(lambda item: self.transfer(item, options, state), plan["transfers"]))
 
         imported_saved = False
         if state.imported and not self.check:

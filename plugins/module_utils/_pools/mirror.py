@@ -30,7 +30,7 @@ import time
 from ansible_collections.sciops.datasync.plugins.module_utils._core.mail import MailError, mail_settings, secret_file_problem, send_mail
 from ansible_collections.sciops.datasync.plugins.module_utils._core.names import path_component_problem, relative_path_problem
 from ansible_collections.sciops.datasync.plugins.module_utils._core.rsync import (
-    C_ENV, WARNING_CODES, build_argv, daemon_error, daemon_url, exit_meaning,
+    C_ENV, WARNING_CODES, RsyncOptions, build_argv, daemon_error, daemon_url, exit_meaning,
     parse_itemized, parse_listing, parse_module_list, parse_stats, summary_lines)
 from ansible_collections.sciops.datasync.plugins.module_utils._core.runner import CommandRunner
 
@@ -386,13 +386,12 @@ def mirror_argv(params, rsync_binary, password_file, dry_run):
     source = daemon_url(params["host"], params["module"], params.get("path") or "", user=params.get("user"),
                         port=params.get("port"))
     dest = params["dest"].rstrip("/") + "/"
-    return build_argv(
-        source, dest, binary=rsync_binary, symlinks=params.get("symlinks") or "preserve",
-        safe_links=params.get("safe_links"), perms=params.get("perms", True), times=True,
-        checksum=params.get("checksum"), delete=params.get("delete"), max_delete=params.get("max_delete"),
-        dry_run=dry_run, itemize=True, stats=True, password_file=password_file,
-        bwlimit=params.get("bwlimit"), timeout=params.get("timeout"), contimeout=params.get("contimeout"),
-        excludes=params.get("excludes"), outbuf="B")
+    options = RsyncOptions(
+        binary=rsync_binary, symlinks=params.get("symlinks") or "preserve", safe_links=bool(params.get("safe_links")),
+        perms=bool(params.get("perms", True)), checksum=bool(params.get("checksum")), delete=bool(params.get("delete")),
+        max_delete=params.get("max_delete"), dry_run=dry_run, password_file=password_file, bwlimit=params.get("bwlimit"),
+        timeout=params.get("timeout"), contimeout=params.get("contimeout"), excludes=tuple(params.get("excludes") or ()), outbuf="B")
+    return build_argv(source, dest, options)
 
 
 def summarize(stdout, limit):
@@ -582,9 +581,10 @@ def run_info(module, runner=None):
         result["errors"] = [problem]
         module.fail_json(msg=problem, **result)
     url = daemon_url(params["host"], params["module"], params.get("path") or "", user=params.get("user"), port=params.get("port"))
-    argv = build_argv(url, None, binary=rsync_binary, list_only=True, recursive=params.get("recursive"),
-                      password_file=password_file, contimeout=params.get("contimeout"), timeout=params.get("timeout"),
-                      perms=False, times=False, itemize=False, stats=False)
+    options = RsyncOptions(binary=rsync_binary, list_only=True, recursive=bool(params.get("recursive")), password_file=password_file,
+                           contimeout=params.get("contimeout"), timeout=params.get("timeout"), perms=False, times=False,
+                           itemize=False, stats=False)
+    argv = build_argv(url, None, options)
     argv.insert(1, "--no-human-readable")
     run = runner.run(argv, env=env, secret_env=secret_env)
     if run.rc != 0:

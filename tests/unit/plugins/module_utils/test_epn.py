@@ -94,7 +94,8 @@ def test_rsync_argv_defaults_keep_assyncy_options_with_two_dash_stats(tmp_path):
                         connect_timeout=30, rsync_options=None, rsync_extra_options=["--bwlimit=10m"], rsync_path="rsync")
     repatriation = _epn.Repatriation(module)
     rsh = repatriation.rsh()
-    argv = repatriation.rsync_argv({"source": "/data/MX1/12282a/", "destination": "/scratch/ny79/12282a/data/"}, rsh)
+    argv = repatriation.rsync_argv({"source": "/data/MX1/12282a/", "destination": "/scratch/ny79/12282a/data/"},
+                                   repatriation.rsync_options(rsh))
     assert "--stats" in argv and "-stats" not in argv and "--dry-run" not in argv
     for option in _epn.DEFAULT_RSYNC_OPTIONS + ["--bwlimit=10m", "--itemize-changes"]:
         assert option in argv
@@ -103,7 +104,8 @@ def test_rsync_argv_defaults_keep_assyncy_options_with_two_dash_stats(tmp_path):
     assert "'UserKnownHostsFile=%s'" % known in rsh and "StrictHostKeyChecking=yes" in rsh and "BatchMode=yes" in rsh
     assert "-l mx" in rsh
     module.check_mode = True
-    assert "--dry-run" in _epn.Repatriation(module).rsync_argv({"source": "/d/", "destination": "/s/"}, rsh)
+    checking = _epn.Repatriation(module)
+    assert "--dry-run" in checking.rsync_argv({"source": "/d/", "destination": "/s/"}, checking.rsync_options(rsh))
 
 
 def test_ssh_argv_refuses_bad_settings(tmp_path):

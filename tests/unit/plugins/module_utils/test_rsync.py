@@ -68,8 +68,9 @@ def test_daemon_url_and_argv_keep_password_out():
     url = rs.daemon_url("127.0.0.1", "pv-1", "obs 01/sub", user="pacs", port=44520)
     assert url == "rsync://pacs@127.0.0.1:44520/pv-1/obs 01/sub/"
     assert rs.daemon_url("::1", "", port=873) == "rsync://[::1]:873/"
-    argv = rs.build_argv(url, "/data/pv/", delete=True, max_delete=10, dry_run=True, password_file="/etc/pw",
-                         excludes=["*.tmp"], bwlimit="10m", timeout=60)
+    options = rs.RsyncOptions(delete=True, max_delete=10, dry_run=True, password_file="/etc/pw", excludes=("*.tmp",),
+                              bwlimit="10m", timeout=60)
+    argv = rs.build_argv(url, "/data/pv/", options)
     assert argv[0] == "rsync"
     assert argv[-3:] == ["--", url, "/data/pv/"]
     for option in ("--dry-run", "--itemize-changes", "--stats", "--delete", "--max-delete=10", "--password-file=/etc/pw",
@@ -77,20 +78,19 @@ def test_daemon_url_and_argv_keep_password_out():
         assert option in argv
     assert not any("lab-pool-password" in a for a in argv)
     assert "--delete" not in rs.build_argv(url, "/d/")
-    assert "--copy-links" in rs.build_argv(url, "/d/", symlinks="copy")
-    assert "--links" not in rs.build_argv(url, "/d/", symlinks="skip")
+    assert "--copy-links" in rs.build_argv(url, "/d/", rs.RsyncOptions(symlinks="copy"))
+    assert "--links" not in rs.build_argv(url, "/d/", rs.RsyncOptions(symlinks="skip"))
     with pytest.raises(ValueError):
-        rs.build_argv(url, "/d/", symlinks="follow")
+        rs.RsyncOptions(symlinks="follow")
 
 
 def test_remote_shell_mode():
-    rsh = rs.ssh_rsh(key_file="/keys/id ed25519", port=2222, known_hosts="/k/known_hosts")
-    assert "'/keys/id ed25519'" in rsh
-    assert "StrictHostKeyChecking=yes" in rsh
+    rsh = rs.rsh_command(["ssh", "-i", "/keys/id ed25519", "-p", "2222", "-o", "StrictHostKeyChecking=yes"])
+    assert rsh == "ssh -i '/keys/id ed25519' -p 2222 -o StrictHostKeyChecking=yes"
     source = rs.remote_shell_source("beamline.example.org", "/data/epn 1", user="mx")
     assert source == "mx@beamline.example.org:/data/epn 1/"
-    argv = rs.build_argv(source, "/dest/", rsh=rsh, protect_args=True)
-    assert "--rsh=" + rsh in argv and "--protect-args" in argv
+    argv = rs.build_argv(source, "/dest/", rs.RsyncOptions(rsh=rsh))
+    assert "--rsh=" + rsh in argv and argv[-2:] == [source, "/dest/"]
 
 
 @pytest.mark.parametrize("host", ["-oProxyCommand=x", "a b", "", "h\n"])
