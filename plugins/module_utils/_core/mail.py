@@ -21,7 +21,8 @@ Usage (everything but ``to``, ``subject`` and ``text`` is optional)::
 - ``tls="starttls"`` is the same as ``starttls=True``; ``tls="ssl"`` speaks SMTPS (port 465).
   Certificates are verified against ``ca_bundle`` (or the system store); there is no
   off switch here on purpose.
-- Credentials only come from a file that nobody else can read (``secret_file_problem``);
+- Credentials only come from a file that nobody else can read (``_core.secrets``: 0600 or
+  0400, owned by the running user, not a symlink);
   they never appear in messages or exceptions.
 - No shell and no sendmail binary: plain ``smtplib``.
 - A login (``credentials_file``) over plain SMTP (no ``tls``/``starttls``) is refused, as it
@@ -36,9 +37,9 @@ Usage (everything but ``to``, ``subject`` and ``text`` is optional)::
 
 from __future__ import annotations
 
-import os
 import socket
-import stat
+
+from ansible_collections.sciops.datasync.plugins.module_utils._core.secrets import SecretFileError, read_secret_file
 
 DEFAULT_PORT = 25
 
@@ -96,27 +97,13 @@ class MailError(Exception):
     """The message could not be sent (the text says why, without secrets)."""
 
 
-def secret_file_problem(path, what="secret file"):
-    """Why ``path`` is not a usable secret file (missing, not a file, readable by others), or None."""
-    try:
-        info = os.stat(path)
-    except OSError as exc:
-        return "%s %s cannot be read: %s" % (what, path, exc.strerror or exc)
-    if not stat.S_ISREG(info.st_mode):
-        return "%s %s is not a regular file" % (what, path)
-    if info.st_mode & 0o077:
-        return "%s %s is accessible by group or others (mode %04o); it must be 0600 or 0400" % (
-            what, path, stat.S_IMODE(info.st_mode))
-    return None
-
-
 def read_credentials(path):
     """(user, password) from ``path``: one line ``user:password`` or two lines user, password."""
-    problem = secret_file_problem(path, "SMTP credentials file")
-    if problem:
-        raise MailError(problem)
-    with open(path, "r") as handle:
-        lines = [line.rstrip("\r\n") for line in handle.read().splitlines() if line.strip()]
+    try:
+        text = read_secret_file(path, "SMTP credentials file")
+    except SecretFileError as exc:
+        raise MailError(str(exc))
+    lines = [line.rstrip("\r\n") for line in text.splitlines() if line.strip()]
     if len(lines) >= 2:
         return lines[0].strip(), lines[1]
     if len(lines) == 1 and ":" in lines[0]:

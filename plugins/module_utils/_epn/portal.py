@@ -18,8 +18,9 @@ logs in again once; 5xx answers and connection errors are retried with backoff.
 from __future__ import annotations
 
 import datetime
-import os
 import time
+
+from ansible_collections.sciops.datasync.plugins.module_utils._core.secrets import SecretFileError, read_secret_file
 
 CREDENTIAL_KEYS = ("username", "password", "client_name", "client_password")
 RETRY_STATUSES = (500, 502, 503, 504)
@@ -44,10 +45,10 @@ def load_credentials(path):
         import yaml
     except ImportError:
         raise PortalError("reading %s needs PyYAML" % path)
-    if not os.path.isfile(path):
-        raise PortalError("portal credentials file %s does not exist" % path)
-    with open(path, "r") as handle:
-        document = yaml.safe_load(handle) or {}
+    try:
+        document = yaml.safe_load(read_secret_file(path, "portal credentials file")) or {}
+    except SecretFileError as exc:
+        raise PortalError(str(exc))
     entries = document.get("equipment") if isinstance(document, dict) else None
     if not isinstance(entries, list):
         raise PortalError("portal credentials file %s has no 'equipment' list" % path)

@@ -19,6 +19,8 @@ import re
 
 from ansible.module_utils.six.moves.urllib.parse import quote
 
+from ansible_collections.sciops.datasync.plugins.module_utils._core.secrets import SecretFileError, read_secret_file
+
 BASE = "/beamline-scheduling/sched-api"
 ROUTES = {
     "all_runs": BASE + "/run/getAllRuns",
@@ -48,10 +50,9 @@ def parse_time(text):
 
 def read_credentials(path):
     try:
-        with open(path, "r") as handle:
-            line = handle.readline().strip()
-    except (IOError, OSError) as exc:
-        raise BeamtimeError("cannot read scheduling credentials file %s: %s" % (path, getattr(exc, "strerror", None) or exc))
+        line = read_secret_file(path, "scheduling credentials file").split("\n", 1)[0].strip()
+    except SecretFileError as exc:
+        raise BeamtimeError(str(exc))
     if "|" not in line:
         raise BeamtimeError("scheduling credentials file %s must start with a line 'username|password'" % path)
     return tuple(line.split("|", 1))

@@ -27,6 +27,8 @@ import re
 
 from ansible.module_utils.six.moves.urllib.parse import quote
 
+from ansible_collections.sciops.datasync.plugins.module_utils._core.secrets import SecretFileError, read_secret_file
+
 # name: (service, method, path template, origin). {x} is raw (URL-quoted), {x!e} double base64.
 ROUTES = {
     "login": ("ds", "POST", "/dm/login", "observed"),
@@ -147,10 +149,9 @@ def dm_date(value):
 def read_login_file(path):
     """(username, password) from a DM login file: first line ``username|password``."""
     try:
-        with open(path, "r") as handle:
-            line = handle.readline().strip()
-    except (IOError, OSError) as exc:
-        raise DmApiError("cannot read DM login file %s: %s" % (path, getattr(exc, "strerror", None) or exc))
+        line = read_secret_file(path, "DM login file").split("\n", 1)[0].strip()
+    except SecretFileError as exc:
+        raise DmApiError(str(exc))
     if "|" not in line:
         raise DmApiError("DM login file %s must start with a line 'username|password'" % path)
     username, password = line.split("|", 1)

@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import stat
 import time
 
 from ansible.module_utils.basic import missing_required_lib
 
+from ansible_collections.sciops.datasync.plugins.module_utils._core.secrets import SecretFileError, read_secret_file
 from ansible_collections.sciops.datasync.plugins.module_utils._core.state import StateError, StateFile
 
 TOKEN_MARGIN = 300
@@ -76,29 +76,14 @@ def require_sdk(module):
 
 
 def read_secret(path):
-    """The client secret from the first line of ``path``; the message never holds the content."""
+    """The client secret from the first line of ``path`` (a secret file: ``_core.secrets``); the message never holds the content."""
     try:
-        with open(path, "rb") as handle:
-            first = handle.readline()
-    except (IOError, OSError) as exc:
-        raise GlobusConfigError("cannot read client_secret_file %s: %s" % (path, exc.strerror or exc.__class__.__name__))
-    try:
-        secret = first.decode("utf-8").strip()
-    except UnicodeDecodeError:
-        raise GlobusConfigError("client_secret_file %s is not UTF-8 text" % path)
+        secret = read_secret_file(path, "client_secret_file").split("\n", 1)[0].strip()
+    except SecretFileError as exc:
+        raise GlobusConfigError(str(exc))
     if not secret:
         raise GlobusConfigError("client_secret_file %s is empty" % path)
     return secret
-
-
-def secret_file_warning(path):
-    try:
-        mode = stat.S_IMODE(os.stat(path).st_mode)
-    except OSError:
-        return None
-    if mode & 0o077:
-        return "client_secret_file %s is readable by group or others (mode %04o); use 0600" % (path, mode)
-    return None
 
 
 def scrub(text, secret):
@@ -261,10 +246,6 @@ def globus_clients(module):
     params = module.params
     if params.get("client_secret") and params.get("client_secret_file"):
         module.fail_json(msg="client_secret and client_secret_file are mutually exclusive")
-    if params.get("client_secret_file"):
-        warning = secret_file_warning(params["client_secret_file"])
-        if warning:
-            module.warn(warning)
     try:
         clients = clients_from_params(params)
     except GlobusConfigError as exc:

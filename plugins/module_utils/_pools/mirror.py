@@ -27,11 +27,12 @@ import re
 import socket
 import time
 
-from ansible_collections.sciops.datasync.plugins.module_utils._core.mail import MailError, mail_settings, secret_file_problem, send_mail
+from ansible_collections.sciops.datasync.plugins.module_utils._core.mail import MailError, mail_settings, send_mail
 from ansible_collections.sciops.datasync.plugins.module_utils._core.names import path_component_problem, relative_path_problem
 from ansible_collections.sciops.datasync.plugins.module_utils._core.rsync import (
     C_ENV, WARNING_CODES, RsyncOptions, build_argv, daemon_error, daemon_url, exit_meaning,
     parse_itemized, parse_listing, parse_module_list, parse_stats, summary_lines)
+from ansible_collections.sciops.datasync.plugins.module_utils._core.secrets import secret_file_problem
 from ansible_collections.sciops.datasync.plugins.module_utils._core.runner import CommandRunner
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")

@@ -124,6 +124,7 @@ def test_check_reads_dm_status_headers():
 def test_login_file(tmp_path):
     path = tmp_path / "login"
     path.write_text("dm_user|p|w\n")
+    path.chmod(0o600)
     assert _dm.read_login_file(str(path)) == ("dm_user", "p|w")
     path.write_text("nopipe\n")
     with pytest.raises(_dm.DmApiError):

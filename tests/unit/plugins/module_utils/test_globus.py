@@ -127,6 +127,7 @@ def test_each_service_gets_exactly_its_scope():
 def test_read_secret_first_line(tmp_path):
     path = tmp_path / "secret"
     path.write_text("  %s  \nsecond line\n" % CANARY)
+    path.chmod(0o600)
     assert _globus.read_secret(str(path)) == CANARY
 
 
@@ -134,6 +135,7 @@ def test_read_secret_first_line(tmp_path):
 def test_read_secret_empty(tmp_path, content):
     path = tmp_path / "secret"
     path.write_text(content)
+    path.chmod(0o600)
     with pytest.raises(_globus.GlobusConfigError) as caught:
         _globus.read_secret(str(path))
     assert "empty" in str(caught.value) and "secret-on-line-two" not in str(caught.value)
@@ -145,13 +147,15 @@ def test_read_secret_missing(tmp_path):
     assert "nope" in str(caught.value)
 
 
-def test_secret_file_warning(tmp_path):
+def test_secret_file_readable_by_others_is_refused(tmp_path):
     path = tmp_path / "secret"
     path.write_text(CANARY)
     os.chmod(str(path), 0o600)
-    assert _globus.secret_file_warning(str(path)) is None
+    assert _globus.read_secret(str(path)) == CANARY
     os.chmod(str(path), 0o644)
-    assert "0644" in _globus.secret_file_warning(str(path))
+    with pytest.raises(_globus.GlobusConfigError) as caught:
+        _globus.read_secret(str(path))
+    assert "0644" in str(caught.value) and str(path) in str(caught.value) and CANARY not in str(caught.value)
 
 
 def test_scrub():
@@ -275,7 +279,7 @@ def test_missing_secret_file_fails_cleanly(monkeypatch, tmp_path):
     module = make_module(monkeypatch, {"client_id": "c", "client_secret_file": str(tmp_path / "missing")})
     with pytest.raises(Failed) as caught:
         _globus.globus_clients(module)
-    assert "cannot read client_secret_file" in caught.value.kwargs["msg"]
+    assert "client_secret_file %s cannot be read" % (tmp_path / "missing") in caught.value.kwargs["msg"]
 
 
 def test_both_secrets_refused(monkeypatch, tmp_path):
@@ -287,13 +291,14 @@ def test_both_secrets_refused(monkeypatch, tmp_path):
     assert "mutually exclusive" in caught.value.kwargs["msg"] and CANARY not in json.dumps(caught.value.kwargs)
 
 
-def test_world_readable_secret_file_warns(monkeypatch, tmp_path):
+def test_world_readable_secret_file_is_refused(monkeypatch, tmp_path):
     secret_file = tmp_path / "secret"
     secret_file.write_text(CANARY)
     os.chmod(str(secret_file), 0o644)
     module = make_module(monkeypatch, {"client_id": "c", "client_secret_file": str(secret_file)})
-    _globus.globus_clients(module)
-    assert any("0644" in w for w in module._sciops_warnings)  # pylint: disable=protected-access
+    with pytest.raises(Failed) as caught:
+        _globus.globus_clients(module)
+    assert "0644" in caught.value.kwargs["msg"] and CANARY not in caught.value.kwargs["msg"]
 
 
 def test_client_username(monkeypatch):

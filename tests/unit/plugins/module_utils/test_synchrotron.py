@@ -83,6 +83,7 @@ def test_bad_credentials_name_the_equipment_not_the_password():
 def test_load_credentials(tmp_path):
     path = tmp_path / "c.yml"
     path.write_text("equipment:\n- {id: 23, username: u, password: p, client_name: c, client_password: cp}\n")
+    path.chmod(0o600)
     assert _synchrotron.load_credentials(str(path)) == {23: CREDS}
     path.write_text("equipment:\n- {id: 24, username: u}\n")
     with pytest.raises(_synchrotron.PortalError, match="equipment 24 lacks password"):

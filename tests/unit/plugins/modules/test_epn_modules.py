@@ -18,7 +18,7 @@ def base(tmp_path):
 
 def test_repatriate_names_a_missing_credentials_file(tmp_path):
     outcome = run(epn_repatriate.main, dict(base(tmp_path), destination_root=str(tmp_path / "scratch")))
-    assert outcome.failed and "missing.yml does not exist" in outcome.result["msg"]
+    assert outcome.failed and "missing.yml cannot be read: No such file or directory" in outcome.result["msg"]
     assert not (tmp_path / "scratch").exists()
 
 

@@ -8,6 +8,7 @@ from module_runner import run
 def test_dm_refuses_a_hostile_experiment_name_before_any_request(tmp_path):
     login = tmp_path / "login"
     login.write_text("u|p\n")
+    login.chmod(0o600)
     result = run(aps_dm_experiment.main, {"name": "2026-11-x/../y-1", "station": "2-BM-A,B",
                                           "ds_url": "http://127.0.0.1:1", "login_file": str(login)})
     assert result.failed
@@ -17,6 +18,7 @@ def test_dm_refuses_a_hostile_experiment_name_before_any_request(tmp_path):
 def test_dm_unreachable_service_is_a_clear_error(tmp_path):
     login = tmp_path / "login"
     login.write_text("u|p\n")
+    login.chmod(0o600)
     result = run(aps_dm_experiment.main, {"name": "2026-11-x-1", "station": "2-BM-A,B",
                                           "ds_url": "http://127.0.0.1:1", "login_file": str(login), "timeout": 2})
     assert result.failed
@@ -26,6 +28,7 @@ def test_dm_unreachable_service_is_a_clear_error(tmp_path):
 def test_dm_daq_started_needs_a_directory(tmp_path):
     login = tmp_path / "login"
     login.write_text("u|p\n")
+    login.chmod(0o600)
     result = run(aps_dm_experiment.main, {"name": "e", "station": "s", "daq": "started",
                                           "ds_url": "http://127.0.0.1:1", "login_file": str(login)})
     assert result.failed and "daq_directory" in result.result["msg"]
