@@ -12,10 +12,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections import namedtuple
+from dataclasses import dataclass
+from typing import Any, List, Optional, Set, Tuple
 
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.accounts import GroupEntry, PasswdEntry, clean_gecos, group_line, passwd_line
-from ansible_collections.sciops.datasync.plugins.module_utils._globus.groups import ACTIVE
+from ansible_collections.sciops.datasync.plugins.module_utils._globus.groups import ACTIVE, GlobusGroupDoc, Member
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.model import state_gids, state_uids
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.names import allocate_id, group_selected
 
@@ -23,7 +24,7 @@ CLIENT_DOMAIN = "@clients.auth.globus.org"
 NEVER_ADOPTED = frozenset(["root"])
 
 
-class _Union(object):
+class _Union:
     """Membership in any of several sets, without copying them."""
 
     def __init__(self, *sets):
@@ -38,9 +39,58 @@ def fingerprint(member):
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
 
-UserOptions = namedtuple("UserOptions", [
-    "uid_min", "uid_max", "primary_group", "home_root", "shell", "departed", "adopt_existing", "create_home",
-])
+@dataclass(frozen=True)
+class UserOptions:
+    """How local accounts are made: the uid range, primary group (None: a private group each),
+    home root and shell, what happens to departed members (keep, lock, remove), and
+    whether a local account of the same name is adopted."""
+
+    uid_min: int
+    uid_max: int
+    primary_group: Optional[str]
+    home_root: str
+    shell: str
+    departed: str
+    adopt_existing: bool
+
+
+@dataclass(frozen=True)
+class UserPlanSettings:
+    """What one ``plan_users`` run is asked to do.
+
+    ``rules`` maps Globus usernames to local names (``UsernameRules``); ``mode`` is
+    new, updated or all; ``only`` limits the run to these local names, Globus usernames
+    or identity ids; ``force`` updates accounts that look unchanged; ``complete`` says
+    the member list is the whole membership (departures are only judged on a complete
+    list); ``absent`` (gosync deluser) removes the users named in ``only``.
+    """
+
+    rules: Any
+    options: UserOptions
+    mode: str = "all"
+    only: Tuple[str, ...] = ()
+    force: bool = False
+    complete: bool = True
+    absent: bool = False
+
+
+@dataclass(frozen=True)
+class _UserClaim:
+    """One Globus member claiming a local name: its state record (None if new) and the name's owner in the state."""
+
+    member: Member
+    record: Optional[dict]
+    local: str
+    owner: Optional[str]
+
+
+@dataclass
+class _UserIds:
+    """The uids and gids taken so far in a plan, and where the next uid search starts."""
+
+    uids: Set[int]
+    gids: Set[int]
+    next_uid: Optional[int]
 
 
 def _who(member):
@@ -50,24 +100,22 @@ def _who(member):
 def _selected(only, local, member):
     if not only:
         return True
-    keys = set(o.lower() for o in only)
+    keys = {o.lower() for o in only}
     return (local or "").lower() in keys or (member.username or "").lower() in keys or member.identity_id.lower() in keys
 
 
-def plan_users(members, state, db, rules, options, mode="all", only=(), force=False, complete=True, absent=False):
+def plan_users(members, state, db, settings):
     """Compute what to do with local users. Pure: reads its arguments, returns a plan dict.
 
-    ``members`` are the active Globus members (Member tuples); ``complete`` says the
-    list is the whole membership (departure is only judged on a complete list).
-    ``absent`` (gosync deluser) removes the users named in ``only``.
+    ``members`` are the active Globus members (Member tuples); ``settings`` is a
+    ``UserPlanSettings``.
     """
     plan = {"create": [], "update": [], "lock": [], "unlock": [], "remove": [], "adopt": [], "resume": [],
             "hooks": [], "skipped": [], "errors": []}
     users = state["users"]
-    name_owner = dict((r["name"], iid) for iid, r in users.items())
-    taken_uids = set(db.uids) | state_uids(state)
-    taken_gids = set(db.gids) | state_gids(state)
-    next_uid = state.get("uid_next")
+    only, absent = settings.only, settings.absent
+    name_owner = {r["name"]: iid for iid, r in users.items()}
+    ids = _UserIds(set(db.uids) | state_uids(state), set(db.gids) | state_gids(state), state.get("uid_next"))
     active_ids = set()
     by_name = {}
     for member in sorted(members, key=lambda m: (m.username or "", m.identity_id)):
@@ -75,7 +123,7 @@ def plan_users(members, state, db, rules, options, mode="all", only=(), force=Fa
         if record is not None:
             local, problem = record["name"], None
         else:
-            local, problem = rules.map(member.username, member.identity_id)
+            local, problem = settings.rules.map(member.username, member.identity_id)
         if not _selected(only, local, member):
             active_ids.add(member.identity_id)
             continue
@@ -103,22 +151,20 @@ def plan_users(members, state, db, rules, options, mode="all", only=(), force=Fa
                                            % (member.username, local, ", ".join(o for o in others if o != member.username))))
             claims = keep
         for member, record in claims:
-            _plan_one_user(plan, member, record, local, owner, state, db, options, mode, force, taken_uids, taken_gids, next_uid)
-            if plan["create"] and plan["create"][-1]["identity_id"] == member.identity_id and record is None:
-                next_uid = plan["create"][-1]["uid"] + 1
+            _plan_one_user(plan, _UserClaim(member, record, local, owner), db, settings, ids)
 
-    if mode in ("updated", "all") or absent:
+    if settings.mode in ("updated", "all") or absent:
         for identity_id in sorted(users, key=lambda i: users[i]["name"]):
             record = users[identity_id]
             if absent:
-                if not only or record["name"].lower() not in set(o.lower() for o in only):
+                if not only or record["name"].lower() not in {o.lower() for o in only}:
                     continue
-            elif identity_id in active_ids or not complete:
+            elif identity_id in active_ids or not settings.complete:
                 continue
-            elif only and record["name"].lower() not in set(o.lower() for o in only):
+            elif only and record["name"].lower() not in {o.lower() for o in only}:
                 continue
-            _plan_departed(plan, identity_id, record, db, "remove" if absent else options.departed)
-    plan["uid_next"] = next_uid
+            _plan_departed(plan, identity_id, record, db, "remove" if absent else settings.options.departed)
+    plan["uid_next"] = ids.next_uid
     return plan
 
 
@@ -130,52 +176,61 @@ def _item(member, local, record=None, **extra):
     return item
 
 
-def _plan_one_user(plan, member, record, local, owner, state, db, options, mode, force, taken_uids, taken_gids, next_uid):
-    entry = db.users.get(local)
-    want_new = mode in ("new", "all")
-    want_update = mode in ("updated", "all")
-    gecos = clean_gecos(member.full_name or "")
-    if record is None:
-        if owner is not None:
-            plan["errors"].append(_item(member, local, reason="local name %r is already provisioned for another identity" % local))
-            return
-        if not want_new:
-            return
-        if local in NEVER_ADOPTED:
-            plan["skipped"].append(_item(member, local, uid=entry.uid if entry else None,
-                                         reason="%r is a reserved system name; never created nor adopted" % local))
-            return
-        if entry is not None:
-            if options.adopt_existing and local not in NEVER_ADOPTED and entry.uid != 0:
-                plan["adopt"].append(_item(member, local, uid=entry.uid, gid=entry.gid, home=entry.home, gecos=entry.gecos,
-                                           fingerprint=fingerprint(member), full_name=member.full_name, email=member.email))
-            else:
-                plan["skipped"].append(_item(member, local, uid=entry.uid, reason="a local account %r (uid %d) exists that this module did not "
-                                             "create; it is not adopted (adopt_existing)" % (local, entry.uid)))
-            return
-        if options.primary_group:
-            group = db.groups.get(options.primary_group)
-            if group is None:
-                plan["errors"].append(_item(member, local, reason="primary group %r does not exist" % options.primary_group))
-                return
-            if local in db.groups:
-                plan["skipped"].append(_item(member, local, reason="a local group %r exists; not touched" % local))
-                return
-            uid = allocate_id(options.uid_min, options.uid_max, taken_uids, next_uid)
-            gid, group_name, private = group.gid, group.name, False
-        else:
-            if local in db.groups:
-                plan["skipped"].append(_item(member, local, reason="a local group %r exists that this module did not create" % local))
-                return
-            uid = allocate_id(options.uid_min, options.uid_max, _Union(taken_uids, taken_gids), next_uid)
-            gid, group_name, private = uid, local, True
-        taken_uids.add(uid)
-        taken_gids.add(gid)
-        plan["create"].append(_item(member, local, uid=uid, gid=gid, group=group_name, private_group=private, gecos=gecos,
-                                    home=os.path.join(options.home_root, local), shell=options.shell,
-                                    fingerprint=fingerprint(member), full_name=member.full_name, email=member.email))
+def _plan_one_user(plan, claim, db, settings, ids):
+    """Plan one member's claim on a local name: create, adopt, update, unlock, resume, hooks, or a reason not to."""
+    entry = db.users.get(claim.local)
+    if claim.record is None:
+        if claim.owner is not None:
+            plan["errors"].append(_item(claim.member, claim.local, reason="local name %r is already provisioned for another identity"
+                                        % claim.local))
+        elif settings.mode in ("new", "all"):
+            _plan_new_user(plan, claim, entry, db, settings.options, ids)
         return
-    # known identity
+    _plan_known_user(plan, claim, entry, db, settings)
+
+
+def _plan_new_user(plan, claim, entry, db, options, ids):
+    member, local = claim.member, claim.local
+    if local in NEVER_ADOPTED:
+        plan["skipped"].append(_item(member, local, uid=entry.uid if entry else None,
+                                     reason="%r is a reserved system name; never created nor adopted" % local))
+        return
+    if entry is not None:
+        if options.adopt_existing and entry.uid != 0:
+            plan["adopt"].append(_item(member, local, uid=entry.uid, gid=entry.gid, home=entry.home, gecos=entry.gecos,
+                                       fingerprint=fingerprint(member), full_name=member.full_name, email=member.email))
+        else:
+            plan["skipped"].append(_item(member, local, uid=entry.uid, reason="a local account %r (uid %d) exists that this module did not "
+                                         "create; it is not adopted (adopt_existing)" % (local, entry.uid)))
+        return
+    if options.primary_group:
+        group = db.groups.get(options.primary_group)
+        if group is None:
+            plan["errors"].append(_item(member, local, reason="primary group %r does not exist" % options.primary_group))
+            return
+        if local in db.groups:
+            plan["skipped"].append(_item(member, local, reason="a local group %r exists; not touched" % local))
+            return
+        uid = allocate_id(options.uid_min, options.uid_max, ids.uids, ids.next_uid)
+        gid, group_name, private = group.gid, group.name, False
+    else:
+        if local in db.groups:
+            plan["skipped"].append(_item(member, local, reason="a local group %r exists that this module did not create" % local))
+            return
+        uid = allocate_id(options.uid_min, options.uid_max, _Union(ids.uids, ids.gids), ids.next_uid)
+        gid, group_name, private = uid, local, True
+    ids.uids.add(uid)
+    ids.gids.add(gid)
+    ids.next_uid = uid + 1
+    plan["create"].append(_item(member, local, uid=uid, gid=gid, group=group_name, private_group=private,
+                                gecos=clean_gecos(member.full_name or ""), home=os.path.join(options.home_root, local),
+                                shell=options.shell, fingerprint=fingerprint(member), full_name=member.full_name, email=member.email))
+
+
+def _plan_known_user(plan, claim, entry, db, settings):
+    member, record, local, options = claim.member, claim.record, claim.local, settings.options
+    want_new = settings.mode in ("new", "all")
+    gecos = clean_gecos(member.full_name or "")
     status = record.get("status")
     if entry is None:
         if status == "pending" or status == "removed" or want_new:
@@ -201,7 +256,7 @@ def _plan_one_user(plan, member, record, local, owner, state, db, options, mode,
         plan["resume"].append(_item(member, local, record, home=entry.home, gecos=gecos, fingerprint=fingerprint(member),
                                     full_name=member.full_name, email=member.email))
         return
-    if not want_update:
+    if settings.mode not in ("updated", "all"):
         if record.get("hooks_pending"):
             plan["hooks"].append(_item(member, local, record, action=record["hooks_pending"], home=entry.home,
                                        full_name=member.full_name, email=member.email))
@@ -214,7 +269,7 @@ def _plan_one_user(plan, member, record, local, owner, state, db, options, mode,
                                     before=passwd_line(entry), fingerprint=fingerprint(member), home=entry.home,
                                     full_name=member.full_name, email=member.email, changes=changes))
         return
-    if changes or force or record.get("fingerprint") != fingerprint(member):
+    if changes or settings.force or record.get("fingerprint") != fingerprint(member):
         after = entry._replace(**changes)
         plan["update"].append(_item(member, local, record, changes=changes, before=passwd_line(entry), after=passwd_line(after),
                                     fingerprint=fingerprint(member), home=entry.home, full_name=member.full_name,
@@ -246,7 +301,7 @@ def user_plan_changed(plan):
     return any(plan[k] for k in ("create", "update", "lock", "unlock", "remove", "adopt", "resume", "hooks"))
 
 
-def user_plan_diff(plan, options):
+def user_plan_diff(plan):
     before, after = [], []
     for item in plan["create"]:
         after.append(passwd_line(PasswdEntry(item["name"], "x", item["uid"], item["gid"], item["gecos"], item["home"], item["shell"])))
@@ -270,22 +325,65 @@ def user_plan_diff(plan, options):
             "before_header": "passwd", "after_header": "passwd"}
 
 
-GroupOptions = namedtuple("GroupOptions", ["gid_min", "gid_max", "membership", "departed", "adopt_existing"])
+@dataclass(frozen=True)
+class GroupOptions:
+    """How local groups are made: the gid range, ``membership`` (exact or append), what
+    happens to groups gone from Globus (keep, remove), and whether a local group of the
+    same name is adopted."""
+
+    gid_min: int
+    gid_max: int
+    membership: str
+    departed: str
+    adopt_existing: bool
 
 
-def plan_groups(groups, failed, state, db, rules, options, include=(), exclude=(), complete=True):
-    """Globus subgroups -> local groups. ``groups`` are GlobusGroupDoc with active members.
+@dataclass(frozen=True)
+class GroupPlanSettings:
+    """What one ``plan_groups`` run is asked to do: ``rules`` maps Globus group names to
+    local names (``GroupNameRules``), ``include``/``exclude`` select groups by name, and
+    ``complete`` says every subgroup was read (only then are vanished groups removed)."""
+
+    rules: Any
+    options: GroupOptions
+    include: Tuple[str, ...] = ()
+    exclude: Tuple[str, ...] = ()
+    complete: bool = True
+
+
+@dataclass(frozen=True)
+class _GroupClaim:
+    """One Globus group claiming a local name, with its state record (None if new), the
+    name's owner in the state, and the local user names of its active members."""
+
+    doc: GlobusGroupDoc
+    local: str
+    owner: Optional[str]
+    record: Optional[dict]
+    members: List[str]
+
+
+@dataclass
+class _GroupIds:
+    """The ids taken so far in a plan, and where the next gid search starts."""
+
+    taken: Set[int]
+    next_gid: Optional[int]
+
+
+def plan_groups(groups, failed, state, db, settings):
+    """Globus subgroups -> local groups. ``groups`` are GlobusGroupDoc with active members;
+    ``settings`` is a ``GroupPlanSettings``.
 
     ``failed`` maps Globus group ids that could not be read to a reason: they are
     reported and left alone (never treated as gone).
     """
     plan = {"create": [], "rename": [], "members": [], "remove": [], "skipped": [], "errors": [], "hooks": []}
-    local_user = dict((iid, r["name"]) for iid, r in state["users"].items()
-                      if r.get("status") == ACTIVE and r["name"] in db.users and db.users[r["name"]].uid == r["uid"])
+    local_user = {iid: r["name"] for iid, r in state["users"].items()
+                  if r.get("status") == ACTIVE and r["name"] in db.users and db.users[r["name"]].uid == r["uid"]}
     records = state["groups"]
-    name_owner = dict((r["name"], gid) for gid, r in records.items())
-    taken = set(db.gids) | state_gids(state) | set(db.uids) | state_uids(state)
-    next_gid = state.get("gid_next")
+    name_owner = {r["name"]: gid for gid, r in records.items()}
+    ids = _GroupIds(set(db.gids) | state_gids(state) | set(db.uids) | state_uids(state), state.get("gid_next"))
     seen = set()
     claims = {}
     for group_id, reason in sorted(failed.items()):
@@ -293,9 +391,9 @@ def plan_groups(groups, failed, state, db, rules, options, include=(), exclude=(
         plan["errors"].append({"globus_group_id": group_id, "name": (records.get(group_id) or {}).get("name"), "reason": reason})
     for doc in sorted(groups, key=lambda g: (g.name, g.id)):
         seen.add(doc.id)
-        if not group_selected(doc.name, include, exclude):
+        if not group_selected(doc.name, settings.include, settings.exclude):
             continue
-        local, problem = rules.map(doc.name, doc.id)
+        local, problem = settings.rules.map(doc.name, doc.id)
         if problem:
             plan["errors"].append({"globus_group": doc.name, "globus_group_id": doc.id, "reason": problem})
             continue
@@ -312,9 +410,9 @@ def plan_groups(groups, failed, state, db, rules, options, include=(), exclude=(
                                            % (local, ", ".join(n for n in names if n != doc.name))})
             docs = [d for d in docs if d.id == owner]
         for doc in docs:
-            members = sorted(set(local_user[m.identity_id] for m in doc.members if m.identity_id in local_user))
-            next_gid = _plan_one_group(plan, doc, local, owner, records.get(doc.id), members, db, options, taken, next_gid)
-    if complete and options.departed == "remove":
+            members = sorted({local_user[m.identity_id] for m in doc.members if m.identity_id in local_user})
+            _plan_one_group(plan, _GroupClaim(doc, local, owner, records.get(doc.id), members), db, settings.options, ids)
+    if settings.complete and settings.options.departed == "remove":
         for group_id in sorted(records, key=lambda g: records[g]["name"]):
             record = records[group_id]
             if group_id in seen or record.get("status") == "removed":
@@ -323,29 +421,31 @@ def plan_groups(groups, failed, state, db, rules, options, include=(), exclude=(
             if entry is not None and entry.gid == record["gid"]:
                 plan["remove"].append({"globus_group_id": group_id, "name": record["name"], "gid": record["gid"],
                                        "members": entry.members, "before": group_line(entry)})
-    plan["gid_next"] = next_gid
+    plan["gid_next"] = ids.next_gid
     return plan
 
 
-def _plan_one_group(plan, doc, local, owner, record, members, db, options, taken, next_gid):
+def _plan_one_group(plan, claim, db, options, ids):
+    doc, local, owner, record, members = claim.doc, claim.local, claim.owner, claim.record, claim.members
     base = {"globus_group": doc.name, "globus_group_id": doc.id, "name": local}
     if record is None:
         if owner is not None:
             plan["errors"].append(dict(base, reason="local group %r is already provisioned for another Globus group" % local))
-            return next_gid
+            return
         entry = db.groups.get(local)
         if entry is not None:
             if not options.adopt_existing or entry.gid == 0:
                 plan["skipped"].append(dict(base, gid=entry.gid, reason="a local group %r (gid %d) exists that this module did not create; "
                                             "it is not adopted (adopt_existing)" % (local, entry.gid)))
-                return next_gid
+                return
             plan["create"].append(dict(base, gid=entry.gid, members=members, adopt=True))
             _plan_members(plan, base, entry, members, options)
-            return next_gid
-        gid = allocate_id(options.gid_min, options.gid_max, taken, next_gid)
-        taken.add(gid)
+            return
+        gid = allocate_id(options.gid_min, options.gid_max, ids.taken, ids.next_gid)
+        ids.taken.add(gid)
         plan["create"].append(dict(base, gid=gid, members=members))
-        return gid + 1
+        ids.next_gid = gid + 1
+        return
     gid = record["gid"]
     base["gid"] = gid
     current = db.groups.get(record["name"])
@@ -353,30 +453,29 @@ def _plan_one_group(plan, doc, local, owner, record, members, db, options, taken
         if current is not None:
             plan["errors"].append(dict(base, reason="local group %r has gid %d, the state says %d; not touched"
                                        % (record["name"], current.gid, gid)))
-            return next_gid
+            return
         holder = db.gids.get(gid)
         if holder is not None and holder != local:
             plan["errors"].append(dict(base, reason="gid %d of %r is now used by local group %r" % (gid, local, holder)))
-            return next_gid
+            return
         if holder == local:
             current = db.groups[local]
         else:
             plan["create"].append(dict(base, members=members, resume=record.get("status") == "pending"))
-            return next_gid
+            return
     if record["name"] != local:
         if local in db.groups:
             plan["errors"].append(dict(base, reason="cannot rename %r to %r: a local group %r exists" % (record["name"], local, local)))
-            return next_gid
+            return
         plan["rename"].append(dict(base, old_name=record["name"], before=group_line(current),
                                    after=group_line(current._replace(name=local))))
         current = current._replace(name=local)
     elif record.get("status") == "pending":
         plan["create"].append(dict(base, members=members, resume=True))
-        return next_gid
+        return
     _plan_members(plan, base, current, members, options)
     if record.get("hooks_pending") and not any(i["globus_group_id"] == doc.id for i in plan["members"] + plan["rename"]):
         plan["hooks"].append(dict(base, action=record["hooks_pending"], members=members))
-    return next_gid
 
 
 def _plan_members(plan, base, entry, members, options):

@@ -20,7 +20,8 @@ from ansible_collections.sciops.datasync.plugins.module_utils._globus.groups imp
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.model import STATE_SCHEMA, STATE_VERSION, empty_state
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.names import GroupNameRules, UsernameRules, pattern_problem
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.plan import (
-    GroupOptions, UserOptions, group_plan_changed, group_plan_diff, plan_groups, plan_users, user_plan_changed, user_plan_diff,
+    GroupOptions, GroupPlanSettings, UserOptions, UserPlanSettings, group_plan_changed, group_plan_diff, plan_groups, plan_users,
+    user_plan_changed, user_plan_diff,
 )
 
 STATE_DIR = "var/lib/sciops-datasync"
@@ -100,7 +101,7 @@ def run_user_sync_module(module, clients=None):
         module.fail_json(msg="uid_min must be at least 1 and not above uid_max")
     rules = UsernameRules(params["domains"], params["username_overrides"], params["lowercase"])
     options = UserOptions(params["uid_min"], params["uid_max"], params["primary_group"], params["home_root"], params["shell"],
-                          params["departed"], params["adopt_existing"], params["create_home"])
+                          params["departed"], params["adopt_existing"])
 
     def body(lock):
         from ansible_collections.sciops.datasync.plugins.module_utils._identity.accounts import PosixAccounts  # pylint: disable=import-outside-toplevel
@@ -140,9 +141,10 @@ def run_user_sync_module(module, clients=None):
         if not module.check_mode:
             backend.ensure_databases()
         db = backend.read()
-        plan = plan_users(members, state, db, rules, options, params["mode"], params["only"] or (), params["force"],
-                          complete=not failed, absent=params["state"] == "absent")
-        diff = user_plan_diff(plan, options)
+        settings = UserPlanSettings(rules, options, params["mode"], tuple(params["only"] or ()), params["force"],
+                                    complete=not failed, absent=params["state"] == "absent")
+        plan = plan_users(members, state, db, settings)
+        diff = user_plan_diff(plan)
         if module.check_mode:
             result = preview_user_plan(plan)
             changed = user_plan_changed(plan)
@@ -191,8 +193,8 @@ def run_group_sync_module(module, clients=None):
         if not module.check_mode:
             backend.ensure_databases()
         db = backend.read()
-        plan = plan_groups([to_group_doc(docs[k]) for k in sorted(docs)], failed, state, db, rules, options,
-                           params["include"] or (), params["exclude"] or (), complete=not failed)
+        settings = GroupPlanSettings(rules, options, tuple(params["include"] or ()), tuple(params["exclude"] or ()), complete=not failed)
+        plan = plan_groups([to_group_doc(docs[k]) for k in sorted(docs)], failed, state, db, settings)
         diff = group_plan_diff(plan)
         if module.check_mode:
             result = preview_group_plan(plan)

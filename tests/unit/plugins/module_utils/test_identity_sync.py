@@ -3,6 +3,7 @@
 import json
 import os
 import stat
+from dataclasses import replace
 
 import pytest
 
@@ -14,7 +15,8 @@ from ansible_collections.sciops.datasync.plugins.module_utils._identity.names im
     GroupNameRules, UsernameRules, allocate_id, group_selected,
 )
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.plan import (
-    GroupOptions, UserOptions, fingerprint, group_plan_changed, plan_groups, plan_users, user_plan_changed, user_plan_diff,
+    GroupOptions, GroupPlanSettings, UserOptions, UserPlanSettings, fingerprint, group_plan_changed, plan_groups, plan_users,
+    user_plan_changed, user_plan_diff,
 )
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.accounts import (
     AccountDatabase, GroupEntry, PasswdEntry, PosixAccounts, ShadowEntry,
@@ -25,7 +27,7 @@ from identity_helpers import NEEDS_ROOT, ShellFreeModule
 
 RULES = UsernameRules(domains=["uchicago.edu", "globusid.org"], overrides={"weird.name@uchicago.edu": "wname"})
 OPTS = UserOptions(uid_min=20000, uid_max=20100, primary_group=None, home_root="/home", shell="/bin/bash",
-                   departed="lock", adopt_existing=False, create_home=True)
+                   departed="lock", adopt_existing=False)
 GOPTS = GroupOptions(gid_min=5000, gid_max=5100, membership="exact", departed="keep", adopt_existing=False)
 
 
@@ -111,31 +113,31 @@ def test_allocate_id_skips_taken_and_wraps():
 
 def test_new_members_get_sequential_uids_avoiding_local_ids():
     db = db_with(users=[PasswdEntry("legacy", "x", 20001, 20001, "", "/", "/bin/sh")])
-    plan = plan_users([member("ann"), member("bob")], empty_state(), db, RULES, OPTS, mode="new")
+    plan = plan_users([member("ann"), member("bob")], empty_state(), db, UserPlanSettings(RULES, OPTS, mode="new"))
     assert [(c["name"], c["uid"], c["gid"]) for c in plan["create"]] == [("ann", 20000, 20000), ("bob", 20002, 20002)]
     assert plan["create"][0]["home"] == "/home/ann" and plan["create"][0]["gecos"] == "Ann"
     assert user_plan_changed(plan)
-    diff = user_plan_diff(plan, OPTS)
+    diff = user_plan_diff(plan)
     assert "ann:x:20000:20000:Ann:/home/ann:/bin/bash" in diff["after"]
 
 
 def test_existing_local_accounts_are_not_adopted_and_root_never():
-    plan = plan_users([member("root"), member("admin")], empty_state(), db_with(), RULES, OPTS, mode="all")
+    plan = plan_users([member("root"), member("admin")], empty_state(), db_with(), UserPlanSettings(RULES, OPTS, mode="all"))
     assert [s["name"] for s in plan["skipped"]] == ["admin", "root"] and not plan["create"]
-    adopt = OPTS._replace(adopt_existing=True)
-    plan = plan_users([member("root"), member("admin")], empty_state(), db_with(), RULES, adopt, mode="all")
+    adopt = replace(OPTS, adopt_existing=True)
+    plan = plan_users([member("root"), member("admin")], empty_state(), db_with(), UserPlanSettings(RULES, adopt, mode="all"))
     assert [a["name"] for a in plan["adopt"]] == ["admin"] and [s["name"] for s in plan["skipped"]] == ["root"]
 
 
 def test_two_identities_one_name_first_provisioned_keeps_it():
     a = member("ann", domain="uchicago.edu", iid="id-a")
     b = member("ann", domain="globusid.org", iid="id-b")
-    plan = plan_users([a, b], empty_state(), db_with(), RULES, OPTS)
+    plan = plan_users([a, b], empty_state(), db_with(), UserPlanSettings(RULES, OPTS))
     assert not plan["create"] and len(plan["errors"]) == 2
     state = empty_state()
     state["users"]["id-b"] = {"name": "ann", "uid": 20000, "gid": 20000, "status": "active", "fingerprint": fingerprint(b)}
     db = db_with(users=[PasswdEntry("ann", "x", 20000, 20000, "Ann", "/home/ann", "/bin/bash")])
-    plan = plan_users([a, b], state, db, RULES, OPTS)
+    plan = plan_users([a, b], state, db, UserPlanSettings(RULES, OPTS))
     assert [e["identity_id"] for e in plan["errors"]] == ["id-a"] and not plan["create"] and not plan["update"]
 
 
@@ -154,17 +156,17 @@ def test_updated_mode_detects_changes_force_and_ignores_new():
     ann, bob = member("ann"), member("bob")
     state, users = provisioned(ann, bob)
     db = db_with(users=users)
-    plan = plan_users([ann, bob, member("cat")], state, db, RULES, OPTS, mode="updated")
+    plan = plan_users([ann, bob, member("cat")], state, db, UserPlanSettings(RULES, OPTS, mode="updated"))
     assert not user_plan_changed(plan)
     renamed = ann._replace(full_name="Ann Other")
-    plan = plan_users([renamed, bob], state, db, RULES, OPTS, mode="updated")
+    plan = plan_users([renamed, bob], state, db, UserPlanSettings(RULES, OPTS, mode="updated"))
     assert [(u["name"], u["changes"]) for u in plan["update"]] == [("ann", {"gecos": "Ann Other"})]
     mail = bob._replace(email="new@example.org")
-    plan = plan_users([ann, mail], state, db, RULES, OPTS, mode="updated")
+    plan = plan_users([ann, mail], state, db, UserPlanSettings(RULES, OPTS, mode="updated"))
     assert [(u["name"], u["changes"]) for u in plan["update"]] == [("bob", {})]
-    plan = plan_users([ann, bob], state, db, RULES, OPTS, mode="updated", force=True)
+    plan = plan_users([ann, bob], state, db, UserPlanSettings(RULES, OPTS, mode="updated", force=True))
     assert len(plan["update"]) == 2
-    plan = plan_users([ann, bob], state, db, RULES, OPTS, mode="new")
+    plan = plan_users([ann, bob], state, db, UserPlanSettings(RULES, OPTS, mode="new"))
     assert not user_plan_changed(plan)
 
 
@@ -173,12 +175,12 @@ def test_departed_users(departed, key):
     ann, bob = member("ann"), member("bob")
     state, users = provisioned(ann, bob)
     db = db_with(users=users)
-    plan = plan_users([ann], state, db, RULES, OPTS._replace(departed=departed), mode="updated")
+    plan = plan_users([ann], state, db, UserPlanSettings(RULES, replace(OPTS, departed=departed), mode="updated"))
     for k in ("lock", "remove"):
         assert [i["name"] for i in plan[k]] == (["bob"] if k == key else [])
-    plan = plan_users([ann], state, db, RULES, OPTS, mode="new")
+    plan = plan_users([ann], state, db, UserPlanSettings(RULES, OPTS, mode="new"))
     assert not plan["lock"]
-    plan = plan_users([ann], state, db, RULES, OPTS, mode="all", complete=False)
+    plan = plan_users([ann], state, db, UserPlanSettings(RULES, OPTS, mode="all", complete=False))
     assert not plan["lock"]
 
 
@@ -187,35 +189,35 @@ def test_locked_user_not_relocked_and_unlocked_when_back():
     state, users = provisioned(ann, bob, bob="locked")
     shadow = [ShadowEntry("bob", "!*", "", "", "", "", "", "1", "")]
     db = db_with(users=users, shadow=shadow)
-    assert not user_plan_changed(plan_users([ann], state, db, RULES, OPTS))
-    plan = plan_users([ann, bob], state, db, RULES, OPTS)
+    assert not user_plan_changed(plan_users([ann], state, db, UserPlanSettings(RULES, OPTS)))
+    plan = plan_users([ann, bob], state, db, UserPlanSettings(RULES, OPTS))
     assert [u["name"] for u in plan["unlock"]] == ["bob"]
 
 
 def test_removed_users_uid_is_never_handed_out_again():
     ann = member("ann")
     state, users = provisioned(ann, ann="removed")
-    plan = plan_users([member("zed")], state, db_with(), RULES, OPTS)
+    plan = plan_users([member("zed")], state, db_with(), UserPlanSettings(RULES, OPTS))
     assert plan["create"][0]["uid"] == 20001
-    plan = plan_users([ann], state, db_with(), RULES, OPTS, mode="all")
+    plan = plan_users([ann], state, db_with(), UserPlanSettings(RULES, OPTS, mode="all"))
     assert plan["create"][0]["uid"] == 20000 and plan["create"][0]["name"] == "ann"
 
 
 def test_pending_allocation_is_resumed_or_recreated_with_same_uid():
     ann = member("ann")
     state, users = provisioned(ann, ann="pending")
-    plan = plan_users([ann], state, db_with(users=users), RULES, OPTS, mode="new")
+    plan = plan_users([ann], state, db_with(users=users), UserPlanSettings(RULES, OPTS, mode="new"))
     assert [r["name"] for r in plan["resume"]] == ["ann"]
-    plan = plan_users([ann], state, db_with(), RULES, OPTS, mode="updated")
+    plan = plan_users([ann], state, db_with(), UserPlanSettings(RULES, OPTS, mode="updated"))
     assert plan["create"][0]["uid"] == 20000
 
 
 def test_only_and_absent():
     ann, bob = member("ann"), member("bob")
-    plan = plan_users([ann, bob], empty_state(), db_with(), RULES, OPTS, mode="new", only=["bob"])
+    plan = plan_users([ann, bob], empty_state(), db_with(), UserPlanSettings(RULES, OPTS, mode="new", only=("bob",)))
     assert [c["name"] for c in plan["create"]] == ["bob"]
     state, users = provisioned(ann, bob)
-    plan = plan_users([ann, bob], state, db_with(users=users), RULES, OPTS, only=["bob"], absent=True)
+    plan = plan_users([ann, bob], state, db_with(users=users), UserPlanSettings(RULES, OPTS, only=("bob",), absent=True))
     assert [r["name"] for r in plan["remove"]] == ["bob"] and not plan["lock"]
 
 
@@ -223,7 +225,7 @@ def test_uid_drift_is_reported_not_touched():
     ann = member("ann")
     state, users = provisioned(ann)
     db = db_with(users=[users[0]._replace(uid=31000)])
-    plan = plan_users([ann], state, db, RULES, OPTS)
+    plan = plan_users([ann], state, db, UserPlanSettings(RULES, OPTS))
     assert plan["errors"] and not user_plan_changed(plan)
 
 
@@ -237,7 +239,7 @@ def test_group_plan_create_rename_members_failed_and_departed():
     db = db_with(users=users)
     rules = GroupNameRules()
     groups = [group_doc("osg.A", "g-a", "ann", "bob", "ghost"), group_doc("osg.B", "g-b"), group_doc("bad name", "g-c")]
-    plan = plan_groups(groups, {"g-d": "503 twice"}, state, db, rules, GOPTS)
+    plan = plan_groups(groups, {"g-d": "503 twice"}, state, db, GroupPlanSettings(rules, GOPTS))
     assert [(c["name"], c["gid"], c["members"]) for c in plan["create"]] == [("osg-a", 5000, ["ann", "bob"]), ("osg-b", 5001, [])]
     assert sorted(e["globus_group_id"] for e in plan["errors"]) == ["g-c", "g-d"]
     # provisioned; then Globus renames B and A loses bob
@@ -246,22 +248,22 @@ def test_group_plan_create_rename_members_failed_and_departed():
     db = db_with(users=users, groups=[GroupEntry("osg-a", "x", 5000, ["ann", "bob"]), GroupEntry("osg-b", "x", 5001, []),
                                       GroupEntry("old", "x", 5002, ["ann"])])
     groups = [group_doc("osg.A", "g-a", "ann"), group_doc("osg.Bee", "g-b")]
-    plan = plan_groups(groups, {}, state, db, rules, GOPTS)
+    plan = plan_groups(groups, {}, state, db, GroupPlanSettings(rules, GOPTS))
     assert [(r["old_name"], r["name"], r["gid"]) for r in plan["rename"]] == [("osg-b", "osg-bee", 5001)]
     assert [(m["name"], m["removed"]) for m in plan["members"]] == [("osg-a", ["bob"])]
     assert not plan["remove"] and not plan["create"]
-    plan = plan_groups(groups, {}, state, db, rules, GOPTS._replace(departed="remove"))
+    plan = plan_groups(groups, {}, state, db, GroupPlanSettings(rules, replace(GOPTS, departed="remove")))
     assert [r["name"] for r in plan["remove"]] == ["old"]
-    plan = plan_groups(groups, {}, state, db, rules, GOPTS._replace(membership="append"))
+    plan = plan_groups(groups, {}, state, db, GroupPlanSettings(rules, replace(GOPTS, membership="append")))
     assert not plan["members"]
-    plan = plan_groups([group_doc("osg.A", "g-a", "ann", "bob")], {}, state, db, rules, GOPTS, include=["osg.a"])
+    plan = plan_groups([group_doc("osg.A", "g-a", "ann", "bob")], {}, state, db, GroupPlanSettings(rules, GOPTS, include=("osg.a",)))
     assert not group_plan_changed(plan)
 
 
 def test_group_not_adopted_and_collisions():
     db = db_with(groups=[GroupEntry("osg-a", "x", 777, [])])
-    plan = plan_groups([group_doc("osg.A", "g-a"), group_doc("osg-x", "g-x"), group_doc("osg.x", "g-y")], {},
-                       empty_state(), db, GroupNameRules(), GOPTS)
+    docs = [group_doc("osg.A", "g-a"), group_doc("osg-x", "g-x"), group_doc("osg.x", "g-y")]
+    plan = plan_groups(docs, {}, empty_state(), db, GroupPlanSettings(GroupNameRules(), GOPTS))
     assert [s["name"] for s in plan["skipped"]] == ["osg-a"]
     assert sorted(e["globus_group_id"] for e in plan["errors"]) == ["g-x", "g-y"]
 
@@ -297,7 +299,7 @@ def test_apply_creates_users_homes_hooks_and_is_idempotent(env):
     state = empty_state()
     members = [member("ann", full="Ann A"), member("bob")]
     db = env["backend"].read()
-    plan = plan_users(members, state, db, RULES, OPTS, mode="new")
+    plan = plan_users(members, state, db, UserPlanSettings(RULES, OPTS, mode="new"))
     result = apply_user_plan(plan, state, env["save"], env["backend"], db, env["runner"], env["hooks"])
     assert [c["name"] for c in result["created"]] == ["ann", "bob"]
     assert env["saved"][0]["users"]["id-ann"]["status"] == "pending"  # written before the accounts
@@ -308,19 +310,19 @@ def test_apply_creates_users_homes_hooks_and_is_idempotent(env):
     assert [e["name"] for e in result["errors"]] == ["bob"] and state["users"]["id-bob"]["hooks_pending"] == "created"
     # next run retries only bob's hooks; then nothing to do
     os.unlink(os.path.join(env["hooks"], "20-fail-for-bob"))
-    plan = plan_users(members, state, db, RULES, OPTS, mode="all")
+    plan = plan_users(members, state, db, UserPlanSettings(RULES, OPTS, mode="all"))
     assert [h["name"] for h in plan["hooks"]] == ["bob"] and not plan["create"] and not plan["update"]
     result = apply_user_plan(plan, state, env["save"], env["backend"], db, env["runner"], env["hooks"])
     assert not result["errors"] and "hooks_pending" not in state["users"]["id-bob"]
-    assert not user_plan_changed(plan_users(members, state, env["backend"].read(), RULES, OPTS, mode="all"))
+    assert not user_plan_changed(plan_users(members, state, env["backend"].read(), UserPlanSettings(RULES, OPTS, mode="all")))
     # bob departs: locked with nologin, hook told "locked"
     db = env["backend"].read()
-    plan = plan_users(members[:1], state, db, RULES, OPTS, mode="updated")
+    plan = plan_users(members[:1], state, db, UserPlanSettings(RULES, OPTS, mode="updated"))
     result = apply_user_plan(plan, state, env["save"], env["backend"], db, env["runner"], env["hooks"])
     db = env["backend"].read()
     assert [r["name"] for r in result["locked"]] == ["bob"] and db.user_locked("bob") and db.users["bob"].shell == "/usr/sbin/nologin"
     assert log.read_text().splitlines()[-1].startswith("locked bob 20001")
-    assert not user_plan_changed(plan_users(members[:1], state, db, RULES, OPTS, mode="all"))
+    assert not user_plan_changed(plan_users(members[:1], state, db, UserPlanSettings(RULES, OPTS, mode="all")))
 
 
 @NEEDS_ROOT
@@ -328,22 +330,22 @@ def test_apply_groups_for_real(env):
     state = empty_state()
     members = [member("ann"), member("bob")]
     db = env["backend"].read()
-    apply_user_plan(plan_users(members, state, db, RULES, OPTS), state, env["save"], env["backend"], db, env["runner"])
+    apply_user_plan(plan_users(members, state, db, UserPlanSettings(RULES, OPTS)), state, env["save"], env["backend"], db, env["runner"])
     write_hook(os.path.join(env["hooks"], "10-members"), 'cat > %s/"$DATASYNC_GROUP".members\n' % env["tmp"])
     rules = GroupNameRules(template="@{name}")
     groups = [group_doc("osg.A", "g-a", "ann", "bob"), group_doc("plain", "g-p", "bob")]
-    plan = plan_groups(groups, {}, state, env["backend"].read(), rules, GOPTS)
+    plan = plan_groups(groups, {}, state, env["backend"].read(), GroupPlanSettings(rules, GOPTS))
     result = apply_group_plan(plan, state, env["save"], env["backend"], env["runner"], env["hooks"])
     assert not result["errors"]
     db = env["backend"].read()
     assert db.groups["@osg-a"] == GroupEntry("@osg-a", "x", 5000, ["ann", "bob"]) and db.groups["@plain"].members == ["bob"]
     assert (env["tmp"] / "@osg-a.members").read_text() == "ann\nbob\n"
     groups = [group_doc("osg.A2", "g-a", "ann"), group_doc("plain", "g-p", "bob")]
-    plan = plan_groups(groups, {}, state, db, rules, GOPTS)
+    plan = plan_groups(groups, {}, state, db, GroupPlanSettings(rules, GOPTS))
     apply_group_plan(plan, state, env["save"], env["backend"], env["runner"], env["hooks"])
     db = env["backend"].read()
     assert db.groups["@osg-a2"] == GroupEntry("@osg-a2", "x", 5000, ["ann"]) and "@osg-a" not in db.groups
-    assert not group_plan_changed(plan_groups(groups, {}, state, db, rules, GOPTS))
+    assert not group_plan_changed(plan_groups(groups, {}, state, db, GroupPlanSettings(rules, GOPTS)))
 
 
 def test_hook_listing_ignores_non_executables(tmp_path):
@@ -358,5 +360,5 @@ def test_hook_listing_ignores_non_executables(tmp_path):
 
 def test_globus_apps_are_skipped_not_errors():
     app = Member("c1", "c1@clients.auth.globus.org", "lab client", None, "active", "admin")
-    plan = plan_users([app], empty_state(), db_with(), RULES, OPTS)
+    plan = plan_users([app], empty_state(), db_with(), UserPlanSettings(RULES, OPTS))
     assert not plan["errors"] and plan["skipped"][0]["identity_id"] == "c1"
