@@ -14,9 +14,7 @@ run can be tested without a network.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
-import os
 import time
 
 from ansible_collections.sciops.datasync.plugins.module_utils._globus.folders import (
@@ -232,7 +230,7 @@ class CollectionSync(object):
 def run_module(module):
     """globus_collection_sync."""
     from ansible_collections.sciops.datasync.plugins.module_utils._globus import clients as _globus  # pylint: disable=import-outside-toplevel
-    from ansible_collections.sciops.datasync.plugins.module_utils._core.lock import LockBusy, RunLock  # pylint: disable=import-outside-toplevel
+    from ansible_collections.sciops.datasync.plugins.module_utils._core.lock import module_lock  # pylint: disable=import-outside-toplevel
     from ansible_collections.sciops.datasync.plugins.module_utils._core.state import StateError  # pylint: disable=import-outside-toplevel
 
     params = module.params
@@ -241,13 +239,8 @@ def run_module(module):
     result["errors"].extend(errors)
     state = sync_state_file(params["state_file"])
     lock_path = params["lock_file"] or params["state_file"] + ".lock"
-    if module.check_mode and not os.path.isdir(os.path.dirname(lock_path) or "."):
-        # Nothing has run here yet and check mode writes nothing: no lock folder to create.
-        lock = contextlib.nullcontext()
-    else:
-        lock = RunLock(lock_path, wait=params["lock_wait"], timeout=params["lock_timeout"])
-    try:
-        with lock:
+    with module_lock(module, lock_path, wait=params["lock_wait"], timeout=params["lock_timeout"], result=result):
+        try:
             transfer = _globus.transfer_client(module)
             run = CollectionSync(transfer, state, _globus.client_username(module), start=params["start"], check_mode=module.check_mode,
                                  wait=params["wait"], wait_timeout=params["wait_timeout"], events=params["error_events"])
@@ -255,13 +248,8 @@ def run_module(module):
                 results, run_errors, diff = run.run(syncs)
             except StateError as exc:
                 module.fail_json(msg=str(exc), **result)
-    except LockBusy as exc:
-        if exc.timed_out:
-            module.fail_json(msg=str(exc), lock_holder=exc.holder_pid, **result)
-        result.update(skipped=True, lock_holder=exc.holder_pid, msg="another run holds the lock (%s)" % exc)
-        module.exit_json(**result)
-    except Exception as exc:  # pylint: disable=broad-except
-        fail_api(module, exc, "collection sync", **result)
+        except Exception as exc:  # pylint: disable=broad-except
+            fail_api(module, exc, "collection sync", **result)
     result["syncs"] = results
     result["errors"].extend(run_errors)
     result["submitted"] = [r["name"] for r in results if r.get("submitted")]

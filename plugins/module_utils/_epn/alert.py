@@ -26,7 +26,6 @@ from ansible_collections.sciops.datasync.plugins.module_utils._epn.portal import
 
 STATE_SCHEMA = "sciops.datasync.epn_alert"
 STATE_VERSION = 1
-DEFAULT_SUBJECT = "Unknown ownership of EPNs"
 
 DEFAULT_TEXT_TEMPLATE = """\
 The following EPNs have data on {{ source }} but no project folder is mapped for them,
@@ -165,7 +164,7 @@ def render_email(items, context, template_text=None, template_html=None):
     return text, html
 
 
-def run_alert(module, client_factory=None):
+def run_alert(module):
     params = module.params
     if not params["mail"].get("to"):
         module.fail_json(msg="mail.to must name at least one recipient")
@@ -189,9 +188,8 @@ def run_alert(module, client_factory=None):
         module.fail_json(msg=str(exc), errors=errors)
 
     start = now - datetime.timedelta(days=params["visit_day_range"])
-    kwargs = {"client_factory": client_factory} if client_factory else {}
     try:
-        visits, refused, portal_failures = list_portal_visits(params, start, now, **kwargs)
+        visits, refused, portal_failures = list_portal_visits(params, start, now)
     except PortalError as exc:
         module.fail_json(msg=str(exc), errors=errors)
     errors.extend(refused)

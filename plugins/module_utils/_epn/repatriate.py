@@ -25,7 +25,7 @@ import time
 
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.sciops.datasync.plugins.module_utils._core.lock import LockBusy, RunLock
+from ansible_collections.sciops.datasync.plugins.module_utils._core.lock import LockBusy, RunLock, busy_result
 from ansible_collections.sciops.datasync.plugins.module_utils._core.names import path_component_problem
 from ansible_collections.sciops.datasync.plugins.module_utils._core.rsync import (
     C_ENV, RsyncOptions, build_argv, daemon_error, exit_meaning, parse_itemized, parse_stats, remote_shell_source, rsh_command,
@@ -361,7 +361,8 @@ class Repatriation(object):
             if self.use_locks:
                 lock.acquire()
         except LockBusy as exc:
-            result.update(status="skipped", reason="transfer already running (lock %s held by pid %s)" % (lock_path, exc.holder_pid))
+            result.update(busy_result(lock_path, exc.holder_pid), status="skipped",
+                          reason="transfer already running (lock %s held by pid %s)" % (lock_path, exc.holder_pid))
             return result
         try:
             created = []

@@ -70,25 +70,11 @@ def _load_state(module, path):
 
 
 def _locked(module, lock_file, body):
-    """Run ``body()`` under the run lock; a busy lock with lock_wait false exits skipped."""
-    from ansible_collections.sciops.datasync.plugins.module_utils._core.lock import LockBusy, RunLock  # pylint: disable=import-outside-toplevel
+    """Run ``body(lock)`` under the run lock (``_core.lock.module_lock``: a busy lock with lock_wait false exits skipped)."""
+    from ansible_collections.sciops.datasync.plugins.module_utils._core.lock import module_lock  # pylint: disable=import-outside-toplevel
 
-    params = module.params
-    if module.check_mode and not os.path.isdir(os.path.dirname(lock_file) or "."):
-        # Nothing has ever run here and check mode writes nothing: no lock folder to create.
-        return body(RunLock(lock_file))
-    lock = RunLock(lock_file, wait=params["lock_wait"], timeout=params["lock_timeout"])
-    try:
-        lock.acquire()
-    except LockBusy as exc:
-        if exc.timed_out:
-            module.fail_json(msg=str(exc), holder_pid=exc.holder_pid, lock_file=lock_file)
-        module.exit_json(changed=False, skipped=True, holder_pid=exc.holder_pid, lock_file=lock_file,
-                         msg="not run: %s (lock_wait is false)" % exc)
-    try:
+    with module_lock(module, lock_file, wait=module.params["lock_wait"], timeout=module.params["lock_timeout"]) as lock:
         return body(lock)
-    finally:
-        lock.release()
 
 
 def run_user_sync_module(module, clients=None):

@@ -6,6 +6,7 @@ Host keys are always checked, against the lab's own known_hosts.
 from __future__ import annotations
 
 import os
+import shlex
 
 
 def client_options(admin_key, known_hosts):
@@ -29,6 +30,7 @@ def write_ssh_config(path, addresses, user, admin_key, known_hosts):
 
 
 def ssh_argv(user, address, admin_key, known_hosts, *command):
+    """ssh argv that runs command (an argv) on the host; sshd hands it to a shell, so it is quoted here."""
     options = [part for key, value in client_options(admin_key, known_hosts).items()
                for part in ("-o", "%s=%s" % (key, value))]
-    return ["ssh", *options, "%s@%s" % (user, address), *command]
+    return ["ssh", *options, "%s@%s" % (user, address), *([shlex.join(command)] if command else [])]
