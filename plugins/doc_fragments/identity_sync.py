@@ -30,13 +30,9 @@ options:
     default: 3600
 """
 
-    # Return values both modules share (their RETURN extends this fragment). "skipped" stays in each module:
-    # validate-modules does not see return values from fragments when checking RV() references.
+    # Return values both modules share (their RETURN extends this fragment; the busy-lock keys come
+    # from the sciops.datasync.lock fragment).
     RETURN = r"""
-holder_pid:
-  description: Pid of the run holding the lock when O(lock_wait=false) found it busy.
-  returned: when the lock was busy
-  type: int
 state_file:
   description: The state file used.
   returned: success

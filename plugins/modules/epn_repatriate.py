@@ -108,6 +108,8 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+extends_documentation_fragment:
+  - sciops.datasync.lock
 epns:
   description: One entry per EPN the run tried to transfer (or would, in check mode).
   returned: always

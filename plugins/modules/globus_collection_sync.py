@@ -200,6 +200,8 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+extends_documentation_fragment:
+  - sciops.datasync.lock
 syncs:
   description: One entry per sync run.
   returned: always
@@ -251,13 +253,7 @@ errors:
   type: list
   elements: str
 skipped:
-  description: Whether the run was skipped because another run held the lock and O(lock_wait=false).
   returned: always
-  type: bool
-lock_holder:
-  description: Pid of the run holding the lock when skipped.
-  returned: when skipped
-  type: int
 mail:
   description: The summary email (sent, to, subject, message_id, or error).
   returned: when O(mail.to) is set

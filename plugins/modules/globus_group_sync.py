@@ -130,6 +130,7 @@ EXAMPLES = r"""
 RETURN = r"""
 extends_documentation_fragment:
   - sciops.datasync.identity_sync
+  - sciops.datasync.lock
 created:
   description: Groups created (name, gid, globus_group, globus_group_id, members).
   returned: success
@@ -161,10 +162,6 @@ errors:
   returned: success
   type: list
   elements: dict
-skipped:
-  description: V(true) when the run did nothing because O(lock_wait=false) found the lock busy.
-  returned: when the lock was busy
-  type: bool
 hooks_run:
   description: How many groups the hooks ran for.
   returned: success

@@ -185,6 +185,7 @@ EXAMPLES = r"""
 RETURN = r"""
 extends_documentation_fragment:
   - sciops.datasync.identity_sync
+  - sciops.datasync.lock
 created:
   description: Users created (name, uid, gid, globus_username, identity_id).
   returned: success
@@ -216,10 +217,7 @@ skipped_users:
   returned: success
   type: list
   elements: dict
-skipped:
-  description: V(true) when the run did nothing because O(lock_wait=false) found the lock busy.
-  returned: when the lock was busy
-  type: bool
+skipped: {}
 errors:
   description: Members refused or failed, each with a C(reason) naming it; the others went on.
   returned: success

@@ -153,6 +153,8 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+extends_documentation_fragment:
+  - sciops.datasync.lock
 transferred:
   description: Paths (relative to O(dest)) that arrived (new or changed content, new folders and links), or would in check mode; at most O(max_listed).
   returned: when rsync ran
@@ -221,14 +223,7 @@ dry_run:
   description: Whether this was a dry run (check mode).
   returned: always
   type: bool
-skipped:
-  description: Another instance held the writeLock; nothing ran.
-  returned: when skipped
-  type: bool
-lock_holder_pid:
-  description: The pid in the writeLock when skipped.
-  returned: when skipped
-  type: int
+skipped: {}
 lock_taken_over_from:
   description: The pid of the stale writeLock that was taken over.
   returned: when a stale lock was taken over

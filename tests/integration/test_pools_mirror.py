@@ -257,7 +257,8 @@ def test_concurrent_run_skips_then_killed_run_is_completed(ansible_playbook, tmp
         assert wait_for(lambda: os.path.exists(lock))
         holder = int(open(lock).read())
         skipped = run_mirror(ansible_playbook, tmp_path, pools, module="scratch", path=name, dest=dest, bookkeeping_root=icc)
-        assert skipped["skipped"] is True and skipped["lock_holder_pid"] == holder and skipped["changed"] is False
+        assert skipped["skipped"] is True and skipped["holder_pid"] == holder and skipped["changed"] is False
+        assert skipped["lock_file"] == lock
         assert "skipped: writeLock held by running pid %d" % holder in open(skipped["log_file"]).read()
         # Kill the whole run (ansible, module, rsync) mid-transfer, as a crash or kill -9 of the cron job would.
         assert wait_for(lambda: glob.glob(os.path.join(dest, ".zz big.dat.*")))

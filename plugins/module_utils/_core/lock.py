@@ -7,10 +7,15 @@ The lock is an ``fcntl.flock`` on a file that also records the holder's pid for
 messages. The kernel drops a flock when its holder dies, so a killed run (even
 SIGKILL) never leaves a stale lock; the pid written inside is only informative.
 The file is never unlinked: removing it would let two processes lock two inodes.
+
+Every module that locks reports a busy lock the same way (``busy_result``: ``skipped``,
+``holder_pid``, ``lock_file``, ``msg``; documented once in the ``sciops.datasync.lock``
+doc fragment). ``module_lock`` is the context helper a module runs its body under.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import os
@@ -27,6 +32,22 @@ class LockBusy(Exception):
         who = "pid %s" % holder_pid if holder_pid else "another process"
         what = "timed out waiting for" if timed_out else "busy:"
         super(LockBusy, self).__init__("lock %s %s held by %s" % (what, path, who))
+
+    def result(self):
+        """The module result keys for this busy lock (``busy_result``)."""
+        return busy_result(self.path, self.holder_pid, "not run: %s (lock_wait is false)" % self)
+
+
+def busy_result(lock_file, holder_pid, msg=None):
+    """The one result of a run skipped because ``lock_file`` is held by ``holder_pid``.
+
+    Without ``msg`` (an item of a run, which says why in its own words): only the
+    ``skipped``, ``holder_pid`` and ``lock_file`` keys.
+    """
+    result = {"skipped": True, "holder_pid": holder_pid, "lock_file": lock_file}
+    if msg is not None:
+        result.update(changed=False, msg=msg)
+    return result
 
 
 def read_holder(path):
@@ -48,12 +69,8 @@ class RunLock(object):
     """
 
     def __init__(self, path, wait=True, timeout=None, on_wait=None, notice_interval=2.0, poll_interval=0.05):
-        self.path = path
-        self.wait = wait
-        self.timeout = timeout
-        self.on_wait = on_wait
-        self.notice_interval = notice_interval
-        self.poll_interval = poll_interval
+        self.path, self.wait, self.timeout = path, wait, timeout
+        self.on_wait, self.notice_interval, self.poll_interval = on_wait, notice_interval, poll_interval
         self._fd = None
         self.waited = 0.0
 
@@ -114,3 +131,32 @@ class RunLock(object):
 
     def __exit__(self, *exc_info):
         self.release()
+
+
+@contextlib.contextmanager
+def module_lock(module, path, wait=True, timeout=None, result=None):
+    """Run the body under the run lock ``path``; yields the RunLock (its ``waited`` seconds).
+
+    A busy lock exits the module: with ``wait`` false, ``module.exit_json`` with ``result``
+    plus ``busy_result`` (skipped, holder_pid, lock_file, msg); after ``timeout`` seconds of
+    waiting, ``module.fail_json`` with the same keys. In check mode, when the lock's folder
+    does not exist yet (nothing ever ran here), nothing is created and the lock is not taken.
+    """
+    lock = RunLock(path, wait=wait, timeout=timeout)
+    if module.check_mode and not os.path.isdir(os.path.dirname(path) or "."):
+        yield lock
+        return
+    try:
+        lock.acquire()
+    except (IOError, OSError) as exc:
+        module.fail_json(msg="cannot take the lock %s: %s" % (path, exc.strerror or exc), **dict(result or {}, lock_file=path))
+    except LockBusy as exc:
+        busy = dict(result or {}, **exc.result())
+        if exc.timed_out:
+            busy.update(msg=str(exc), skipped=False)
+            module.fail_json(**busy)
+        module.exit_json(**busy)
+    try:
+        yield lock
+    finally:
+        lock.release()

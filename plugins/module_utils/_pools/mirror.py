@@ -27,6 +27,7 @@ import re
 import socket
 import time
 
+from ansible_collections.sciops.datasync.plugins.module_utils._core.lock import busy_result
 from ansible_collections.sciops.datasync.plugins.module_utils._core.mail import MailError, mail_settings, send_mail
 from ansible_collections.sciops.datasync.plugins.module_utils._core.names import path_component_problem, relative_path_problem
 from ansible_collections.sciops.datasync.plugins.module_utils._core.rsync import (
@@ -489,8 +490,8 @@ def run_mirror(module, clock=None, runner=None):
         result["log_file"] = log.path
         if state == "busy":
             log.skipped(holder)
-            result.update(skipped=True, lock_holder_pid=holder,
-                          msg="another transfer of %s is running (writeLock %s held by pid %s); skipped" % (label, lock.path, holder))
+            result.update(busy_result(lock.path, holder,
+                                      "another transfer of %s is running (writeLock %s held by pid %s); skipped" % (label, lock.path, holder)))
             module.exit_json(**result)
         if state == "took_over":
             leftovers = rsync_leftovers(params["dest"], lock.stale_since) if os.path.isdir(params["dest"]) else []

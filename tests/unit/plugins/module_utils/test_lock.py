@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from ansible_collections.sciops.datasync.plugins.module_utils._core.lock import LockBusy, RunLock, read_holder
+from ansible_collections.sciops.datasync.plugins.module_utils._core.lock import LockBusy, RunLock, busy_result, module_lock, read_holder
 
 COLLECTIONS = [p for p in sys.path if p.endswith(".collections")][0]
 
@@ -106,3 +106,60 @@ def test_release_clears_pid_and_lock_file_stays(tmp_path):
     lock.release()
     assert lock_path.exists()
     assert read_holder(str(lock_path)) is None
+
+
+class _Exit(Exception):
+    def __init__(self, failed, kwargs):
+        super(_Exit, self).__init__(kwargs.get("msg"))
+        self.failed, self.kwargs = failed, kwargs
+
+
+class _Module(object):
+    def __init__(self, check_mode=False):
+        self.check_mode = check_mode
+
+    def exit_json(self, **kwargs):
+        raise _Exit(False, kwargs)
+
+    def fail_json(self, **kwargs):
+        raise _Exit(True, kwargs)
+
+
+def test_module_lock_busy_is_the_one_skip_result(tmp_path):
+    lock_path = str(tmp_path / "run.lock")
+    with RunLock(lock_path, wait=False):
+        with pytest.raises(_Exit) as caught:
+            with module_lock(_Module(), lock_path, wait=False, result={"errors": []}):
+                raise AssertionError("the body must not run")
+    assert not caught.value.failed
+    assert caught.value.kwargs == dict(busy_result(lock_path, os.getpid(), caught.value.kwargs["msg"]), errors=[])
+    assert caught.value.kwargs["skipped"] is True and caught.value.kwargs["changed"] is False
+    assert caught.value.kwargs["msg"].startswith("not run: lock busy: %s held by pid %d" % (lock_path, os.getpid()))
+
+
+def test_module_lock_timeout_fails_with_the_same_keys(tmp_path):
+    lock_path = str(tmp_path / "run.lock")
+    with RunLock(lock_path, wait=False):
+        with pytest.raises(_Exit) as caught:
+            with module_lock(_Module(), lock_path, wait=True, timeout=0.1):
+                raise AssertionError("the body must not run")
+    assert caught.value.failed and caught.value.kwargs["holder_pid"] == os.getpid() and caught.value.kwargs["lock_file"] == lock_path
+    assert "timed out" in caught.value.kwargs["msg"]
+
+
+def test_module_lock_holds_and_releases(tmp_path):
+    lock_path = str(tmp_path / "sub" / "run.lock")
+    with module_lock(_Module(), lock_path) as lock:
+        assert lock.held and read_holder(lock_path) == os.getpid()
+    assert not lock.held and read_holder(lock_path) is None
+
+
+def test_module_lock_check_mode_creates_nothing(tmp_path):
+    lock_path = str(tmp_path / "never" / "run.lock")
+    with module_lock(_Module(check_mode=True), lock_path) as lock:
+        assert not lock.held and lock.waited == 0.0
+    assert not (tmp_path / "never").exists()
+
+
+def test_busy_result_for_an_item_has_no_run_keys():
+    assert busy_result("/l", 7) == {"skipped": True, "holder_pid": 7, "lock_file": "/l"}

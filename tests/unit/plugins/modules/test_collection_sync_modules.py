@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from ansible_collections.sciops.datasync.plugins.module_utils._core.lock import RunLock
@@ -24,7 +26,7 @@ def test_busy_lock_without_wait_skips(tmp_path):
     with RunLock(str(tmp_path / "state.json.lock")):
         outcome = run(globus_collection_sync.main, sync_args(tmp_path, lock_wait=False))
     assert not outcome.failed and outcome.result["skipped"] is True and outcome.result["changed"] is False
-    assert outcome.result["lock_holder"] is not None
+    assert outcome.result["holder_pid"] == os.getpid() and outcome.result["lock_file"] == str(tmp_path / "state.json.lock")
 
 
 def test_refused_sync_is_named_and_nothing_is_contacted(tmp_path, monkeypatch):
