@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.sciops.datasync.plugins.module_utils._globus.folders import UUID, normalize_dir, path_problem
+from ansible_collections.sciops.datasync.plugins.module_utils._core.names import is_uuid
+from ansible_collections.sciops.datasync.plugins.module_utils._globus.folders import normalize_dir, path_problem
 from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync.deadline import DEFAULT_TIME_LIMIT, parse_time_limit
 
 SYNC_LEVELS = {"exists": 0, "size": 1, "mtime": 2, "checksum": 3}
@@ -52,7 +53,7 @@ def resolve_sync(raw, defaults):
         sync[key] = fallback if value is None else value
     for key in ("source_collection", "destination_collection"):
         value = raw.get(key)
-        if not isinstance(value, str) or not UUID.match(value):
+        if not is_uuid(value):
             raise SyncError("sync %s: %s %r is not a collection id (UUID)" % (name, key, value))
         sync[key] = value.lower()
     source_path = raw.get("source_path") or "/"

@@ -25,11 +25,9 @@ from ansible_collections.sciops.datasync.plugins.module_utils._globus.folders im
 )
 from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync.definition import SyncError, resolve_syncs, transfer_document
 from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync.summary import send_summary
+from ansible_collections.sciops.datasync.plugins.module_utils._globus.errors import describe_error, fail_globus
 from ansible_collections.sciops.datasync.plugins.module_utils._globus.transfer import (
-    api_error_info,
-    describe_api_error,
     error_events,
-    fail_api,
     find_task_by_label,
     get_task,
     is_ended,
@@ -126,9 +124,8 @@ class CollectionSync(object):
                 errors.append(str(exc))
                 results.append(self._error_result(sync, str(exc)))
             except Exception as exc:  # pylint: disable=broad-except
-                if api_error_info(exc) is None:
-                    raise
-                message = "sync %s: Globus error: %s" % (sync["name"], describe_api_error(exc))
+                # describe_error re-raises what is not a Globus error
+                message = "sync %s: Globus error: %s" % (sync["name"], describe_error(exc, "transfer"))
                 errors.append(message)
                 results.append(self._error_result(sync, message))
         if self.wait:
@@ -229,7 +226,7 @@ class CollectionSync(object):
 
 def run_module(module):
     """globus_collection_sync."""
-    from ansible_collections.sciops.datasync.plugins.module_utils._globus import clients as _globus  # pylint: disable=import-outside-toplevel
+    from ansible_collections.sciops.datasync.plugins.module_utils._globus import clients  # pylint: disable=import-outside-toplevel
     from ansible_collections.sciops.datasync.plugins.module_utils._core.lock import module_lock  # pylint: disable=import-outside-toplevel
     from ansible_collections.sciops.datasync.plugins.module_utils._core.state import StateError  # pylint: disable=import-outside-toplevel
 
@@ -241,15 +238,15 @@ def run_module(module):
     lock_path = params["lock_file"] or params["state_file"] + ".lock"
     with module_lock(module, lock_path, wait=params["lock_wait"], timeout=params["lock_timeout"], result=result):
         try:
-            transfer = _globus.transfer_client(module)
-            run = CollectionSync(transfer, state, _globus.client_username(module), start=params["start"], check_mode=module.check_mode,
+            transfer = clients.transfer_client(module)
+            run = CollectionSync(transfer, state, clients.client_username(module), start=params["start"], check_mode=module.check_mode,
                                  wait=params["wait"], wait_timeout=params["wait_timeout"], events=params["error_events"])
             try:
                 results, run_errors, diff = run.run(syncs)
             except StateError as exc:
                 module.fail_json(msg=str(exc), **result)
         except Exception as exc:  # pylint: disable=broad-except
-            fail_api(module, exc, "collection sync", **result)
+            fail_globus(module, exc, "collection sync", service="transfer", **result)  # re-raises any other error
     result["syncs"] = results
     result["errors"].extend(run_errors)
     result["submitted"] = [r["name"] for r in results if r.get("submitted")]

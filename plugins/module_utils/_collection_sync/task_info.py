@@ -10,12 +10,12 @@ when asked, the transferred and skipped file lists (paged, cut at ``max_files``)
 
 from __future__ import annotations
 
-from ansible_collections.sciops.datasync.plugins.module_utils._globus.folders import UUID
+from ansible_collections.sciops.datasync.plugins.module_utils._core.names import is_uuid
+from ansible_collections.sciops.datasync.plugins.module_utils._globus.errors import fail_globus
 from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync.definition import LABEL, LABEL_RULE, SYNC_NAME, default_label
 from ansible_collections.sciops.datasync.plugins.module_utils._globus.transfer import (
     LIVE_STATUSES,
     error_events,
-    fail_api,
     find_task_by_label,
     get_task,
 )
@@ -57,18 +57,18 @@ def task_report(transfer, task, events=5, transferred=False, skipped=False, max_
 
 def run_task_info_module(module):
     """globus_task_info."""
-    from ansible_collections.sciops.datasync.plugins.module_utils._globus import clients as _globus  # pylint: disable=import-outside-toplevel
+    from ansible_collections.sciops.datasync.plugins.module_utils._globus import clients  # pylint: disable=import-outside-toplevel
     from ansible_collections.sciops.datasync.plugins.module_utils._core.state import StateError  # pylint: disable=import-outside-toplevel
 
     params = module.params
     if params["name"] and not SYNC_NAME.match(params["name"]):
         module.fail_json(msg="sync name %r is refused" % params["name"])
-    if params["task_id"] and not UUID.match(params["task_id"]):
+    if params["task_id"] and not is_uuid(params["task_id"]):
         module.fail_json(msg="task_id %r is not a Transfer task id (UUID)" % params["task_id"], found=False)
     if params["label"] and not LABEL.match(params["label"]):
         module.fail_json(msg="label %r is refused: %s" % (params["label"], LABEL_RULE), found=False)
     try:
-        transfer = _globus.transfer_client(module)
+        transfer = clients.transfer_client(module)
         task = None
         source = None
         if params["task_id"]:
@@ -94,6 +94,6 @@ def run_task_info_module(module):
             module.exit_json(changed=False, found=False)
         report = task_report(transfer, task, params["error_events"], params["transferred_files"], params["skipped_files"], params["max_files"])
     except Exception as exc:  # pylint: disable=broad-except
-        fail_api(module, exc, "task info", found=False)
+        fail_globus(module, exc, "task info", service="transfer", found=False)  # re-raises any other error
     report.update(changed=False, source=source)
     module.exit_json(**report)

@@ -14,6 +14,7 @@ import re
 POSIX_NAME = re.compile(r"^[a-z_][a-z0-9_-]*\$?$")
 POSIX_NAME_MAX = 32
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 def path_component_problem(name, what="name", max_length=255):
@@ -57,3 +58,8 @@ def posix_name_problem(name, what="user name"):
     if not POSIX_NAME.match(name):
         return "%s %r is not a valid POSIX name ([a-z_][a-z0-9_-]*)" % (what, name)
     return None
+
+
+def is_uuid(value):
+    """Whether ``value`` is a UUID in its usual text form (a Globus collection, group, identity or task id)."""
+    return isinstance(value, str) and _UUID.fullmatch(value) is not None

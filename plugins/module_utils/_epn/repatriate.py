@@ -255,7 +255,7 @@ def equipment_beamlines(params):
     return found, refused
 
 
-def list_portal_visits(params, start, end, client_factory=PortalClient):
+def list_portal_visits(params, start, end):
     """Visit records (with ``beamline``) of every equipment overlapping [start, end].
 
     Returns ``(visits, refused, failures)``: refused beamline names, and one message
@@ -270,7 +270,7 @@ def list_portal_visits(params, start, end, client_factory=PortalClient):
         if equipment_id not in credentials:
             failures.append("equipment %s: no credentials in %s" % (equipment_id, params["credentials_file"]))
             continue
-        client = client_factory(params["portal_url"], equipment_id, credentials[equipment_id], verify=verify,
+        client = PortalClient(params["portal_url"], equipment_id, credentials[equipment_id], verify=verify,
                                 timeout=params["portal_timeout"], retries=params["portal_retries"], backoff=params["portal_backoff"])
         try:
             for visit in client.visits(start, end):
@@ -314,12 +314,11 @@ def now_utc():
 class Repatriation(object):
     """One run of epn_repatriate for an AnsibleModule (params as in its argument_spec)."""
 
-    def __init__(self, module, client_factory=PortalClient):
+    def __init__(self, module):
         self.module = module
         self.params = module.params
         self.check = module.check_mode
         self.runner = CommandRunner(module)
-        self.client_factory = client_factory
         self.errors = []
         self.failures = []
         self.use_locks = True
@@ -328,7 +327,7 @@ class Repatriation(object):
     def list_visits(self, now):
         start = now - datetime.timedelta(days=self.params["visit_day_range"])
         try:
-            visits, refused, failures = list_portal_visits(self.params, start, now, self.client_factory)
+            visits, refused, failures = list_portal_visits(self.params, start, now)
         except PortalError as exc:
             self.module.fail_json(msg=str(exc))
         self.errors.extend(refused)

@@ -10,14 +10,15 @@ Rules this module was not asked about are left alone unless ``exact`` is set.
 
 from __future__ import annotations
 
+from ansible_collections.sciops.datasync.plugins.module_utils._core.names import is_uuid
+from ansible_collections.sciops.datasync.plugins.module_utils._globus.errors import describe_error
 from ansible_collections.sciops.datasync.plugins.module_utils._globus.folders import (
     FolderError,
-    UUID,
     ensure_directory,
     normalize_dir,
     path_problem,
 )
-from ansible_collections.sciops.datasync.plugins.module_utils._globus.transfer import api_error_info, describe_api_error
+from ansible_collections.sciops.datasync.plugins.module_utils._globus.identities import resolve_identities
 
 PERMISSIONS = ("r", "rw")
 
@@ -54,7 +55,7 @@ def share_request(share):
     if permissions not in PERMISSIONS:
         raise ShareError("share %s: permissions %r is not r or rw" % (describe_share(share), permissions))
     if chosen[0] == "group":
-        if not UUID.match(share["group"]):
+        if not is_uuid(share["group"]):
             raise ShareError("share group %r is not a Globus group id (UUID)" % share["group"])
         return "group", share["group"].lower()
     if chosen[0] == "all_authenticated_users":
@@ -67,29 +68,9 @@ def identity_lookups(shares):
     wanted = []
     for share in shares:
         value = share.get("identity")
-        if value and not UUID.match(value) and value not in wanted:
+        if value and not is_uuid(value) and value not in wanted:
             wanted.append(value)
     return wanted
-
-
-def resolve_identities(auth, names):
-    """{username or email: identity id} for the names Globus Auth knows."""
-    found = {}
-    if not names:
-        return found
-    response = auth.get_identities(usernames=names)
-    for identity in response["identities"]:
-        for key in ("username", "email"):
-            value = identity.get(key)
-            if value in names and value not in found:
-                found[value] = identity["id"]
-    lowered = dict((name.lower(), name) for name in names)
-    for identity in response["identities"]:
-        for key in ("username", "email"):
-            value = (identity.get(key) or "").lower()
-            if value in lowered and lowered[value] not in found:
-                found[lowered[value]] = identity["id"]
-    return found
 
 
 def desired_rules(shares, path, identity_ids):
@@ -104,7 +85,7 @@ def desired_rules(shares, path, identity_ids):
             continue
         principal = reference
         if principal_type == "identity":
-            principal = reference.lower() if UUID.match(reference) else identity_ids.get(reference)
+            principal = reference.lower() if is_uuid(reference) else identity_ids.get(reference)
             if not principal:
                 errors.append("share identity %s: Globus Auth has no identity with that username or email" % reference)
                 continue
@@ -179,7 +160,7 @@ def manage_directory(transfer, auth, collection, path, shares, state="present", 
     if problem:
         result["errors"].append(problem)
         return result
-    if not UUID.match(collection or ""):
+    if not is_uuid(collection):
         result["errors"].append("collection %r is not a collection id (UUID)" % (collection,))
         return result
     path = normalize_dir(path)
@@ -188,7 +169,8 @@ def manage_directory(transfer, auth, collection, path, shares, state="present", 
         if state == "present" and create:
             result["created_directories"] = ensure_directory(transfer, collection, path, app, check_mode, "directory %s" % path)
         names = identity_lookups(shares)
-        identity_ids = resolve_identities(auth, names) if names else {}
+        # A username or an email; names Auth does not know are refused by desired_rules.
+        identity_ids = resolve_identities(auth, names, fields=("username", "email"))[0] if names else {}
         wanted, errors = desired_rules(shares, path, identity_ids)
         result["errors"].extend(errors)
         existing = list_rules(transfer, collection)
@@ -222,23 +204,22 @@ def manage_directory(transfer, auth, collection, path, shares, state="present", 
     except FolderError as exc:
         result["errors"].append(str(exc))
     except Exception as exc:  # pylint: disable=broad-except
-        if api_error_info(exc) is None:
-            raise
-        result["errors"].append("collection %s path %s: Globus error: %s" % (collection, path, describe_api_error(exc)))
+        # describe_error re-raises what is not a Globus error
+        result["errors"].append("collection %s path %s: Globus error: %s" % (collection, path, describe_error(exc, "transfer")))
     return result
 
 
 def run_module(module):
     """globus_directory."""
-    from ansible_collections.sciops.datasync.plugins.module_utils._globus import clients as _globus  # pylint: disable=import-outside-toplevel
+    from ansible_collections.sciops.datasync.plugins.module_utils._globus import clients  # pylint: disable=import-outside-toplevel
 
     params = module.params
-    transfer = _globus.transfer_client(module)
+    transfer = clients.transfer_client(module)
     shares = params["shares"] or []
-    auth = _globus.auth_client(module) if identity_lookups(shares) else None
+    auth = clients.auth_client(module) if identity_lookups(shares) else None
     result = manage_directory(transfer, auth, params["collection"], params["path"], shares, state=params["state"],
                               exact=params["exact"], create=params["create"], check_mode=module.check_mode,
-                              app=_globus.client_username(module))
+                              app=clients.client_username(module))
     diff = result.pop("diff", None)
     if module._diff and diff:
         result["diff"] = diff

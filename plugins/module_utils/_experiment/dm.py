@@ -484,14 +484,14 @@ def apply_actions(module, client, params, desired, actions, current, result):
         elif kind == "stop_daq":
             client.call("stop_daq", name=name, directory=action["directory"])
         elif kind == "email":
-            send_notification(module, notify, action, result)
+            send_notification(notify, action)
             emailed.append(action["username"])
             # Remember at once, so a failure later in the run never emails this user again.
             client.call("set_metadata", name=name, key=key, query={"value": ",".join(emailed)})
             result["emailed"].append(action["username"])
 
 
-def send_notification(module, notify, action, result):
+def send_notification(notify, action):
     from ansible_collections.sciops.datasync.plugins.module_utils._core.mail import MailError, send_mail
 
     try:

@@ -31,10 +31,6 @@ UNSAFE_CHARS = re.compile(r"""[\s#%&{}\\<>*?/$!:@'"`;|,()\[\]=~^]""")
 CHAR_TYPES = ("CHAR", "TIME_CHAR", "CTRL_CHAR", "STS_CHAR", "GR_CHAR")
 
 
-class EpicsError(Exception):
-    pass
-
-
 def value_problem(pv_name, value):
     """Why a PV value cannot become a path component or a DM name, or None."""
     what = "PV %s value" % pv_name

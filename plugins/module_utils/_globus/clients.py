@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: sciops.datasync contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Authenticated Globus clients and error mapping. Private to sciops.datasync: not a public API.
+"""Authenticated Globus clients. Private to sciops.datasync: not a public API.
 
 Every Globus module takes the options of ``globus_argument_spec()`` (documented by the
 ``sciops.datasync.globus`` doc fragment) and gets its clients from here:
@@ -14,9 +14,11 @@ Every Globus module takes the options of ``globus_argument_spec()`` (documented 
 - ``token_cache``: a 0600 JSON file; a cached token is reused while it has more than
   ``TOKEN_MARGIN`` seconds left, so a job every 2 minutes does not ask for a new token each
   time. A corrupt or foreign cache is ignored and rewritten.
-- ``error_result(exc)`` maps ``GlobusAPIError`` / network errors to a dict with service,
-  http_status, code, message and request_id; ``fail_globus(module, exc)`` fails with it.
-  The client secret is scrubbed from every text that leaves this file.
+- ``globus_clients(module)`` is the module run's ``GlobusClients`` (the secret read once,
+  added to the module's no_log values); the three functions above are the way to get a
+  client from a module: a failure to get a token fails the module (``_globus.errors``).
+- Errors: ``_globus.errors`` (``fail_globus``, ``describe_error``); the client secret is
+  scrubbed from every text.
 """
 
 from __future__ import annotations
@@ -29,11 +31,11 @@ from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.sciops.datasync.plugins.module_utils._core.secrets import SecretFileError, read_secret_file
 from ansible_collections.sciops.datasync.plugins.module_utils._core.state import StateError, StateFile
+from ansible_collections.sciops.datasync.plugins.module_utils._globus.errors import fail_globus
 
 TOKEN_MARGIN = 300
 CACHE_SCHEMA = "sciops.datasync.globus_token_cache"
 CACHE_VERSION = 1
-REDACTED = "********"
 
 # Scopes per service: exactly what each client needs.
 SCOPES = {
@@ -84,16 +86,6 @@ def read_secret(path):
     if not secret:
         raise GlobusConfigError("client_secret_file %s is empty" % path)
     return secret
-
-
-def scrub(text, secret):
-    """``text`` with every occurrence of ``secret`` replaced."""
-    if text is None:
-        return None
-    text = str(text)
-    if secret and len(secret) >= 4:
-        text = text.replace(secret, REDACTED)
-    return text
 
 
 def _auth_service_url():
@@ -260,10 +252,8 @@ def _module_client(module, service):
     try:
         client = getattr(clients, service)
     except Exception as exc:  # pylint: disable=broad-except
-        # Without a cached token the authorizer asks Globus Auth for one right away.
-        if globus_sdk is not None and isinstance(exc, (globus_sdk.GlobusAPIError, globus_sdk.NetworkError)):
-            fail_globus(module, exc, "cannot get a Globus %s token for client %s" % (service, module.params["client_id"]), service="auth")
-        raise
+        # Without a cached token the authorizer asks Globus Auth for one right away; fail_globus re-raises any other error.
+        fail_globus(module, exc, "cannot get a Globus %s token for client %s" % (service, module.params["client_id"]), service="auth")
     while clients.warnings:
         module.warn(clients.warnings.pop(0))
     return client
@@ -286,69 +276,3 @@ def auth_client(module):
 
 def client_username(module):
     return "%s@clients.auth.globus.org" % module.params["client_id"]
-
-
-def _service_of(exc, default=None):
-    name = exc.__class__.__name__.lower()
-    for service in ("transfer", "groups", "auth", "timers", "search", "flows", "gcs"):
-        if name.startswith(service):
-            return service
-    url = ""
-    response = getattr(exc, "_underlying_response", None)
-    if response is not None:
-        url = getattr(response, "url", "") or ""
-    if "/v0.10/" in url:
-        return "transfer"
-    if "/v2/groups" in url:
-        return "groups"
-    if "/v2/oauth2" in url or "/v2/api/" in url:
-        return "auth"
-    return default or "globus"
-
-
-def error_result(exc, service=None, secret=None):
-    """A JSON-safe description of a Globus or network error: service, http_status, code, message, request_id."""
-    result = dict(service=service or "globus", http_status=None, code=None, message=None, request_id=None)
-    api_error = getattr(globus_sdk, "GlobusAPIError", None) if globus_sdk is not None else None
-    network_error = getattr(globus_sdk, "NetworkError", None) if globus_sdk is not None else None
-    if api_error is not None and isinstance(exc, api_error):
-        result["service"] = _service_of(exc, service)
-        result["http_status"] = exc.http_status
-        result["code"] = exc.code if exc.code != "Error" else None
-        messages = [m for m in (getattr(exc, "messages", None) or []) if m]
-        result["message"] = "; ".join(messages) if messages else (exc.message or exc.http_reason)
-        result["request_id"] = getattr(exc, "request_id", None)
-    elif network_error is not None and isinstance(exc, network_error):
-        result["code"] = "Timeout" if "Timeout" in exc.__class__.__name__ else "NetworkError"
-        underlying = getattr(exc, "underlying_exception", None)
-        result["message"] = "%s: %s" % (exc.__class__.__name__, underlying if underlying is not None else exc)
-    else:
-        result["code"] = exc.__class__.__name__
-        result["message"] = str(exc)
-    for key in ("message", "code", "request_id"):
-        result[key] = scrub(result[key], secret)
-    return result
-
-
-def describe(result):
-    """One line for msg: 'transfer HTTP 403 EndpointPermissionDenied: ... (request_id abc)'."""
-    parts = [result.get("service") or "globus"]
-    if result.get("http_status"):
-        parts.append("HTTP %s" % result["http_status"])
-    if result.get("code"):
-        parts.append(str(result["code"]))
-    text = " ".join(parts)
-    if result.get("message"):
-        text += ": %s" % result["message"]
-    if result.get("request_id"):
-        text += " (request_id %s)" % result["request_id"]
-    return text
-
-
-def fail_globus(module, exc, msg=None, service=None, **extra):
-    """fail_json with ``globus_error`` = error_result(exc); never includes the secret."""
-    clients = getattr(module, "_sciops_globus_clients", None)
-    secret = clients.secret if clients is not None else module.params.get("client_secret")
-    result = error_result(exc, service, secret)
-    text = describe(result)
-    module.fail_json(msg=scrub("%s: %s" % (msg, text) if msg else text, secret), globus_error=result, **extra)

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.sciops.datasync.plugins.module_utils._globus.transfer import api_error_info, is_api_error
-
-UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+from ansible_collections.sciops.datasync.plugins.module_utils._globus.errors import error_result, is_globus_error
 
 
 class FolderError(Exception):
@@ -41,21 +39,22 @@ def stat_path(transfer, collection, path):
     try:
         return dict(transfer.operation_stat(collection, path=path).data)
     except Exception as exc:  # pylint: disable=broad-except
-        if is_api_error(exc, status=404):
+        if is_globus_error(exc, status=404):
             return None
         raise
 
 
 def access_problem(exc, collection, path, app, what):
     """A clear message for an access error on a collection path, or None for other errors."""
-    info = api_error_info(exc)
-    if info is None:
+    if not is_globus_error(exc):
         return None
-    if info[0] == 403 or "PermissionDenied" in (info[1] or ""):
+    error = error_result(exc, "transfer")
+    status, code, message = error["http_status"], error["code"] or "", error["message"]
+    if status == 403 or "PermissionDenied" in code:
         return ("the app %s has no %s access to %s on collection %s: share the path with %s "
-                "(Globus: %s %s)" % (app, what, path, collection, app, info[1], info[2]))
-    if (info[0] == 404 and "Endpoint" in (info[1] or "")) or (info[1] or "").startswith("EndpointNotFound"):
-        return "collection %s was not found (is the id right?): %s" % (collection, info[2])
+                "(Globus: %s %s)" % (app, what, path, collection, app, code, message))
+    if (status == 404 and "Endpoint" in code) or code.startswith("EndpointNotFound"):
+        return "collection %s was not found (is the id right?): %s" % (collection, message)
     return None
 
 
@@ -88,7 +87,7 @@ def ensure_directory(transfer, collection, path, app, check_mode, name="director
         try:
             transfer.operation_mkdir(collection, folder)
         except Exception as exc:  # pylint: disable=broad-except
-            if is_api_error(exc, code_part="Exists"):
+            if is_globus_error(exc, code_part="Exists"):
                 continue
             problem = access_problem(exc, collection, folder, app, "write")
             if problem:

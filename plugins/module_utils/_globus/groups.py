@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: sciops.datasync contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Identity sync: Globus reads (groups, their members, identities). Private to sciops.datasync: not a public API.
+"""Globus group reads (groups and their members; identities: ``_globus.identities``). Private to sciops.datasync: not a public API.
 
 Clients are duck-typed globus_sdk GroupsClient / AuthClient; independent calls run in a
 small thread pool.
@@ -11,27 +11,12 @@ from __future__ import annotations
 
 from collections import namedtuple
 
+from ansible_collections.sciops.datasync.plugins.module_utils._globus.errors import describe_error
+
 ACTIVE = "active"
 
 Member = namedtuple("Member", ["identity_id", "username", "full_name", "email", "status", "role"])
 GlobusGroupDoc = namedtuple("GlobusGroupDoc", ["id", "name", "parent_id", "description", "members"])
-
-
-def api_problem(exc):
-    """A one-line reason for a failed Globus call, with the service's code and request id."""
-    try:
-        from ansible_collections.sciops.datasync.plugins.module_utils._globus import clients as _globus  # pylint: disable=import-outside-toplevel
-
-        return _globus.describe(_globus.error_result(exc))
-    except ImportError:
-        pass
-    status = getattr(exc, "http_status", None)
-    if status is None:
-        return "%s: %s" % (type(exc).__name__, exc)
-    code = getattr(exc, "code", None)
-    message = getattr(exc, "message", None) or str(exc)
-    rid = getattr(exc, "request_id", None)
-    return "HTTP %s %s: %s%s" % (status, code or "", message, " (request %s)" % rid if rid else "")
 
 
 def response_data(response):
@@ -44,8 +29,8 @@ def get_group_doc(groups, group_id, children=False):
     return response_data(groups.get_group(group_id, include=include))
 
 
-def _pool_map(func, items, workers):
-    """[(item, result, exc)] with at most ``workers`` calls in flight."""
+def pool_map(func, items, workers):
+    """[(item, result, exc)] with at most ``workers`` calls in flight; the caller decides what an exception means."""
     items = list(items)
     if workers <= 1 or len(items) <= 1:
         out = []
@@ -84,27 +69,14 @@ def fetch_group_tree(groups, root_id, recursive=False, workers=8, root_members=T
         batch = [g for g in frontier if g not in seen]
         seen.update(batch)
         frontier = []
-        for group_id, doc, exc in _pool_map(lambda g: get_group_doc(groups, g, children=recursive), batch, workers):
+        for group_id, doc, exc in pool_map(lambda g: get_group_doc(groups, g, children=recursive), batch, workers):
             if exc is not None:
-                failed[group_id] = api_problem(exc)
+                failed[group_id] = describe_error(exc, "groups")  # re-raises what is not a Globus error
                 continue
             docs[group_id] = doc
             if recursive:
                 frontier.extend(doc.get("child_ids") or [])
     return root, docs, failed
-
-
-def lookup_identities(auth, identity_ids, workers=8, chunk=100):
-    """{identity id: identity doc} from Auth, ``chunk`` ids per call."""
-    identity_ids = sorted(set(identity_ids))
-    chunks = [identity_ids[i:i + chunk] for i in range(0, len(identity_ids), chunk)]
-    found = {}
-    for part, response, exc in _pool_map(lambda ids_: response_data(auth.get_identities(ids=ids_)), chunks, workers):
-        if exc is not None:
-            raise exc
-        for ident in response.get("identities", []):
-            found[ident["id"]] = ident
-    return found
 
 
 def active_members(doc, identities=None):

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: sciops.datasync contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Transfer API calls for tasks, and Globus error helpers. Private to sciops.datasync: not a public API.
+"""Transfer API calls for tasks. Private to sciops.datasync: not a public API.
 
 The Transfer client is passed in (duck-typed ``globus_sdk.TransferClient``), so callers
 can be tested without a network. Task documents are kept as summaries (TASK_FIELDS).
@@ -10,6 +10,8 @@ can be tested without a network. Task documents are kept as summaries (TASK_FIEL
 from __future__ import annotations
 
 import time
+
+from ansible_collections.sciops.datasync.plugins.module_utils._globus.errors import is_globus_error
 
 LIVE_STATUSES = ("ACTIVE", "INACTIVE")
 ENDED_STATUSES = ("SUCCEEDED", "FAILED")
@@ -21,48 +23,6 @@ TASK_FIELDS = (
     "bytes_transferred", "bytes_checksummed", "faults", "fatal_error",
     "source_endpoint_id", "destination_endpoint_id",
 )
-
-
-# --------------------------------------------------------------------------- errors
-
-
-def api_error_info(exc):
-    """(http_status, code, message) of a globus_sdk.GlobusAPIError or NetworkError, or None for other errors."""
-    status = getattr(exc, "http_status", None)
-    if status is None:
-        if any(cls.__name__ == "NetworkError" for cls in type(exc).__mro__):
-            return 0, "NetworkError", "%s: %s" % (type(exc).__name__, getattr(exc, "exc", None) or exc)
-        return None
-    message = getattr(exc, "message", None) or str(exc)
-    return status, getattr(exc, "code", None) or "", message
-
-
-def is_api_error(exc, status=None, code_part=None):
-    info = api_error_info(exc)
-    if info is None:
-        return False
-    if status is not None and info[0] != status:
-        return False
-    if code_part is not None and code_part not in (info[1] or ""):
-        return False
-    return True
-
-
-def describe_api_error(exc):
-    info = api_error_info(exc)
-    if info is None:
-        return str(exc)
-    request_id = getattr(exc, "request_id", None)
-    return "%s %s: %s%s" % (info[0], info[1], info[2], (" (request %s)" % request_id) if request_id else "")
-
-
-def fail_api(module, exc, what, **result):
-    """Fail the module with the Globus error of ``exc``; re-raises anything that is not one."""
-    from ansible_collections.sciops.datasync.plugins.module_utils._globus.clients import fail_globus  # pylint: disable=import-outside-toplevel
-
-    if api_error_info(exc) is None:
-        raise exc
-    fail_globus(module, exc, msg=what, service="transfer", **result)
 
 
 # --------------------------------------------------------------------------- tasks
@@ -108,7 +68,7 @@ def get_task(transfer, task_id):
     try:
         return task_summary(transfer.get_task(task_id).data)
     except Exception as exc:  # pylint: disable=broad-except
-        if is_api_error(exc, status=404):
+        if is_globus_error(exc, status=404):
             return None
         raise
 

@@ -123,8 +123,6 @@ class AccountDatabase(object):
 class PosixAccounts(object):
     """Accounts in the files under ``root``, changed with shadow-utils and systemd-sysusers."""
 
-    TOOLS = ("systemd-sysusers", "useradd", "usermod", "userdel", "groupadd", "groupmod", "groupdel")
-
     def __init__(self, runner, root="/", nologin_shell="/usr/sbin/nologin", use_sysusers=True, tool_paths=None):
         self.runner = runner
         self.root = os.path.abspath(root or "/")

@@ -11,13 +11,13 @@ finds the member already active, or a ``remove`` that finds no membership, count
 
 from __future__ import annotations
 
-import re
 import time
 
-from ansible_collections.sciops.datasync.plugins.module_utils._globus.groups import api_problem, fetch_group_tree, response_data
+from ansible_collections.sciops.datasync.plugins.module_utils._globus.errors import fail_globus, is_globus_error
+from ansible_collections.sciops.datasync.plugins.module_utils._globus.groups import fetch_group_tree, response_data
+from ansible_collections.sciops.datasync.plugins.module_utils._globus.identities import resolve_identities
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.names import group_selected, pattern_problem
 
-UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 ROLE_RANK = {"member": 1, "manager": 2, "admin": 3}
 POLICY_KEYS = ("is_high_assurance", "authentication_assurance_timeout", "group_visibility", "group_members_visibility",
                "join_requests", "signup_fields")
@@ -60,28 +60,9 @@ def read_group(groups, group_id):
     try:
         return response_data(groups.get_group(group_id, include=["memberships", "policies"]))
     except Exception as exc:  # pylint: disable=broad-except
-        if getattr(exc, "http_status", None) == 404:
+        if is_globus_error(exc, status=404):
             return None
         raise
-
-
-def resolve_identities(auth, refs):
-    """Usernames and identity ids -> ({ref: identity id}, [unknown refs]); ids pass through."""
-    out, unknown = {}, []
-    names = sorted(set(r for r in refs if not UUID.match(r)))
-    for ref in refs:
-        if UUID.match(ref):
-            out[ref] = ref.lower()
-    for start in range(0, len(names), 100):
-        chunk = names[start:start + 100]
-        response = response_data(auth.get_identities(usernames=chunk))
-        by_name = dict((i["username"].lower(), i["id"]) for i in response.get("identities", []) if i.get("username"))
-        for ref in chunk:
-            if ref.lower() in by_name:
-                out[ref] = by_name[ref.lower()]
-            else:
-                unknown.append(ref)
-    return out, unknown
 
 
 # ---------------------------------------------------------------------------------------
@@ -198,7 +179,9 @@ def create_group_once(groups, body, attempts=3, sleep=time.sleep):
                     return response_data(groups.create_group(body))["id"]
             return response_data(groups.create_group(body))["id"]
         except Exception as exc:  # pylint: disable=broad-except
-            status = getattr(exc, "http_status", None)
+            if not is_globus_error(exc):
+                raise
+            status = getattr(exc, "http_status", None)  # None: a network error, worth another try
             if status is not None and status < 500 and status != 429:
                 raise
             last = exc
@@ -246,24 +229,10 @@ def apply_group_plan(groups, group_id, plan):
 # ---------------------------------------------------------------------------------------
 # module glue
 # ---------------------------------------------------------------------------------------
-def _clients(module):
-    from ansible_collections.sciops.datasync.plugins.module_utils._globus import clients as _globus  # pylint: disable=import-outside-toplevel
+def run_group_module(module):
+    """globus_group."""
+    from ansible_collections.sciops.datasync.plugins.module_utils._globus import clients  # pylint: disable=import-outside-toplevel
 
-    return _globus.groups_client(module), _globus.auth_client(module)
-
-
-def _my_identity(module):
-    try:
-        from ansible_collections.sciops.datasync.plugins.module_utils._globus import clients as _globus  # pylint: disable=import-outside-toplevel
-
-        username = _globus.client_username(module)
-    except Exception:  # pylint: disable=broad-except
-        return None
-    return username.split("@", 1)[0] if username else None
-
-
-def run_group_module(module, clients=None):
-    clients = clients or _clients
     params = module.params
     if not params["group_id"] and not params["name"]:
         module.fail_json(msg="one of group_id or name is required")
@@ -272,7 +241,7 @@ def run_group_module(module, clients=None):
                 policies=policies, members=params["members"], managers=params["managers"], admins=params["admins"],
                 membership=params["membership"], approve=params["approve"], approve_all=params["approve_all"],
                 remove_members=params["remove_members"], rename=bool(params["group_id"] and params["name"]))
-    groups, auth = clients(module)
+    groups, auth = clients.groups_client(module), clients.auth_client(module)
     try:
         group_id = params["group_id"] or find_group_by_name(groups, params["name"], params["parent"])
         current = read_group(groups, group_id) if group_id else None
@@ -284,12 +253,12 @@ def run_group_module(module, clients=None):
         for key in ("members", "managers", "admins", "approve", "remove_members"):
             refs.extend(params[key] or [])
         ids, unknown = resolve_identities(auth, refs) if refs else ({}, [])
-        me = _my_identity(module)
+        me = params["client_id"]  # the Globus identity id of a client is its client id
         plan = plan_group(current, want, ids, me)
     except GroupError as exc:
         module.fail_json(msg=str(exc))
     except Exception as exc:  # pylint: disable=broad-except
-        module.fail_json(msg="Globus group %s: %s" % (params["group_id"] or params["name"], api_problem(exc)))
+        fail_globus(module, exc, "Globus group %s" % (params["group_id"] or params["name"]))  # re-raises any other error
     errors = [{"reference": ref, "reason": "no Globus identity %r" % ref} for ref in unknown]
     changed = plan_changed(plan)
     result = {"changed": changed, "group_id": group_id, "errors": errors,
@@ -302,27 +271,31 @@ def run_group_module(module, clients=None):
         try:
             group_id, batch_errors = apply_group_plan(groups, group_id, plan)
         except Exception as exc:  # pylint: disable=broad-except
-            module.fail_json(msg="Globus group %s: %s" % (params["group_id"] or params["name"], api_problem(exc)), **result)
+            fail_globus(module, exc, "Globus group %s" % (params["group_id"] or params["name"]), **result)  # re-raises any other error
         result["group_id"] = group_id
         result["errors"].extend(batch_errors)
     if params["state"] == "present" and result["group_id"] and not module.check_mode:
         try:
             result["group"] = group_summary(read_group(groups, result["group_id"]) or {})
-        except Exception:  # pylint: disable=broad-except
+        except Exception as exc:  # pylint: disable=broad-except
+            if not is_globus_error(exc):
+                raise
             result["group"] = plan["after"]
     else:
         result["group"] = plan["after"] if params["state"] == "present" else None
     module.exit_json(**result)
 
 
-def run_group_info_module(module, clients=None):
-    clients = clients or _clients
+def run_group_info_module(module):
+    """globus_group_info."""
+    from ansible_collections.sciops.datasync.plugins.module_utils._globus import clients  # pylint: disable=import-outside-toplevel
+
     params = module.params
     for pattern in (params["include"] or []) + (params["exclude"] or []):
         problem = pattern_problem(pattern.lstrip("!"))
         if problem:
             module.fail_json(msg=problem)
-    groups = clients(module)[0]
+    groups = clients.groups_client(module)
     statuses = set(params["member_statuses"] or [])
 
     def shaped(doc):
@@ -344,7 +317,7 @@ def run_group_info_module(module, clients=None):
     except GroupError as exc:
         module.fail_json(msg=str(exc))
     except Exception as exc:  # pylint: disable=broad-except
-        module.fail_json(msg="Globus groups: %s" % api_problem(exc))
+        fail_globus(module, exc, "Globus groups")  # re-raises any other error
     if single:
         if doc is None:
             module.exit_json(changed=False, found=False, group=None, groups=[])

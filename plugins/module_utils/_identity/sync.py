@@ -15,8 +15,9 @@ import os
 
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.apply import (
     apply_group_plan, apply_user_plan, preview_group_plan, preview_user_plan)
-from ansible_collections.sciops.datasync.plugins.module_utils._globus.groups import (
-    ACTIVE, Member, api_problem, fetch_group_tree, get_group_doc, lookup_identities, to_group_doc)
+from ansible_collections.sciops.datasync.plugins.module_utils._globus.errors import fail_globus
+from ansible_collections.sciops.datasync.plugins.module_utils._globus.groups import ACTIVE, Member, fetch_group_tree, get_group_doc, to_group_doc
+from ansible_collections.sciops.datasync.plugins.module_utils._globus.identities import identities_by_id
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.model import STATE_SCHEMA, STATE_VERSION, empty_state
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.names import GroupNameRules, UsernameRules, pattern_problem
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.plan import (
@@ -40,13 +41,6 @@ def identity_sync_argument_spec():
         lock_timeout=dict(type="int", default=3600),
         concurrency=dict(type="int", default=16),
     )
-
-
-def globus_clients(module):
-    """(GroupsClient, AuthClient) built by the collection's shared Globus options."""
-    from ansible_collections.sciops.datasync.plugins.module_utils._globus import clients as _globus  # pylint: disable=import-outside-toplevel
-
-    return _globus.groups_client(module), _globus.auth_client(module)
 
 
 def default_paths(params):
@@ -77,8 +71,10 @@ def _locked(module, lock_file, body):
         return body(lock)
 
 
-def run_user_sync_module(module, clients=None):
-    clients = clients or globus_clients
+def run_user_sync_module(module):
+    """globus_user_sync."""
+    from ansible_collections.sciops.datasync.plugins.module_utils._globus import clients  # pylint: disable=import-outside-toplevel
+
     params = module.params
     root, state_file, lock_file = default_paths(params)
     if params["state"] == "absent" and not params["only"]:
@@ -94,7 +90,7 @@ def run_user_sync_module(module, clients=None):
         from ansible_collections.sciops.datasync.plugins.module_utils._core.runner import CommandRunner  # pylint: disable=import-outside-toplevel
 
         statefile, state = _load_state(module, state_file)
-        groups_client, auth_client = clients(module)
+        groups_client, auth_client = clients.groups_client(module), clients.auth_client(module)
         failed = {}
         try:
             if params["include_subgroups"]:
@@ -102,7 +98,7 @@ def run_user_sync_module(module, clients=None):
             else:
                 root_doc, docs = get_group_doc(groups_client, params["root_group"]), {}
         except Exception as exc:  # pylint: disable=broad-except
-            module.fail_json(msg="cannot read Globus group %s: %s" % (params["root_group"], api_problem(exc)))
+            fail_globus(module, exc, "cannot read Globus group %s" % params["root_group"])  # re-raises any other error
         memberships = {}
         for doc in [root_doc] + [docs[k] for k in sorted(docs)]:
             for m in doc.get("memberships") or []:
@@ -112,9 +108,9 @@ def run_user_sync_module(module, clients=None):
         if params["mode"] == "new" and not params["force"]:
             wanted = [i for i in wanted if i not in state["users"] or state["users"][i].get("status") == "pending"]
         try:
-            identities = lookup_identities(auth_client, wanted, params["concurrency"]) if wanted else {}
+            identities = identities_by_id(auth_client, wanted, params["concurrency"]) if wanted else {}
         except Exception as exc:  # pylint: disable=broad-except
-            module.fail_json(msg="cannot look up Globus identities: %s" % api_problem(exc))
+            fail_globus(module, exc, "cannot look up Globus identities")  # re-raises any other error
         members = []
         for identity_id, m in sorted(memberships.items()):
             ident = identities.get(identity_id, {})
@@ -149,8 +145,10 @@ def run_user_sync_module(module, clients=None):
     module.exit_json(**_locked(module, lock_file, body))
 
 
-def run_group_sync_module(module, clients=None):
-    clients = clients or globus_clients
+def run_group_sync_module(module):
+    """globus_group_sync."""
+    from ansible_collections.sciops.datasync.plugins.module_utils._globus import clients  # pylint: disable=import-outside-toplevel
+
     params = module.params
     root, state_file, lock_file = default_paths(params)
     for pattern in (params["include"] or []) + (params["exclude"] or []):
@@ -168,12 +166,12 @@ def run_group_sync_module(module, clients=None):
         from ansible_collections.sciops.datasync.plugins.module_utils._core.runner import CommandRunner  # pylint: disable=import-outside-toplevel
 
         statefile, state = _load_state(module, state_file)
-        groups_client = clients(module)[0]
+        groups_client = clients.groups_client(module)
         try:
             root_doc, docs, failed = fetch_group_tree(groups_client, params["root_group"], params["recursive"], params["concurrency"],
                                                       root_members=False)
         except Exception as exc:  # pylint: disable=broad-except
-            module.fail_json(msg="cannot read Globus group %s: %s" % (params["root_group"], api_problem(exc)))
+            fail_globus(module, exc, "cannot read Globus group %s" % params["root_group"])  # re-raises any other error
         runner = CommandRunner(module)
         backend = PosixAccounts(runner, root)
         if not module.check_mode:

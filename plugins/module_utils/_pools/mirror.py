@@ -450,7 +450,7 @@ def failure_mail(params, result, log_tail, stderr):
     return True, None
 
 
-def run_mirror(module, clock=None, runner=None):
+def run_mirror(module):
     """rsync_pool_mirror: refuse bad names, take the writeLock, run rsync, log, mail on failure."""
     params = module.params
     result = {"changed": False, "errors": [], "dry_run": bool(module.check_mode)}
@@ -470,7 +470,7 @@ def run_mirror(module, clock=None, runner=None):
         result["errors"] = [problem]
         module.fail_json(msg=problem, **result)
 
-    runner = runner or CommandRunner(module)
+    runner = CommandRunner(module)
     rsync_binary = params.get("rsync_path") or runner.binary("rsync")
     argv = mirror_argv(params, rsync_binary, password_file, module.check_mode)
     label = source_label(params["module"], params.get("path"))
@@ -479,7 +479,7 @@ def run_mirror(module, clock=None, runner=None):
 
     log = lock = None
     if params.get("bookkeeping_root") and not module.check_mode:
-        log = PoolLog(params["bookkeeping_root"], params["module"], params["dest"], clock=clock)
+        log = PoolLog(params["bookkeeping_root"], params["module"], params["dest"])
         lock = WriteLock(os.path.join(params["bookkeeping_root"], params["module"], "writeLock"))
         try:
             log.open_day()
@@ -549,7 +549,7 @@ def run_mirror(module, clock=None, runner=None):
     module.exit_json(**result)
 
 
-def run_info(module, runner=None):
+def run_info(module):
     """rsync_pool_info: the daemon's modules, or the entries under module[/path]."""
     params = module.params
     result = {"changed": False, "errors": []}
@@ -562,7 +562,7 @@ def run_info(module, runner=None):
     if problems:
         result["errors"] = problems
         module.fail_json(msg="refused: %s" % "; ".join(problems), **result)
-    runner = runner or CommandRunner(module)
+    runner = CommandRunner(module)
     rsync_binary = params.get("rsync_path") or runner.binary("rsync")
     env = _command_env()
     if not params.get("module"):

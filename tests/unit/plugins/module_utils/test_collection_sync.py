@@ -12,17 +12,11 @@ from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync.d
 from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync.plan import plan_sync
 from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync.state import STATE_SCHEMA, STATE_VERSION
 
+from globus_fakes import ApiError
+
 SRC = "11111111-1111-4111-8111-111111111111"
 DST = "22222222-2222-4222-8222-222222222222"
 NOW = datetime.datetime(2026, 11, 23, 12, 0, 0, tzinfo=datetime.timezone.utc)
-
-
-class ApiError(Exception):
-    def __init__(self, http_status, code, message="error"):
-        super().__init__(message)
-        self.http_status = http_status
-        self.code = code
-        self.message = message
 
 
 class Response(dict):

@@ -1,4 +1,4 @@
-"""Unit tests for plugins/module_utils/_globus/clients.py: token cache, secrets, error mapping."""
+"""Unit tests for plugins/module_utils/_globus/clients.py and errors.py: token cache, secrets, error mapping."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import stat
 import pytest
 
 from ansible_collections.sciops.datasync.plugins.module_utils._globus import clients as _globus
+from ansible_collections.sciops.datasync.plugins.module_utils._globus import errors as _errors
 
 globus_sdk = pytest.importorskip("globus_sdk")
 requests = pytest.importorskip("requests")
@@ -159,9 +160,9 @@ def test_secret_file_readable_by_others_is_refused(tmp_path):
 
 
 def test_scrub():
-    assert _globus.scrub("a %s b %s" % (CANARY, CANARY), CANARY) == "a ******** b ********"
-    assert _globus.scrub(None, CANARY) is None
-    assert _globus.scrub("abc", "") == "abc"
+    assert _errors.scrub("a %s b %s" % (CANARY, CANARY), CANARY) == "a ******** b ********"
+    assert _errors.scrub(None, CANARY) is None
+    assert _errors.scrub("abc", "") == "abc"
 
 
 # ---- error mapping --------------------------------------------------------------------------
@@ -179,13 +180,13 @@ def test_transfer_error_mapping():
     exc = globus_sdk.TransferAPIError(response(403, {"code": "EndpointPermissionDenied", "message": "No read permission",
                                                      "request_id": "AbC123", "resource": "/operation/endpoint/x/ls"},
                                                "http://lab/v0.10/operation/endpoint/x/ls"))
-    assert _globus.error_result(exc) == {"service": "transfer", "http_status": 403, "code": "EndpointPermissionDenied",
+    assert _errors.error_result(exc) == {"service": "transfer", "http_status": 403, "code": "EndpointPermissionDenied",
                                          "message": "No read permission", "request_id": "AbC123"}
 
 
 def test_groups_error_mapping():
     exc = globus_sdk.GroupsAPIError(response(404, {"code": "NOT_FOUND", "detail": "Group x not found"}, "http://lab/v2/groups/x"))
-    result = _globus.error_result(exc)
+    result = _errors.error_result(exc)
     assert (result["service"], result["http_status"], result["code"]) == ("groups", 404, "NOT_FOUND")
     assert "Group x not found" in result["message"]
 
@@ -193,32 +194,50 @@ def test_groups_error_mapping():
 def test_auth_error_mapping():
     exc = globus_sdk.AuthAPIError(response(401, {"errors": [{"status": "401", "code": "UNAUTHORIZED", "detail": "Invalid client"}],
                                                  "error": "invalid_client"}, "http://lab/v2/oauth2/token"))
-    result = _globus.error_result(exc)
+    result = _errors.error_result(exc)
     assert (result["service"], result["http_status"]) == ("auth", 401)
     assert "Invalid client" in result["message"]
 
 
 def test_generic_api_error_service_from_url():
     exc = globus_sdk.GlobusAPIError(response(503, {"code": "ServiceUnavailable", "message": "down"}, "http://lab/v0.10/task/1"))
-    assert _globus.error_result(exc)["service"] == "transfer"
+    assert _errors.error_result(exc)["service"] == "transfer"
 
 
 def test_network_error_mapping():
     exc = globus_sdk.GlobusConnectionError("connection failed", ConnectionError("refused"))
-    result = _globus.error_result(exc, service="transfer")
+    result = _errors.error_result(exc, service="transfer")
     assert result["service"] == "transfer" and result["code"] == "NetworkError" and result["http_status"] is None
     assert "refused" in result["message"]
-    timeout = _globus.error_result(globus_sdk.GlobusTimeoutError("t", TimeoutError("slow")))
+    timeout = _errors.error_result(globus_sdk.GlobusTimeoutError("t", TimeoutError("slow")))
     assert timeout["code"] == "Timeout"
 
 
-def test_other_errors_and_secret_scrubbed():
-    result = _globus.error_result(ValueError("bad %s" % CANARY), secret=CANARY)
-    assert result["code"] == "ValueError" and CANARY not in json.dumps(result)
+def test_secret_scrubbed():
+    exc = globus_sdk.TransferAPIError(response(400, {"code": "BadRequest", "message": "bad %s" % CANARY}, "http://lab/v0.10/task/1"))
+    result = _errors.error_result(exc, secret=CANARY)
+    assert result["code"] == "BadRequest" and CANARY not in json.dumps(result)
+
+
+@pytest.mark.parametrize("exc", [KeyError("identities"), ValueError("bad"), TypeError("x")])
+def test_other_errors_are_bugs_not_globus_failures(exc):
+    assert not _errors.is_globus_error(exc)
+    with pytest.raises(type(exc)):
+        _errors.error_result(exc)
+    with pytest.raises(type(exc)):
+        _errors.describe_error(exc)
+
+
+def test_is_globus_error_by_status_and_code():
+    exc = globus_sdk.TransferAPIError(response(404, {"code": "ClientError.NotFound", "message": "gone"}, "http://lab/v0.10/x"))
+    assert _errors.is_globus_error(exc) and _errors.is_globus_error(exc, status=404) and not _errors.is_globus_error(exc, status=403)
+    assert _errors.is_globus_error(exc, code_part="NotFound") and not _errors.is_globus_error(exc, code_part="Exists")
+    network = globus_sdk.GlobusTimeoutError("t", TimeoutError("slow"))
+    assert _errors.is_globus_error(network) and not _errors.is_globus_error(network, status=404)
 
 
 def test_describe():
-    text = _globus.describe({"service": "transfer", "http_status": 403, "code": "X", "message": "m", "request_id": "r"})
+    text = _errors.describe({"service": "transfer", "http_status": 403, "code": "X", "message": "m", "request_id": "r"})
     assert text == "transfer HTTP 403 X: m (request_id r)"
 
 
@@ -271,8 +290,10 @@ def test_canary_secret_never_in_failure(monkeypatch, tmp_path):
     assert "client-canary" in caught.value.kwargs["msg"]
 
     with pytest.raises(Failed) as caught:
-        _globus.fail_globus(module, RuntimeError("leaked %s here" % CANARY), "while testing")
+        _errors.fail_globus(module, globus_sdk.GlobusConnectionError("leaked %s here" % CANARY, ConnectionError(CANARY)), "while testing")
     assert CANARY not in json.dumps(caught.value.kwargs)
+    with pytest.raises(RuntimeError):  # not a Globus failure: a bug, raised as it is
+        _errors.fail_globus(module, RuntimeError("a bug"), "while testing")
 
 
 def test_missing_secret_file_fails_cleanly(monkeypatch, tmp_path):

@@ -1,6 +1,7 @@
 import pytest
 
 from ansible_collections.sciops.datasync.plugins.module_utils._experiment import directory as gd
+from ansible_collections.sciops.datasync.plugins.module_utils._globus.identities import resolve_identities
 
 GROUP = "44444444-4444-4444-8444-444444444444"
 ALICE = "55555555-5555-4555-8555-555555555555"
@@ -63,8 +64,8 @@ class Auth:
 
 
 def test_resolve_identities_by_username_or_email():
-    found = gd.resolve_identities(Auth(), ["alice@globusid.org", "alice@example.org", "carol@example.org"])
-    assert found == {"alice@globusid.org": ALICE, "alice@example.org": ALICE}
+    found, unknown = resolve_identities(Auth(), ["alice@globusid.org", "alice@example.org", "carol@example.org"], fields=("username", "email"))
+    assert found == {"alice@globusid.org": ALICE, "alice@example.org": ALICE} and unknown == ["carol@example.org"]
 
 
 @pytest.mark.parametrize("path", ["relative", "/a/../b"])

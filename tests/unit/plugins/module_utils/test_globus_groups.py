@@ -4,6 +4,8 @@ import pytest
 
 from ansible_collections.sciops.datasync.plugins.module_utils._identity import group_admin as gg
 
+from globus_fakes import ApiError
+
 A, B, C, D, ME = ("a" * 8 + "-0000-0000-0000-" + "0" * 12, "b" * 8 + "-0000-0000-0000-" + "0" * 12,
                   "c" * 8 + "-0000-0000-0000-" + "0" * 12, "d" * 8 + "-0000-0000-0000-" + "0" * 12,
                   "e" * 8 + "-0000-0000-0000-" + "0" * 12)
@@ -95,9 +97,7 @@ class FakeGroups(object):
             self.create_failures -= 1
             if self.existing_after_failure:
                 self.created += 1
-            exc = Exception("503")
-            exc.http_status = 503
-            raise exc
+            raise ApiError(503, "SERVICE_UNAVAILABLE", "503")
         self.created += 1
         return {"id": "new-id"}
 

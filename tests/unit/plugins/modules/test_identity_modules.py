@@ -4,8 +4,7 @@ import os
 
 import pytest
 
-from ansible_collections.sciops.datasync.plugins.module_utils._identity import group_admin as _globus_groups
-from ansible_collections.sciops.datasync.plugins.module_utils._identity import sync as _identity_sync
+from ansible_collections.sciops.datasync.plugins.module_utils._globus import clients as _globus
 from ansible_collections.sciops.datasync.plugins.module_utils._core.lock import RunLock
 from ansible_collections.sciops.datasync.plugins.modules import globus_group, globus_group_info, globus_group_sync, globus_user_sync
 
@@ -54,8 +53,8 @@ class FakeAuth(object):
 @pytest.fixture
 def fakes(monkeypatch):
     groups, auth = FakeGroups(), FakeAuth()
-    monkeypatch.setattr(_identity_sync, "globus_clients", lambda module: (groups, auth))
-    monkeypatch.setattr(_globus_groups, "_clients", lambda module: (groups, auth))
+    monkeypatch.setattr(_globus, "groups_client", lambda module: groups)
+    monkeypatch.setattr(_globus, "auth_client", lambda module: auth)
     return groups
 
 
