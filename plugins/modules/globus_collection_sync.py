@@ -260,20 +260,13 @@ mail:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.sciops.datasync.plugins.module_utils._globus.clients import (
-    GLOBUS_MUTUALLY_EXCLUSIVE,
-    GLOBUS_REQUIRED_ONE_OF,
-    globus_argument_spec,
-)
+from ansible_collections.sciops.datasync.plugins.module_utils._globus.module import globus_module
 from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync.run import run_module
 from ansible_collections.sciops.datasync.plugins.module_utils._core.mail import mail_argument_spec
 
 
 def main():
-    argument_spec = globus_argument_spec()
-    argument_spec.update(
+    argument_spec = dict(
         syncs=dict(type="list", elements="dict", required=True, options=dict(
             name=dict(type="str", required=True),
             source_collection=dict(type="str", required=True),
@@ -308,13 +301,7 @@ def main():
             file_manager_url=dict(type="str", default="https://app.globus.org/file-manager"),
         ))
     )
-    module = AnsibleModule(
-        argument_spec=argument_spec,
-        mutually_exclusive=GLOBUS_MUTUALLY_EXCLUSIVE,
-        required_one_of=GLOBUS_REQUIRED_ONE_OF,
-        supports_check_mode=True,
-    )
-    run_module(module)
+    run_module(globus_module(argument_spec))
 
 
 if __name__ == "__main__":

@@ -149,19 +149,12 @@ errors:
   elements: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.sciops.datasync.plugins.module_utils._globus.clients import (
-    GLOBUS_MUTUALLY_EXCLUSIVE,
-    GLOBUS_REQUIRED_ONE_OF,
-    globus_argument_spec,
-)
+from ansible_collections.sciops.datasync.plugins.module_utils._globus.module import globus_module
 from ansible_collections.sciops.datasync.plugins.module_utils._experiment.directory import run_module
 
 
 def main():
-    argument_spec = globus_argument_spec()
-    argument_spec.update(
+    argument_spec = dict(
         collection=dict(type="str", required=True),
         path=dict(type="str", required=True),
         state=dict(type="str", choices=["present", "absent"], default="present"),
@@ -176,13 +169,7 @@ def main():
             notify_message=dict(type="str"),
         )),
     )
-    module = AnsibleModule(
-        argument_spec=argument_spec,
-        mutually_exclusive=GLOBUS_MUTUALLY_EXCLUSIVE,
-        required_one_of=GLOBUS_REQUIRED_ONE_OF,
-        supports_check_mode=True,
-    )
-    run_module(module)
+    run_module(globus_module(argument_spec))
 
 
 if __name__ == "__main__":

@@ -158,15 +158,12 @@ errors:
   elements: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.sciops.datasync.plugins.module_utils._globus.clients import globus_argument_spec
+from ansible_collections.sciops.datasync.plugins.module_utils._globus.module import globus_module
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.group_admin import run_group_module
 
 
 def main():
-    argument_spec = globus_argument_spec()
-    argument_spec.update(
+    argument_spec = dict(
         group_id=dict(type="str"),
         name=dict(type="str"),
         parent=dict(type="str"),
@@ -188,8 +185,7 @@ def main():
         approve_all=dict(type="bool", default=False),
         remove_members=dict(type="list", elements="str", default=[]),
     )
-    module = AnsibleModule(argument_spec=argument_spec, required_one_of=[["group_id", "name"]], supports_check_mode=True)
-    run_group_module(module)
+    run_group_module(globus_module(argument_spec, required_one_of=[["group_id", "name"]]))
 
 
 if __name__ == "__main__":

@@ -107,15 +107,12 @@ errors:
   elements: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.sciops.datasync.plugins.module_utils._globus.clients import globus_argument_spec
+from ansible_collections.sciops.datasync.plugins.module_utils._globus.module import globus_module
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.group_admin import run_group_info_module
 
 
 def main():
-    argument_spec = globus_argument_spec()
-    argument_spec.update(
+    argument_spec = dict(
         group_id=dict(type="str"),
         name=dict(type="str"),
         parent=dict(type="str"),
@@ -127,9 +124,8 @@ def main():
         member_statuses=dict(type="list", elements="str", default=[]),
         concurrency=dict(type="int", default=16),
     )
-    module = AnsibleModule(argument_spec=argument_spec, required_one_of=[["group_id", "name", "subgroups_of"]],
-                           mutually_exclusive=[["group_id", "name", "subgroups_of"]], supports_check_mode=True)
-    run_group_info_module(module)
+    run_group_info_module(globus_module(argument_spec, required_one_of=[["group_id", "name", "subgroups_of"]],
+                                        mutually_exclusive=[["group_id", "name", "subgroups_of"]]))
 
 
 if __name__ == "__main__":

@@ -176,15 +176,12 @@ root_group_name:
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.sciops.datasync.plugins.module_utils._globus.clients import globus_argument_spec
+from ansible_collections.sciops.datasync.plugins.module_utils._globus.module import globus_module
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.sync import identity_sync_argument_spec, run_group_sync_module
 
 
 def main():
-    argument_spec = globus_argument_spec()
-    argument_spec.update(
+    argument_spec = dict(
         root_group=dict(type="str", required=True),
         recursive=dict(type="bool", default=False),
         include=dict(type="list", elements="str", default=[]),
@@ -200,8 +197,7 @@ def main():
         departed=dict(type="str", choices=["keep", "remove"], default="keep"),
     )
     argument_spec.update(identity_sync_argument_spec())
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    run_group_sync_module(module)
+    run_group_sync_module(globus_module(argument_spec))
 
 
 if __name__ == "__main__":

@@ -103,19 +103,12 @@ truncated:
   type: bool
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.sciops.datasync.plugins.module_utils._globus.clients import (
-    GLOBUS_MUTUALLY_EXCLUSIVE,
-    GLOBUS_REQUIRED_ONE_OF,
-    globus_argument_spec,
-)
+from ansible_collections.sciops.datasync.plugins.module_utils._globus.module import globus_module
 from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync.task_info import run_task_info_module
 
 
 def main():
-    argument_spec = globus_argument_spec()
-    argument_spec.update(
+    argument_spec = dict(
         task_id=dict(type="str"),
         name=dict(type="str"),
         state_file=dict(type="path"),
@@ -125,13 +118,8 @@ def main():
         skipped_files=dict(type="bool", default=False),
         max_files=dict(type="int", default=1000),
     )
-    module = AnsibleModule(
-        argument_spec=argument_spec,
-        required_one_of=GLOBUS_REQUIRED_ONE_OF + [["task_id", "name", "label"]],
-        mutually_exclusive=GLOBUS_MUTUALLY_EXCLUSIVE + [["task_id", "name"], ["task_id", "label"]],
-        supports_check_mode=True,
-    )
-    run_task_info_module(module)
+    run_task_info_module(globus_module(argument_spec, required_one_of=[["task_id", "name", "label"]],
+                                       mutually_exclusive=[["task_id", "name"], ["task_id", "label"]]))
 
 
 if __name__ == "__main__":

@@ -234,15 +234,12 @@ members:
   type: int
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.sciops.datasync.plugins.module_utils._globus.clients import globus_argument_spec
+from ansible_collections.sciops.datasync.plugins.module_utils._globus.module import globus_module
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.sync import identity_sync_argument_spec, run_user_sync_module
 
 
 def main():
-    argument_spec = globus_argument_spec()
-    argument_spec.update(
+    argument_spec = dict(
         root_group=dict(type="str", required=True),
         include_subgroups=dict(type="bool", default=False),
         recursive=dict(type="bool", default=False),
@@ -264,8 +261,7 @@ def main():
         departed=dict(type="str", choices=["lock", "keep", "remove"], default="lock"),
     )
     argument_spec.update(identity_sync_argument_spec())
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    run_user_sync_module(module)
+    run_user_sync_module(globus_module(argument_spec))
 
 
 if __name__ == "__main__":

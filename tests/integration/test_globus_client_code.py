@@ -1,4 +1,4 @@
-"""plugins/module_utils/_globus/clients.py against the lab Globus emulator: token cache, refresh, secrets."""
+"""plugins/module_utils/_globus/clients.py (and errors.py) against the lab Globus emulator: token cache, refresh, secrets."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from ansible_collections.sciops.datasync.plugins.module_utils._globus import clients as _globus
+from ansible_collections.sciops.datasync.plugins.module_utils._globus import errors as _errors
 from tests.integration.globus_lab import LabClient, admin, sdk_environment
 
 globus_sdk = pytest.importorskip("globus_sdk")
@@ -77,7 +78,7 @@ def test_errors_mapped_with_request_id(tmp_path):
     clients = _globus.GlobusClients(client.client_id, client.secret)
     with pytest.raises(globus_sdk.TransferAPIError) as caught:
         clients.transfer.operation_ls("f52fcf83-d6a1-5905-ad7f-37b06a99d31a")
-    result = _globus.error_result(caught.value)
+    result = _errors.error_result(caught.value)
     assert result["service"] == "transfer" and result["http_status"] == 403
     assert result["code"] == "EndpointPermissionDenied" and result["request_id"]
     client.fault("/v2/groups/my_groups", 503, count=20, retry_after=0)
@@ -85,7 +86,7 @@ def test_errors_mapped_with_request_id(tmp_path):
         with pytest.raises(globus_sdk.GroupsAPIError) as caught:
             clients.groups.get_my_groups()
     client.clear_faults()
-    result = _globus.error_result(caught.value)
+    result = _errors.error_result(caught.value)
     assert (result["service"], result["http_status"], result["code"]) == ("groups", 503, "ServiceUnavailable")
 
 
@@ -103,11 +104,11 @@ def test_canary_secret_never_leaks(lab, tmp_path):
         with pytest.raises(globus_sdk.TransferAPIError) as caught:
             good.transfer.get_submission_id()
     client.clear_faults()
-    texts += [str(caught.value), repr(caught.value), json.dumps(_globus.error_result(caught.value, secret=CANARY))]
+    texts += [str(caught.value), repr(caught.value), json.dumps(_errors.error_result(caught.value, secret=CANARY))]
     bad = _globus.GlobusClients(client.client_id, CANARY + "-wrong")
     with pytest.raises(globus_sdk.AuthAPIError) as caught:
         bad.groups.get_my_groups()
-    texts += [str(caught.value), repr(caught.value), json.dumps(_globus.error_result(caught.value, secret=CANARY))]
+    texts += [str(caught.value), repr(caught.value), json.dumps(_errors.error_result(caught.value, secret=CANARY))]
     with open(str(tmp_path / "cache.json")) as handle:
         texts.append(handle.read())
     texts.append(json.dumps(client.requests()))

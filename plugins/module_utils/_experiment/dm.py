@@ -27,6 +27,7 @@ import re
 
 from ansible.module_utils.six.moves.urllib.parse import quote
 
+from ansible_collections.sciops.datasync.plugins.module_utils._core.results import error, reasons_text
 from ansible_collections.sciops.datasync.plugins.module_utils._core.secrets import SecretFileError, read_secret_file
 
 # name: (service, method, path template, origin). {x} is raw (URL-quoted), {x!e} double base64.
@@ -299,7 +300,7 @@ def plan_changes(current, desired, known_users, running_daqs, user_emails):
                 if username in final:
                     continue
                 if username not in known_users:
-                    errors.append({"user": username, "msg": "DM user %s does not exist; not added" % username})
+                    errors.append(error(username, "DM user %s does not exist; not added" % username, user=username))
                     continue
                 actions.append({"action": "add_user", "username": username})
                 final.append(username)
@@ -332,7 +333,7 @@ def plan_changes(current, desired, known_users, running_daqs, user_emails):
                 continue
             email = user_emails.get(username)
             if not email:
-                errors.append({"user": username, "msg": "DM user %s has no email address; not emailed" % username})
+                errors.append(error(username, "DM user %s has no email address; not emailed" % username, user=username))
                 continue
             actions.append({"action": "email", "username": username, "email": email})
     return actions, errors
@@ -386,7 +387,7 @@ def run_module(module):
     errors = []
     problem = experiment_name_problem(params["name"])
     if problem:
-        module.fail_json(msg="refused: " + problem, errors=[{"msg": problem}])
+        module.fail_json(msg="refused: " + problem, errors=[error(params["name"], problem)])
     try:
         start_date, end_date = dm_date(params["start_date"]), dm_date(params["end_date"])
     except ValueError as exc:
@@ -399,7 +400,7 @@ def run_module(module):
         for item in params["users"]:
             username, bad = normalize_username(item)
             if bad:
-                errors.append({"user": str(item), "msg": "refused: " + bad})
+                errors.append(error(item, "refused: " + bad, user=str(item)))
             elif username not in users:
                 users.append(username)
     notify = params.get("notify") or {}
@@ -447,7 +448,7 @@ def run_module(module):
     except DmApiError as exc:
         module.fail_json(msg=str(exc), dm_status_code=exc.code, errors=errors)
     if errors and params["fail_on_errors"]:
-        result["msg"] = "; ".join(e["msg"] for e in errors)
+        result["msg"] = reasons_text(errors)
         module.fail_json(**result)
     module.exit_json(**result)
 

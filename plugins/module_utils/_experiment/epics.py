@@ -19,6 +19,7 @@ import time
 import traceback
 
 from ansible_collections.sciops.datasync.plugins.module_utils._core.names import path_component_problem
+from ansible_collections.sciops.datasync.plugins.module_utils._core.results import error, reasons_text
 
 CA_ENV = {
     "addr_list": "EPICS_CA_ADDR_LIST",
@@ -96,20 +97,20 @@ def read_pvs(prefix, names, timeout=2.0, environ=None):
         try:
             pv.wait_for_connection(timeout=remaining)
         except Exception:  # caproto raises its own TimeoutError subclasses
-            errors.append({"pv": pv.name, "name": name,
-                           "msg": "PV %s did not answer within %.1f s (no Channel Access server found for it; "
+            errors.append(error(pv.name, pv=pv.name, name=name,
+                                reason="PV %s did not answer within %.1f s (no Channel Access server found for it; "
                                   "EPICS_CA_ADDR_LIST=%s, EPICS_CA_SERVER_PORT=%s)" % (
                                       pv.name, timeout, os.environ.get("EPICS_CA_ADDR_LIST", "(unset)"),
-                                      os.environ.get("EPICS_CA_SERVER_PORT", "5064"))})
+                                      os.environ.get("EPICS_CA_SERVER_PORT", "5064"))))
             continue
         try:
             response = pv.read(timeout=max(0.5, deadline - time.monotonic()))
         except Exception as exc:
-            errors.append({"pv": pv.name, "name": name, "msg": "reading PV %s failed: %s" % (pv.name, exc)})
+            errors.append(error(pv.name, "reading PV %s failed: %s" % (pv.name, exc), pv=pv.name, name=name))
             continue
         value = decode_value(getattr(response.data_type, "name", str(response.data_type)), response.data)
         if is_empty(value):
-            errors.append({"pv": pv.name, "name": name, "msg": "PV %s is empty" % pv.name})
+            errors.append(error(pv.name, "PV %s is empty" % pv.name, pv=pv.name, name=name))
             continue
         values[name] = value
     # No disconnect: caproto's disconnect joins its client threads (about a second per context);
@@ -126,7 +127,7 @@ def check_values(values, safe_names, prefix=""):
         value = values[name]
         problem = value_problem(prefix + name, value if isinstance(value, str) else str(value))
         if problem:
-            errors.append({"name": name, "msg": "refused: " + problem})
+            errors.append(error(prefix + name, "refused: " + problem, pv=prefix + name, name=name))
     return errors
 
 
@@ -143,11 +144,11 @@ def run_module(module):
     if unknown:
         module.fail_json(msg="safe_names not among names: %s" % ", ".join(unknown))
     values, errors = read_pvs(params["prefix"], params["names"], params["timeout"], environ)
-    for error in check_values(values, params["safe_names"], params["prefix"]):
-        errors.append({"pv": params["prefix"] + error["name"], "name": error["name"], "msg": error["msg"]})
-        values.pop(error["name"], None)
+    for refused in check_values(values, params["safe_names"], params["prefix"]):
+        errors.append(refused)
+        values.pop(refused["name"], None)
     result = {"changed": False, "pv_values": values,
               "pvs": dict((params["prefix"] + k, v) for k, v in values.items()), "errors": errors}
     if errors:
-        module.fail_json(msg="; ".join(e["msg"] for e in errors), **result)
+        module.fail_json(msg=reasons_text(errors), **result)
     module.exit_json(**result)
