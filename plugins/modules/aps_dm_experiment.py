@@ -163,6 +163,8 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+extends_documentation_fragment:
+  - sciops.datasync.results
 plan:
   description: The actions computed from the observed state (applied unless in check mode).
   returned: always
@@ -189,11 +191,7 @@ emailed:
   returned: success
   type: list
   elements: str
-errors:
-  description: Users refused, unknown to DM or without an email address, with the reason.
-  returned: always
-  type: list
-  elements: dict
+errors: {}
 dm_status_code:
   description: The DM status code of the error that failed the module.
   returned: failure

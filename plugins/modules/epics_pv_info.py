@@ -72,6 +72,8 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+extends_documentation_fragment:
+  - sciops.datasync.results
 pv_values:
   description: Value of each PV read, by name (suffix). Strings are decoded; scalars are unwrapped.
   returned: always
@@ -82,12 +84,6 @@ pvs:
   returned: always
   type: dict
   sample: {"2bma:TomoScan:UserLastName": "Lovelace"}
-errors:
-  description: One entry per PV that could not be read, was empty, or held a refused value.
-  returned: always
-  type: list
-  elements: dict
-  sample: [{"pv": "2bma:TomoScan:UserEmail", "name": "UserEmail", "msg": "PV 2bma:TomoScan:UserEmail is empty"}]
 """
 
 from ansible.module_utils.basic import AnsibleModule

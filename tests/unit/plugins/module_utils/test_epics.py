@@ -18,7 +18,7 @@ def test_value_problem(value, ok):
 def test_check_values_names_the_full_pv():
     errors = _epics.check_values({"UserLastName": "a/b", "ProposalTitle": "any title / ok"}, ["UserLastName"], "2bma:")
     assert len(errors) == 1
-    assert "2bma:UserLastName" in errors[0]["msg"]
+    assert errors[0]["item"] == "2bma:UserLastName" and "2bma:UserLastName" in errors[0]["reason"]
 
 
 def test_decode_value():
