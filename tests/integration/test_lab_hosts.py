@@ -3,7 +3,8 @@ keys the controller checks, a network between them, cron and timers that fire, a
 teardown that leaves nothing behind.
 
 The hosts boot into a lab of their own (folder, bridge, subnet), so a lab started with
-`make lab-hosts-up` is left alone.
+`make lab-hosts-up` is left alone; the folder is fixed, so a run that was killed is
+cleaned up by the next.
 """
 
 import os
@@ -12,7 +13,7 @@ import time
 
 import pytest
 
-from tests.lab.hosts.lab import HostLab
+from tests.lab.hosts.lab import HostLab, lab_dir
 from tests.lab.hosts.network import LabNetwork, bridge_exists
 from tests.lab.hosts.overlay import mounts_under
 
@@ -23,9 +24,10 @@ PROBE_USER = "labprobe"
 
 
 @pytest.fixture(scope="module")
-def host_lab(tmp_path_factory):
-    lab = HostLab(str(tmp_path_factory.mktemp("lab") / "hosts"), LabNetwork("dslabtest0", "10.213.250.0/24"),
+def host_lab():
+    lab = HostLab(os.path.join(lab_dir(), "test-hosts"), LabNetwork("dslabtest0", "10.213.250.0/24"),
                   machine_prefix="t-")
+    lab.down(wipe=True, log=lambda message: None)  # whatever a killed run left, so every run starts from the image
     try:
         lab.up([HOST_A, HOST_B], log=lambda message: None)
         yield lab

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from tests.lab.hosts.image import SUITES, ImageSpec
@@ -36,6 +37,12 @@ def main(argv=None):
     elif args.command == "status":
         for name, address, state in lab.status():
             print("%-12s %-15s %s" % (name, address, state))
+        if os.path.isfile(lab.image.record_path):
+            record = lab.image.record()
+            print("image %s: Debian %s, built in %s s on %s" % (lab.image.key, record["suite"], record["build_seconds"],
+                                                              record["built_at"]))
+        else:
+            print("image %s (Debian %s) not built yet" % (lab.image.key, lab.image.suite))
     return 0
 
 

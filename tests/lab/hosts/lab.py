@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -10,7 +12,7 @@ from tests.lab.hosts.image import ADMIN_USER, ImageSpec, ensure_image
 from tests.lab.hosts.keys import ensure_admin_key, host_public_key, write_known_hosts
 from tests.lab.hosts.machine import LabHost, wait_until_ready
 from tests.lab.hosts.network import DEFAULT_HOSTS, FIRST_EXTRA_HOST_NUMBER, LabNetwork, delete_bridge, ensure_bridge
-from tests.lab.hosts.overlay import unmount_all_under
+from tests.lab.hosts.overlay import mounts_under, unmount_all_under
 from tests.lab.hosts.provision import provision, write_hosts_file
 from tests.lab.hosts.ssh_client import ssh_argv, write_ssh_config
 from tests.lab.hosts.system_packages import ensure_host_tools
@@ -18,8 +20,12 @@ from tests.lab.hosts.system_packages import ensure_host_tools
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 
-def default_state_dir():
-    return os.path.join(os.path.abspath(os.environ.get("DATASYNC_LAB_DIR") or os.path.join(REPO, ".lab")), "hosts")
+def lab_dir():
+    return os.path.abspath(os.environ.get("DATASYNC_LAB_DIR") or os.path.join(REPO, ".lab"))
+
+
+class LabBusy(Exception):
+    pass
 
 
 class HostLab:
@@ -29,7 +35,7 @@ class HostLab:
     """
 
     def __init__(self, state_dir=None, network=LabNetwork(), image=ImageSpec(), machine_prefix=""):
-        self.state_dir = os.path.abspath(state_dir or default_state_dir())
+        self.state_dir = os.path.abspath(state_dir or os.path.join(lab_dir(), "hosts"))
         self.network = network
         self.image = image
         self.machine_prefix = machine_prefix
@@ -73,13 +79,27 @@ class HostLab:
         names = set(DEFAULT_HOSTS) | {host.name for host in self.hosts_on_disk()} | set(extra_names)
         return {name: self.address_of(name) for name in names}
 
+    @contextlib.contextmanager
+    def _exclusive(self):
+        """One up or down at a time on a lab folder."""
+        os.makedirs(self.state_dir, mode=0o700, exist_ok=True)
+        with open(os.path.join(self.state_dir, ".lock"), "w", encoding="utf-8") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise LabBusy("another up or down is running on %s" % self.state_dir) from None
+            yield
+
     # commands
 
     def up(self, names=DEFAULT_HOSTS, log=print, timeout=180):
         """Boot the named hosts that are not running; returns when all of them answer ssh."""
         ensure_host_tools()
         image = ensure_image(self.image, log)
-        os.makedirs(self.state_dir, mode=0o700, exist_ok=True)
+        with self._exclusive():
+            return self._up(image, names, log, timeout)
+
+    def _up(self, image, names, log, timeout):
         self.clean_up_stale(log)
         ensure_bridge(self.network)
         admin_public_key = ensure_admin_key(self.admin_key)
@@ -119,14 +139,16 @@ class HostLab:
 
     def down(self, wipe=False, log=print):
         """Stop every host, unmount every root, delete the bridge; wipe also deletes the hosts' folders."""
-        for host in self.hosts_on_disk():
-            if host.is_running():
-                log("stopping %s" % host.name)
-            host.stop()
         if os.path.isdir(self.state_dir):
-            unmount_all_under(self.state_dir)
+            with self._exclusive():
+                for host in self.hosts_on_disk():
+                    if host.is_running():
+                        log("stopping %s" % host.name)
+                    host.stop()
+                unmount_all_under(self.state_dir)
         delete_bridge(self.network.bridge)
-        if wipe and os.path.isdir(self.state_dir):
+        # Checked again because deleting through a root still mounted would delete inside that host.
+        if wipe and os.path.isdir(self.state_dir) and not mounts_under(self.state_dir):
             shutil.rmtree(self.state_dir)
 
     def status(self):
