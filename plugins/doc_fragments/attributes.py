@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 
-class ModuleDocFragment(object):
+class ModuleDocFragment:
     # Modules that plan, then apply: check mode returns the plan, --diff shows it.
     DOCUMENTATION = r"""
 options: {}

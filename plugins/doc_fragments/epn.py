@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 
-class ModuleDocFragment(object):
+class ModuleDocFragment:
     # The synchrotron portal, the equipment, the EPN map and the ssh source: shared by
     # epn_repatriate and epn_alert.
     DOCUMENTATION = r"""

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 
-class ModuleDocFragment(object):
+class ModuleDocFragment:
     # Options shared by every Globus module (plugins/module_utils/_globus/clients.py).
     DOCUMENTATION = r"""
 options:

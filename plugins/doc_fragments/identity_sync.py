@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 
-class ModuleDocFragment(object):
+class ModuleDocFragment:
     # The state file and run lock shared by globus_user_sync and globus_group_sync
     # (module_utils/_identity/sync.py identity_sync_argument_spec(); the other options it returns are documented per module).
     DOCUMENTATION = r"""

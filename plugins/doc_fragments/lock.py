@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 
-class ModuleDocFragment(object):
+class ModuleDocFragment:
     # What every module that takes a lock returns when the lock was busy
     # (module_utils/_core/lock.py busy_result(), module_lock()). A module's RETURN extends
     # this fragment; one that names RV(skipped) in its own text keeps an empty "skipped: {}"

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 
-class ModuleDocFragment(object):
+class ModuleDocFragment:
     # Each fragment is one literal string (ansible-test's yamllint reads them as literals); the SMTP
     # server suboptions mirror module_utils/_core/mail.py SMTP_OPTIONS (smtp_options()) in each.
 

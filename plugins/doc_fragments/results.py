@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 
-class ModuleDocFragment(object):
+class ModuleDocFragment:
     # The "errors" every module returns (module_utils/_core/results.py error()). A module's
     # RETURN extends this fragment; one that names RV(errors) in its own text, or returns
     # errors other than always, keeps a short "errors:" entry with only "returned"

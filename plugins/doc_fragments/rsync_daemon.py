@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 
-class ModuleDocFragment(object):
+class ModuleDocFragment:
     # How to reach and log in to an rsync daemon (module_utils/_pools.py daemon_argument_spec()).
     DOCUMENTATION = r"""
 options:

@@ -62,7 +62,7 @@ def wait_for(probe, timeout=60, interval=0.1, what="condition"):
         time.sleep(interval)
 
 
-class LabClient(object):
+class LabClient:
     """A fresh Globus client (its own identity, tokens, tasks and faults)."""
 
     def __init__(self, name="test", secret=None):

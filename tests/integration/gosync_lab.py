@@ -16,7 +16,7 @@ HOSTILE_USERS = ["-rf", "sub/dir", "..", "john smith", "semi;colon", "new\nline"
                  "averyveryverylongusernamethatexceedsthirtytwochars"]
 
 
-class GlobusWorld(object):
+class GlobusWorld:
     """A private corner of the Globus emulator: one client, a root group and subgroups."""
 
     def __init__(self, lab, tag=None):

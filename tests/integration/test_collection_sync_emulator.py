@@ -164,7 +164,7 @@ def test_sync_copies_then_nothing_then_changes_never_deletes(ansible_playbook, e
 
 
 def test_deadline_expiry_then_resume_copies_each_file_once(ansible_playbook, env):
-    files = dict(("part%02d.bin" % n, chr(65 + n) * 16000) for n in range(6))
+    files = {"part%02d.bin" % n: chr(65 + n) * 16000 for n in range(6)}
     write_tree(env.src_path("slow"), files)
     env.rate(8000)  # 2 s per file, 12 s for the tree: the 8 s deadline cuts it even if the task starts late
     try:
@@ -192,7 +192,7 @@ def test_deadline_expiry_then_resume_copies_each_file_once(ansible_playbook, env
 
 
 def test_two_runs_while_active_submit_one_task_and_lost_state_finds_it(ansible_playbook, env):
-    write_tree(env.src_path("busy"), dict(("f%d.bin" % n, "x" * 50000) for n in range(4)))
+    write_tree(env.src_path("busy"), {"f%d.bin" % n: "x" * 50000 for n in range(4)})
     env.rate(1000)  # 200 s for the tree: the task stays ACTIVE through five slow ansible-playbook runs
     task_id = None
     try:

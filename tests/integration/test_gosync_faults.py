@@ -57,11 +57,11 @@ def check_consistent(world, expected_users):
     assert [g for g, c in collections.Counter(gids).items() if c > 1] == []
     assert sorted(n for n in names if n != "root") == sorted(expected_users)
     state = json.load(open(os.path.join(world.root, "var/lib/sciops-datasync/identity_sync.json")))["data"]
-    by_name = dict((row[0], row) for row in db["passwd"])
+    by_name = {row[0]: row for row in db["passwd"]}
     for record in state["users"].values():
         assert record["status"] == "active", record
         assert by_name[record["name"]][2] == str(record["uid"])
-    assert len(set(r["uid"] for r in state["users"].values())) == len(state["users"])
+    assert len({r["uid"] for r in state["users"].values()}) == len(state["users"])
 
 
 def test_503_and_429_bursts_are_ridden_out(lab_env, world):

@@ -69,7 +69,7 @@ def test_users_and_groups_created_hostile_names_refused_second_run_unchanged(ans
     passwd = users_of(db)
     assert sorted(passwd) == ["alice", "bob", "carol", "root"]
     assert passwd["alice"][2:] == ["30000", "30000", "Alice Anders", "/home/alice", "/bin/bash"]
-    assert len(set(row[2] for row in db["passwd"])) == len(db["passwd"])
+    assert len({row[2] for row in db["passwd"]}) == len(db["passwd"])
     home = os.path.join(world.root, "home", "carol")
     assert os.stat(home).st_uid == int(passwd["carol"][2]) and stat.S_IMODE(os.stat(home).st_mode) == 0o750
     # every hostile user is refused by name; root is reported, never adopted; the app itself is skipped

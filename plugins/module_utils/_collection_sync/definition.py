@@ -83,7 +83,7 @@ def resolve_sync(raw, defaults):
 
 def resolve_syncs(params):
     """Resolved syncs and the errors of the refused ones (by name)."""
-    defaults = dict((key, params.get(key)) for key in SYNC_DEFAULTS)
+    defaults = {key: params.get(key) for key in SYNC_DEFAULTS}
     only = params.get("only") or []
     resolved = []
     errors = []

@@ -74,7 +74,7 @@ def preflight(transfer, sync, app, check_mode):
     return recursive, created
 
 
-class CollectionSync(object):
+class CollectionSync:
     """One run over the configured syncs: observe, plan, apply, record."""
 
     def __init__(self, transfer, state, app, start=True, check_mode=False, wait=False, wait_timeout=3600,
@@ -145,8 +145,8 @@ class CollectionSync(object):
 
     @staticmethod
     def _base_result(sync):
-        return dict((key, sync.get(key)) for key in (
-            "name", "label", "source_collection", "source_path", "destination_collection", "destination_path", "sync_level"))
+        return {key: sync.get(key) for key in (
+            "name", "label", "source_collection", "source_path", "destination_collection", "destination_path", "sync_level")}
 
     def _error_result(self, sync, message):
         result = self._base_result(sync)

@@ -38,7 +38,7 @@ def sync_entry(data, name):
 
 def snapshot(data):
     """A copy of every entry, for the diff."""
-    return dict((name, dict(entry)) for name, entry in data.get("syncs", {}).items())
+    return {name: dict(entry) for name, entry in data.get("syncs", {}).items()}
 
 
 def forget_submission(entry):

@@ -9,10 +9,7 @@ sent with the shared SMTP sender (``_mail``) when ``mail.when`` matches the run.
 
 from __future__ import annotations
 
-try:
-    from urllib.parse import quote
-except ImportError:  # pragma: no cover - Python 2 is not supported, kept for sanity's import checks
-    quote = None
+from urllib.parse import quote
 
 FILE_MANAGER_URL = "https://app.globus.org/file-manager"
 
@@ -108,7 +105,7 @@ def send_summary(module, results, errors):
     import socket  # pylint: disable=import-outside-toplevel
 
     options = module.params.get("mail")
-    settings = mail_settings(dict((k, v) for k, v in (options or {}).items() if k not in ("when", "file_manager_url")))
+    settings = mail_settings({k: v for k, v in (options or {}).items() if k not in ("when", "file_manager_url")})
     if not settings:
         return None
     hostname = socket.getfqdn()

@@ -35,7 +35,7 @@ def _file_list(method, task_id, fields, limit):
         for entry in response["DATA"]:
             if len(files) >= limit:
                 return files, True
-            files.append(dict((key, entry.get(key)) for key in fields))
+            files.append({key: entry.get(key) for key in fields})
         marker = response.get("next_marker")
         if not marker:
             return files, False

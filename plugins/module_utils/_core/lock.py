@@ -31,7 +31,7 @@ class LockBusy(Exception):
         self.timed_out = timed_out
         who = "pid %s" % holder_pid if holder_pid else "another process"
         what = "timed out waiting for" if timed_out else "busy:"
-        super(LockBusy, self).__init__("lock %s %s held by %s" % (what, path, who))
+        super().__init__("lock %s %s held by %s" % (what, path, who))
 
     def result(self):
         """The module result keys for this busy lock (``busy_result``)."""
@@ -60,7 +60,7 @@ def read_holder(path):
     return int(text) if text.isdigit() else None
 
 
-class RunLock(object):
+class RunLock:
     """An exclusive run lock; use as a context manager or acquire()/release().
 
     ``wait=False`` raises LockBusy at once when held elsewhere (gosync --nowait);

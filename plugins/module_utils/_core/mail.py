@@ -65,14 +65,14 @@ MAIL_OPTIONS = dict(
 
 def smtp_options(**extra):
     """A fresh copy of ``SMTP_OPTIONS`` plus ``extra``: the suboptions of an option not named ``mail``."""
-    options = dict((key, dict(value)) for key, value in SMTP_OPTIONS.items())
+    options = {key: dict(value) for key, value in SMTP_OPTIONS.items()}
     options.update(extra)
     return options
 
 
 def mail_argument_spec(required=False, extra=None):
     """``{"mail": ...}`` for a module's argument_spec; ``extra`` adds module-specific suboptions."""
-    options = dict((key, dict(value)) for key, value in MAIL_OPTIONS.items())
+    options = {key: dict(value) for key, value in MAIL_OPTIONS.items()}
     options.update(extra or {})
     spec = dict(type="dict", options=options)
     if required:

@@ -237,7 +237,7 @@ def unescape_name(text):
     return raw.decode("utf-8", "surrogateescape")
 
 
-class ItemizedChange(object):
+class ItemizedChange:
     """One ``--itemize-changes`` line: ``YXcstpoguax name[ -> target]`` or ``*deleting name``."""
 
     __slots__ = ("code", "update", "kind", "path", "target", "deleted")
@@ -306,7 +306,7 @@ def parse_itemized(stdout):
     return changes
 
 
-class RsyncStats(object):
+class RsyncStats:
     """``--stats`` numbers. Attributes are None when rsync did not print them."""
 
     FIELDS = {
@@ -336,7 +336,7 @@ class RsyncStats(object):
         return any(getattr(self, name) is not None for name in self.NAMES)
 
     def as_dict(self):
-        data = dict((name, getattr(self, name)) for name in self.NAMES)
+        data = {name: getattr(self, name) for name in self.NAMES}
         data["breakdown"] = dict(self.breakdown)
         return data
 

@@ -19,7 +19,7 @@ from collections import namedtuple
 CommandResult = namedtuple("CommandResult", ["argv", "rc", "stdout", "stderr"])
 
 
-class CommandRunner(object):
+class CommandRunner:
     def __init__(self, module):
         self.module = module
         self.history = []

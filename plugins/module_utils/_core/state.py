@@ -48,7 +48,7 @@ def atomic_write_json(path, document, mode=0o600):
     atomic_write_bytes(path, payload, mode)
 
 
-class StateFile(object):
+class StateFile:
     """One schema-versioned JSON state file.
 
     ``upgrade(data, from_version)`` may be given to migrate documents written by an

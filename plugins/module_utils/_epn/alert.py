@@ -180,7 +180,7 @@ def run_alert(module):
 
     pairs, refused = equipment_beamlines(params)
     errors.extend(refused)
-    beamlines = sorted(set(b for _eq, b in pairs))
+    beamlines = sorted({b for _eq, b in pairs})
     try:
         source_epns = list_source_epns(params["source_host"], params["source_port"], params["source_user"], params["key_file"],
                                        params["known_hosts"], params["source_root"], beamlines, params["connect_timeout"])

@@ -30,7 +30,7 @@ class PortalError(Exception):
     """A portal call that failed; the message names the equipment."""
 
     def __init__(self, message, equipment=None, status=None):
-        super(PortalError, self).__init__(message)
+        super().__init__(message)
         self.equipment = equipment
         self.status = status
 
@@ -60,7 +60,7 @@ def load_credentials(path):
         if missing:
             raise PortalError("portal credentials file %s: equipment %s lacks %s" % (path, entry["id"], ", ".join(missing)),
                               equipment=entry["id"])
-        found[int(entry["id"])] = dict((key, str(entry[key])) for key in CREDENTIAL_KEYS)
+        found[int(entry["id"])] = {key: str(entry[key]) for key in CREDENTIAL_KEYS}
     return found
 
 
@@ -108,7 +108,7 @@ def visit_record(document, equipment_id):
     }
 
 
-class PortalClient(object):
+class PortalClient:
     """One equipment's session with the portal."""
 
     def __init__(self, base_url, equipment_id, credentials, verify=True, timeout=30, retries=3, backoff=1.0,

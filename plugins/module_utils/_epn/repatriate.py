@@ -191,7 +191,7 @@ def read_ignore_file(path):
     return [str(item) for item in listed]
 
 
-class RepatriationState(object):
+class RepatriationState:
     """Synced EPNs: ``{"synced": {epn: {...}}}`` in an atomic JSON state file.
 
     ``record`` reloads, adds and saves under a file lock, so parallel transfers (and a
@@ -311,7 +311,7 @@ def now_utc():
     return datetime.datetime.now(datetime.timezone.utc)
 
 
-class Repatriation(object):
+class Repatriation:
     """One run of epn_repatriate for an AnsibleModule (params as in its argument_spec)."""
 
     def __init__(self, module):
@@ -402,7 +402,7 @@ class Repatriation(object):
         now = now_utc()
         epn_map, map_errors = epn_map_problems(params["epn_map"])
         self.errors.extend(map_errors)
-        refused_projects = dict((str(k), v) for k, v in (params["epn_map"] or {}).items() if str(k) not in epn_map)
+        refused_projects = {str(k): v for k, v in (params["epn_map"] or {}).items() if str(k) not in epn_map}
         state = RepatriationState(params["state_file"], params["ignore_file"])
         try:
             data = state.load()

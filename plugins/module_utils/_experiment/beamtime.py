@@ -17,7 +17,7 @@ import datetime
 import json
 import re
 
-from ansible.module_utils.six.moves.urllib.parse import quote
+from urllib.parse import quote
 
 from ansible_collections.sciops.datasync.plugins.module_utils._core.secrets import SecretFileError, read_secret_file
 
@@ -60,7 +60,7 @@ def read_credentials(path):
 
 def get_json(url, credentials, validate_certs=True, ca_bundle=None, timeout=30):
     from ansible.module_utils.urls import open_url
-    from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
+    from urllib.error import HTTPError, URLError
 
     token = base64.b64encode(("%s:%s" % credentials).encode("utf-8")).decode("ascii")
     headers = {"Authorization": "Basic " + token, "Accept": "application/json"}

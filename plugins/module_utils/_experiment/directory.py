@@ -49,7 +49,7 @@ def share_request(share):
     """(principal_type, reference) of a share option; raises ShareError naming it."""
     chosen = [key for key in ("identity", "group", "all_authenticated_users") if share.get(key)]
     if len(chosen) != 1:
-        given = dict((k, v) for k, v in share.items() if v is not None)
+        given = {k: v for k, v in share.items() if v is not None}
         raise ShareError("share %r must name exactly one of identity, group or all_authenticated_users" % (given,))
     permissions = share.get("permissions") or "r"
     if permissions not in PERMISSIONS:
@@ -143,12 +143,12 @@ def plan_rules(existing, wanted, path, state="present", exact=False):
 def list_rules(transfer, collection):
     rules = []
     for rule in transfer.endpoint_acl_list(collection):
-        rules.append(dict((key, rule.get(key)) for key in ("id", "principal_type", "principal", "path", "permissions")))
+        rules.append({key: rule.get(key) for key in ("id", "principal_type", "principal", "path", "permissions")})
     return rules
 
 
 def _public(rule):
-    return dict((key, rule.get(key)) for key in ("id", "principal_type", "principal", "path", "permissions", "name") if rule.get(key) is not None)
+    return {key: rule.get(key) for key in ("id", "principal_type", "principal", "path", "permissions", "name") if rule.get(key) is not None}
 
 
 def manage_directory(transfer, auth, collection, path, shares, state="present", exact=False, create=True,
@@ -196,7 +196,7 @@ def manage_directory(transfer, auth, collection, path, shares, state="present", 
                 rule["id"] = response.get("access_id")
             after = [_public(r) for r in list_rules(transfer, collection) if on_path(r, path)]
         else:
-            deleted = set(r.get("id") for r in plan["delete"])
+            deleted = {r.get("id") for r in plan["delete"]}
             after = [r for r in before if r.get("id") not in deleted] + [_public(r) for r in plan["add"]]
         result["rules"] = after
         result["diff"] = {"before": {"path": path, "rules": before},

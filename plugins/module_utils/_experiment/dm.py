@@ -25,7 +25,7 @@ import datetime
 import json
 import re
 
-from ansible.module_utils.six.moves.urllib.parse import quote
+from urllib.parse import quote
 
 from ansible_collections.sciops.datasync.plugins.module_utils._core.results import error, reasons_text
 from ansible_collections.sciops.datasync.plugins.module_utils._core.secrets import SecretFileError, read_secret_file
@@ -159,7 +159,7 @@ def read_login_file(path):
     return username, password
 
 
-class DmClient(object):
+class DmClient:
     """A session-cookie client for the DS and DAQ services."""
 
     def __init__(self, ds_url, daq_url, username, password, validate_certs=True, ca_bundle=None, timeout=30):
@@ -174,7 +174,7 @@ class DmClient(object):
 
     def _open(self, method, url, data=None, cookie=None):
         from ansible.module_utils.urls import open_url
-        from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
+        from urllib.error import HTTPError, URLError
 
         headers = {"Content-Type": "html"}
         if cookie:
@@ -430,7 +430,7 @@ def run_module(module):
         running = []
         if current is not None and params["daq"]:
             running = [d for d in client.experiment_daqs(params["name"]) if d.get("status") in RUNNING]
-        emails = dict((n, d.get("email")) for n, d in details.items())
+        emails = {n: d.get("email") for n, d in details.items()}
         actions, plan_errors = plan_changes(current, desired, set(details), running, emails)
         errors.extend(plan_errors)
         before = state_summary(current, running, key)

@@ -148,7 +148,7 @@ def run_module(module):
         errors.append(refused)
         values.pop(refused["name"], None)
     result = {"changed": False, "pv_values": values,
-              "pvs": dict((params["prefix"] + k, v) for k, v in values.items()), "errors": errors}
+              "pvs": {params["prefix"] + k: v for k, v in values.items()}, "errors": errors}
     if errors:
         module.fail_json(msg=reasons_text(errors), **result)
     module.exit_json(**result)

@@ -92,7 +92,7 @@ def _auth_service_url():
     return os.environ.get("GLOBUS_SDK_SERVICE_URL_AUTH") or os.environ.get("GLOBUS_SDK_ENVIRONMENT") or "production"
 
 
-class TokenCache(object):
+class TokenCache:
     """Access tokens per (client, auth service, resource server, scope) in a 0600 JSON file."""
 
     def __init__(self, path, client_id, auth_url=None, margin=TOKEN_MARGIN, clock=time.time):
@@ -139,7 +139,7 @@ class TokenCache(object):
             return
         tokens = self._load()
         now = self.clock()
-        tokens = dict((k, v) for k, v in tokens.items() if isinstance(v, dict) and v.get("expires_at", 0) > now)
+        tokens = {k: v for k, v in tokens.items() if isinstance(v, dict) and v.get("expires_at", 0) > now}
         tokens[self._key(resource_server, scope)] = {
             "access_token": access_token, "expires_at": int(expires_at), "resource_server": resource_server, "scope": scope,
         }
@@ -149,7 +149,7 @@ class TokenCache(object):
             self.warnings.append("token cache %s cannot be written: %s" % (self.path, exc.strerror))
 
 
-class GlobusClients(object):
+class GlobusClients:
     """Lazily built, authenticated Globus clients for one module run."""
 
     def __init__(self, client_id, client_secret, token_cache=None, ca_bundle=None, timeout=60.0):

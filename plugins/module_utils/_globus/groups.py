@@ -64,7 +64,7 @@ def fetch_group_tree(groups, root_id, recursive=False, workers=8, root_members=T
         root = response_data(groups.get_group(root_id, include=["child_ids"]))
     docs, failed = {}, {}
     frontier = list(root.get("child_ids") or [])
-    seen = set([root_id])
+    seen = {root_id}
     while frontier:
         batch = [g for g in frontier if g not in seen]
         seen.update(batch)

@@ -33,7 +33,7 @@ def get_identities(auth, ids=None, usernames=None, workers=1):
 
 def identities_by_id(auth, identity_ids, workers=1):
     """{identity id: identity document} for the ids Auth knows."""
-    return dict((doc["id"], doc) for doc in get_identities(auth, ids=identity_ids, workers=workers))
+    return {doc["id"]: doc for doc in get_identities(auth, ids=identity_ids, workers=workers)}
 
 
 def resolve_identities(auth, refs, fields=("username",)):

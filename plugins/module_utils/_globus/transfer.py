@@ -33,7 +33,7 @@ def task_summary(document):
     if not document:
         return None
     data = dict(document)
-    summary = dict((key, data.get(key)) for key in TASK_FIELDS)
+    summary = {key: data.get(key) for key in TASK_FIELDS}
     if summary["task_id"] is None:
         summary["task_id"] = data.get("id")
     return summary
@@ -80,7 +80,7 @@ def error_events(transfer, task_id, count=5):
     found = []
     for event in transfer.task_event_list(task_id, limit=100):
         if event.get("is_error"):
-            found.append(dict((key, event.get(key)) for key in ("time", "code", "description", "details")))
+            found.append({key: event.get(key) for key in ("time", "code", "description", "details")})
         if len(found) >= count:
             break
     return found

@@ -98,7 +98,7 @@ def group_line(entry):
     return "%s:%s:%d:%s" % (entry.name, entry.password, entry.gid, ",".join(entry.members))
 
 
-class AccountDatabase(object):
+class AccountDatabase:
     """A snapshot of passwd, group and shadow (read once, indexed)."""
 
     def __init__(self, passwd=(), group=(), shadow=()):
@@ -112,7 +112,7 @@ class AccountDatabase(object):
         for entry in group:
             self.groups.setdefault(entry.name, entry)
             self.gids.setdefault(entry.gid, entry.name)
-        self.shadow = dict((entry.name, entry) for entry in shadow)
+        self.shadow = {entry.name: entry for entry in shadow}
 
     def user_locked(self, name):
         """True when the account is expired (the lock this collection applies)."""
@@ -120,7 +120,7 @@ class AccountDatabase(object):
         return bool(entry and entry.expire not in ("",) and _int(entry.expire) is not None and int(entry.expire) <= 1)
 
 
-class PosixAccounts(object):
+class PosixAccounts:
     """Accounts in the files under ``root``, changed with shadow-utils and systemd-sysusers."""
 
     def __init__(self, runner, root="/", nologin_shell="/usr/sbin/nologin", use_sysusers=True, tool_paths=None):
@@ -186,7 +186,7 @@ class PosixAccounts(object):
 
     def read(self):
         if self.prefixed and not os.path.exists(self.path("etc/passwd")):
-            seeds = dict((name, content) for name, content, mode in self.SEEDS)
+            seeds = {name: content for name, content, mode in self.SEEDS}
             return AccountDatabase(parse_passwd(seeds["passwd"]), parse_group(seeds["group"]), parse_shadow(seeds["shadow"]))
         return AccountDatabase(parse_passwd(self._read("passwd")), parse_group(self._read("group")), parse_shadow(self._read("shadow")))
 

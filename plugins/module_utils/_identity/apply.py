@@ -26,7 +26,7 @@ GROUP_KEYS = ("name", "gid", "globus_group_id")
 
 def _public(item, *keys):
     keys = keys or ("name", "uid", "gid", "globus_username", "identity_id")
-    return dict((k, item.get(k)) for k in keys if item.get(k) is not None)
+    return {k: item.get(k) for k in keys if item.get(k) is not None}
 
 
 def _attempt(errors, item, keys, change, *args):
@@ -48,7 +48,7 @@ def _update_user(backend, item, unlock):
 
 def apply_user_plan(plan, state, save, backend, db, runner, hooks_dir=None, skeleton=None, create_home=True):
     """Carry out a user plan. ``save(state)`` persists the state (write-ahead before creating)."""
-    result = dict((k, []) for k in ("created", "updated", "locked", "removed", "adopted", "skipped", "errors"))
+    result = {k: [] for k in ("created", "updated", "locked", "removed", "adopted", "skipped", "errors")}
     result["skipped"] = [_public(i, "name", "uid", "globus_username", "identity_id", "reason") for i in plan["skipped"]]
     result["errors"] = [_public(i, "name", "globus_username", "identity_id", "reason") for i in plan["errors"]]
     users = state["users"]
@@ -117,7 +117,7 @@ def apply_user_plan(plan, state, save, backend, db, runner, hooks_dir=None, skel
     if hooks and hook_jobs:
         for action, item in hook_jobs:
             record = users[item["identity_id"]]
-            env_item = dict(record, **dict((k, v) for k, v in item.items() if v is not None))
+            env_item = dict(record, **{k: v for k, v in item.items() if v is not None})
             env_item.setdefault("shell", record.get("shell"))
             problem = run_hooks(runner, hooks, [action, item["name"]], user_hook_env(action, env_item, backend.root))
             result["hooks_run"] += 1
@@ -131,7 +131,7 @@ def apply_user_plan(plan, state, save, backend, db, runner, hooks_dir=None, skel
 
 
 def apply_group_plan(plan, state, save, backend, runner, hooks_dir=None):
-    result = dict((k, []) for k in ("created", "renamed", "updated", "removed", "skipped", "errors"))
+    result = {k: [] for k in ("created", "renamed", "updated", "removed", "skipped", "errors")}
     result["skipped"] = [_public(i, "name", "gid", "globus_group", "globus_group_id", "reason") for i in plan["skipped"]]
     result["errors"] = [_public(i, "name", "globus_group", "globus_group_id", "reason") for i in plan["errors"]]
     records = state["groups"]
@@ -169,7 +169,7 @@ def apply_group_plan(plan, state, save, backend, runner, hooks_dir=None):
             continue
         result["updated"].append(_public(item, "name", "gid", "globus_group", "globus_group_id", "added", "removed"))
         hook_jobs.append(("updated", item))
-    hooked = set(job[1]["globus_group_id"] for job in hook_jobs)
+    hooked = {job[1]["globus_group_id"] for job in hook_jobs}
     for item in renamed:
         if item["globus_group_id"] not in hooked:  # a rename alone still tells the hooks
             hook_jobs.append(("updated", dict(item, members=None)))

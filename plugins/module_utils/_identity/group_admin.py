@@ -31,13 +31,13 @@ class GroupError(Exception):
 
 
 def member_summary(membership):
-    return dict((k, membership.get(k)) for k in MEMBER_KEYS)
+    return {k: membership.get(k) for k in MEMBER_KEYS}
 
 
 def group_summary(doc, members=True):
-    out = dict((k, doc.get(k)) for k in ("id", "name", "description", "parent_id"))
+    out = {k: doc.get(k) for k in ("id", "name", "description", "parent_id")}
     if doc.get("policies") is not None:
-        out["policies"] = dict((k, doc["policies"].get(k)) for k in POLICY_KEYS if k in doc["policies"])
+        out["policies"] = {k: doc["policies"].get(k) for k in POLICY_KEYS if k in doc["policies"]}
     if members and doc.get("memberships") is not None:
         out["members"] = sorted((member_summary(m) for m in doc["memberships"]), key=lambda m: (m["username"] or "", m["identity_id"]))
     return out
@@ -88,7 +88,7 @@ def plan_group(current, want, ids, me=None):
         plan["delete"] = current is not None
         plan["before"] = group_summary(current) if current else None
         return plan
-    memberships = dict((m["identity_id"], m) for m in (current or {}).get("memberships") or [])
+    memberships = {m["identity_id"]: m for m in (current or {}).get("memberships") or []}
     if current is None:
         plan["create"] = {"name": want["name"], "description": want.get("description") or "", "parent_id": want.get("parent")}
     else:
@@ -99,9 +99,9 @@ def plan_group(current, want, ids, me=None):
     if want.get("policies"):
         have = dict((current or {}).get("policies") or {})
         merged = dict(have)
-        merged.update(dict((k, v) for k, v in want["policies"].items() if v is not None))
+        merged.update({k: v for k, v in want["policies"].items() if v is not None})
         if current is None or any(have.get(k) != merged.get(k) for k in merged):
-            plan["policies"] = dict((k, merged[k]) for k in POLICY_KEYS if k in merged)
+            plan["policies"] = {k: merged[k] for k in POLICY_KEYS if k in merged}
     roles = desired_roles(want.get("members") or [], want.get("managers") or [], want.get("admins") or [], ids)
     add, change, approve, remove = [], [], [], []
     for identity_id, role in sorted(roles.items()):
@@ -114,13 +114,13 @@ def plan_group(current, want, ids, me=None):
         elif member.get("role") != role:
             if want.get("membership") == "exact" or ROLE_RANK[role] > ROLE_RANK.get(member.get("role"), 0):
                 change.append({"identity_id": identity_id, "role": role})
-    wanted_approvals = set(ids.get(r) for r in want.get("approve") or [])
+    wanted_approvals = {ids.get(r) for r in want.get("approve") or []}
     for identity_id, member in sorted(memberships.items()):
         if member.get("status") != "pending" or identity_id in roles:
             continue
         if want.get("approve_all") or identity_id in wanted_approvals:
             approve.append({"identity_id": identity_id})
-    removals = set(ids.get(r) for r in want.get("remove_members") or [])
+    removals = {ids.get(r) for r in want.get("remove_members") or []}
     if want.get("membership") == "exact" and (roles or want.get("members") is not None):
         removals.update(i for i, m in memberships.items() if m.get("status") == "active" and i not in roles)
     for identity_id in sorted(i for i in removals if i):
@@ -147,7 +147,7 @@ def preview_after(current, plan):
     doc.update(plan["update"])
     if plan["policies"]:
         doc["policies"] = plan["policies"]
-    members = dict((m["identity_id"], dict(m)) for m in doc.get("memberships") or [])
+    members = {m["identity_id"]: dict(m) for m in doc.get("memberships") or []}
     for item in plan["batch"].get("add", []):
         members.setdefault(item["identity_id"], {"identity_id": item["identity_id"], "username": None}).update(role=item["role"], status="active")
     for item in plan["batch"].get("change_role", []):
@@ -199,7 +199,7 @@ def apply_group_plan(groups, group_id, plan):
         groups.delete_group(group_id)
         return group_id, errors
     if plan["create"]:
-        body = dict((k, v) for k, v in plan["create"].items() if v)
+        body = {k: v for k, v in plan["create"].items() if v}
         body.setdefault("description", "")
         group_id = create_group_once(groups, body)
     if plan["update"]:
@@ -211,7 +211,7 @@ def apply_group_plan(groups, group_id, plan):
         body = dict(plan["policies"])
         if plan["create"] or any(k not in body for k in REQUIRED_POLICY_KEYS):
             have = response_data(groups.get_group_policies(group_id))
-            merged = dict((k, have.get(k)) for k in POLICY_KEYS if k in have)
+            merged = {k: have.get(k) for k in POLICY_KEYS if k in have}
             merged.update(body)
             body = merged
         groups.set_group_policies(group_id, body)
@@ -236,7 +236,7 @@ def run_group_module(module):
     params = module.params
     if not params["group_id"] and not params["name"]:
         module.fail_json(msg="one of group_id or name is required")
-    policies = dict((k, v) for k, v in (params["policies"] or {}).items() if v is not None)
+    policies = {k: v for k, v in (params["policies"] or {}).items() if v is not None}
     want = dict(state=params["state"], name=params["name"], parent=params["parent"], description=params["description"],
                 policies=policies, members=params["members"], managers=params["managers"], admins=params["admins"],
                 membership=params["membership"], approve=params["approve"], approve_all=params["approve_all"],
@@ -262,7 +262,7 @@ def run_group_module(module):
     errors = [{"reference": ref, "reason": "no Globus identity %r" % ref} for ref in unknown]
     changed = plan_changed(plan)
     result = {"changed": changed, "group_id": group_id, "errors": errors,
-              "actions": dict((k, [i["identity_id"] for i in v]) for k, v in plan["batch"].items()),
+              "actions": {k: [i["identity_id"] for i in v] for k, v in plan["batch"].items()},
               "created": bool(plan["create"]), "deleted": plan["delete"],
               "updated_fields": sorted(plan["update"]) + (["policies"] if plan["policies"] else [])}
     if module._diff:

@@ -35,20 +35,20 @@ def _env_value(value):
 def user_hook_env(action, item, root):
     line = passwd_line(PasswdEntry(item["name"], "x", item["uid"], item["gid"], clean_gecos(item.get("full_name") or ""),
                                    item.get("home") or "", item.get("shell") or ""))
-    return dict((k, _env_value(v)) for k, v in {
+    return {k: _env_value(v) for k, v in {
         "DATASYNC_ACTION": action, "DATASYNC_USER": item["name"], "DATASYNC_UID": item["uid"], "DATASYNC_GID": item["gid"],
         "DATASYNC_HOME": item.get("home"), "DATASYNC_EMAIL": item.get("email"), "DATASYNC_FULL_NAME": item.get("full_name"),
         "DATASYNC_GLOBUS_ID": item.get("identity_id"), "DATASYNC_GLOBUS_USERNAME": item.get("globus_username"),
         "DATASYNC_ROOT": root, "DATASYNC_PASSWD_LINE": line,
-    }.items())
+    }.items()}
 
 
 def group_hook_env(action, item, root):
-    return dict((k, _env_value(v)) for k, v in {
+    return {k: _env_value(v) for k, v in {
         "DATASYNC_ACTION": action, "DATASYNC_GROUP": item["name"], "DATASYNC_GID": item.get("gid"),
         "DATASYNC_GLOBUS_GROUP_ID": item.get("globus_group_id"), "DATASYNC_GLOBUS_GROUP": item.get("globus_group"),
         "DATASYNC_ROOT": root, "DATASYNC_MEMBERS": ",".join(item.get("members") or []),
-    }.items())
+    }.items()}
 
 
 def run_hooks(runner, hooks, argv_tail, env, stdin=None):

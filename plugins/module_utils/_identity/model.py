@@ -23,10 +23,10 @@ def empty_state():
 
 
 def state_uids(state):
-    return set(r["uid"] for r in state["users"].values() if r.get("uid") is not None)
+    return {r["uid"] for r in state["users"].values() if r.get("uid") is not None}
 
 
 def state_gids(state):
-    gids = set(r["gid"] for r in state["groups"].values() if r.get("gid") is not None)
+    gids = {r["gid"] for r in state["groups"].values() if r.get("gid") is not None}
     gids.update(r["gid"] for r in state["users"].values() if r.get("private_group") and r.get("gid") is not None)
     return gids

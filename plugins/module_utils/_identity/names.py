@@ -49,7 +49,7 @@ def _checked(local, lowercase, problem_of, what, source):
     return local, None
 
 
-class UsernameRules(object):
+class UsernameRules:
     """Globus username -> local name, without eval.
 
     ``overrides`` maps a Globus username or identity id to a local name; otherwise the
@@ -58,8 +58,8 @@ class UsernameRules(object):
     """
 
     def __init__(self, domains=(), overrides=None, lowercase=True):
-        self.domains = set(d.lower() for d in domains)
-        self.overrides = dict((str(k).lower(), v) for k, v in (overrides or {}).items())
+        self.domains = {d.lower() for d in domains}
+        self.overrides = {str(k).lower(): v for k, v in (overrides or {}).items()}
         self.lowercase = lowercase
 
     def map(self, username, identity_id=None):
@@ -110,7 +110,7 @@ def group_selected(name, include=(), exclude=()):
     return not any(_pattern_matches(p, name) for p in negative)
 
 
-class GroupNameRules(object):
+class GroupNameRules:
     """Globus group name -> local group name from templates, without eval.
 
     ``rules`` is a list of ``{match, template}`` (first match wins, ``match`` as in
@@ -125,7 +125,7 @@ class GroupNameRules(object):
         self.rules = list(rules or [])
         self.replace = dict(replace if replace is not None else {".": "-"})
         self.lowercase = lowercase
-        self.overrides = dict((str(k).lower(), v) for k, v in (overrides or {}).items())
+        self.overrides = {str(k).lower(): v for k, v in (overrides or {}).items()}
 
     def map(self, globus_name, group_id=""):
         override = self.overrides.get(str(globus_name).lower()) or self.overrides.get(str(group_id).lower())

@@ -122,7 +122,7 @@ def day_header(moment, products_dir):
         RULE, weekday(moment), stamp(moment), products_dir, RULE)
 
 
-class PoolLog(object):
+class PoolLog:
     """The per-module weekday logs. ``clock()`` returns the local time (a datetime)."""
 
     def __init__(self, root, module_name, products_dir, clock=None):
@@ -253,7 +253,7 @@ def holder_state(pid, since=None):
     return True, "process %d is running" % pid
 
 
-class WriteLock(object):
+class WriteLock:
     """transferPools' ``writeLock``: a file holding the pid while rsync runs.
 
     ``acquire()`` returns ("acquired", None, None), ("took_over", old_pid, reason) or

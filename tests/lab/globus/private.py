@@ -47,7 +47,7 @@ def wait_port(port, process, timeout=180):
     raise RuntimeError("emulator did not start in %ss" % timeout)
 
 
-class PrivateEmulator(object):
+class PrivateEmulator:
     """``python -m tests.lab.globus.server`` on a free port; ``url`` ends with a slash."""
 
     def __init__(self, state_dir, seed=DEMO_SEED, log_path=None, timeout=60, attempts=3):

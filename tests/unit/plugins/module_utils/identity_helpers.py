@@ -10,7 +10,7 @@ NEEDS_ROOT = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("useradd",
                                 reason="needs root and shadow-utils")
 
 
-class ShellFreeModule(object):
+class ShellFreeModule:
     """The two AnsibleModule methods CommandRunner uses, backed by subprocess."""
 
     def __init__(self):

@@ -24,7 +24,7 @@ def test_route_path_encodes_only_flagged_parameters():
 
 
 def test_every_client_route_is_served_by_the_emulator():
-    served = set((method, re.sub(r"\{\w+\}", "{}", pattern)) for method, pattern, _h, _a in dm_server.ROUTES)
+    served = {(method, re.sub(r"\{\w+\}", "{}", pattern)) for method, pattern, _h, _a in dm_server.ROUTES}
     for name, (_service, method, template, origin) in _dm.ROUTES.items():
         assert origin in ("observed", "inferred")
         assert (method, re.sub(r"\{\w+(?:!e)?\}", "{}", template)) in served, name

@@ -78,7 +78,7 @@ def test_state_imports_ignore_file_once_and_records(tmp_path):
     assert "99999z" not in _epn.RepatriationState(str(tmp_path / "s.json"), str(ignore)).load()["synced"]
 
 
-class FakeModule(object):
+class FakeModule:
     check_mode = False
 
     def __init__(self, **params):

@@ -18,7 +18,7 @@ CANARY = "canary-SECRET-7f3a9e1c"
 TRANSFER = ("transfer.api.globus.org", "urn:globus:auth:scope:transfer.api.globus.org:all")
 
 
-class Clock(object):
+class Clock:
     def __init__(self, now=1000000.0):
         self.now = now
 

@@ -79,7 +79,7 @@ def test_absent():
     assert not gg.plan_changed(gg.plan_group(None, want(state="absent"), IDS))
 
 
-class FakeGroups(object):
+class FakeGroups:
     def __init__(self, batch_response=None, create_failures=0, existing_after_failure=False):
         self.calls = []
         self.batch_response = batch_response or {}

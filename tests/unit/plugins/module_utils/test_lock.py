@@ -110,11 +110,11 @@ def test_release_clears_pid_and_lock_file_stays(tmp_path):
 
 class _Exit(Exception):
     def __init__(self, failed, kwargs):
-        super(_Exit, self).__init__(kwargs.get("msg"))
+        super().__init__(kwargs.get("msg"))
         self.failed, self.kwargs = failed, kwargs
 
 
-class _Module(object):
+class _Module:
     def __init__(self, check_mode=False):
         self.check_mode = check_mode
 

@@ -7,7 +7,7 @@ import pytest
 from ansible_collections.sciops.datasync.plugins.module_utils._core import mail as _mail
 
 
-class Sink(object):
+class Sink:
     """A tiny aiosmtpd server collecting messages in memory."""
 
     def __init__(self):
@@ -79,7 +79,7 @@ def test_mail_settings():
     assert settings == {"to": ["a@example.org"], "host": "smtp", "tls": "starttls"}
 
 
-class FakeSMTP(object):
+class FakeSMTP:
     """Stands in for smtplib.SMTP: records what the sender did."""
 
     calls = []
@@ -181,12 +181,12 @@ def _self_signed(tmp_path):
     import ipaddress
 
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, u"127.0.0.1")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
     now = datetime.datetime.now(datetime.timezone.utc)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
             .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(u"127.0.0.1"))]), critical=False)
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .sign(key, hashes.SHA256()))
     cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"

@@ -8,7 +8,7 @@ import pytest
 from ansible_collections.sciops.datasync.plugins.module_utils._pools import mirror as pools
 
 
-class Clock(object):
+class Clock:
     def __init__(self, moment):
         self.moment = moment
 

@@ -5,7 +5,7 @@ import pytest
 from ansible_collections.sciops.datasync.plugins.module_utils._core.runner import CommandRunner
 
 
-class FakeModule(object):
+class FakeModule:
     def __init__(self):
         self.calls = []
 

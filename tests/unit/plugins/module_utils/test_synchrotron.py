@@ -11,7 +11,7 @@ START = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
 END = datetime.datetime(2026, 2, 1, tzinfo=datetime.timezone.utc)
 
 
-class Response(object):
+class Response:
     def __init__(self, status, document):
         self.status_code = status
         self.document = document
@@ -21,7 +21,7 @@ class Response(object):
         return self.document
 
 
-class Session(object):
+class Session:
     def __init__(self, answers):
         self.answers = list(answers)
         self.calls = []

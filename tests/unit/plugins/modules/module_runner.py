@@ -16,7 +16,7 @@ class Exit(Exception):
     """What main() ended with: ``result`` (the exit_json/fail_json keywords) and ``failed``."""
 
     def __init__(self, result, failed):
-        super(Exit, self).__init__(result.get("msg"))
+        super().__init__(result.get("msg"))
         self.result = result
         self.failed = failed
 

@@ -20,7 +20,7 @@ def membership(identity_id, username, role="member", status="active"):
     return {"identity_id": identity_id, "username": username, "role": role, "status": status}
 
 
-class FakeGroups(object):
+class FakeGroups:
     def __init__(self):
         self.docs = {
             ROOT_GROUP: {"id": ROOT_GROUP, "name": "root", "parent_id": None, "child_ids": [SUB],
@@ -41,7 +41,7 @@ class FakeGroups(object):
         return {}
 
 
-class FakeAuth(object):
+class FakeAuth:
     def get_identities(self, ids=None, usernames=None):
         known = {ANN: {"id": ANN, "username": "ann@example.org", "name": "Ann Arbor", "email": "ann@example.org"},
                  BOB: {"id": BOB, "username": "-bob@example.org", "name": "Bob", "email": None}}

@@ -13,7 +13,7 @@ from module_runner import run
 
 class Spec(Exception):
     def __init__(self, kwargs):
-        super(Spec, self).__init__("argument_spec")
+        super().__init__("argument_spec")
         self.kwargs = kwargs
 
 
