@@ -86,6 +86,8 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+extends_documentation_fragment:
+  - sciops.datasync.results
 alerted:
   description: EPNs in the email (sent, or rendered in check mode).
   returned: always
@@ -102,11 +104,7 @@ skipped_epns:
   returned: always
   type: list
   elements: dict
-errors:
-  description: Refused names and portal errors, each naming what it is about.
-  returned: always
-  type: list
-  elements: str
+errors: {}
 sent:
   description: Whether an email was sent.
   returned: always

@@ -110,6 +110,7 @@ EXAMPLES = r"""
 RETURN = r"""
 extends_documentation_fragment:
   - sciops.datasync.lock
+  - sciops.datasync.results
 epns:
   description: One entry per EPN the run tried to transfer (or would, in check mode).
   returned: always
@@ -156,11 +157,7 @@ failed_epns:
   returned: always
   type: list
   elements: dict
-errors:
-  description: Refused names (EPNs, project folders, beamlines) and portal errors, each naming what it is about.
-  returned: always
-  type: list
-  elements: str
+errors: {}
 imported:
   description: EPNs imported from O(ignore_file) on this first run.
   returned: always

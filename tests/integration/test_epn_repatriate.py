@@ -142,7 +142,8 @@ def test_unmapped_skipped_and_hostile_names_refused_by_name(lab, ansible_playboo
     epn_map = dict(epn_lab.EPN_MAP, **{"12777": "../escape", "99999": "-rf", "88888": "a/b"})
     args = epn_lab.repatriate_args(lab, tmp_path, equipment=[{"id": 99, "beamline": "MX1"}], epn_map=epn_map)
     result = epn_lab.run(ansible_playbook, tmp_path, "epn_repatriate", args)
-    errors = "\n".join(result["errors"])
+    errors = "\n".join(e["reason"] for e in result["errors"])
+    assert all(set(e) == {"item", "reason"} for e in result["errors"]), result["errors"]
     for name in ("'../../etc'", "'-rf'", "'12282c; rm -rf ~'", "'../escape'", "'a/b'"):
         assert name in errors, (name, errors)
     reasons = {s["epn"]: s["reason"] for s in result["skipped_epns"]}

@@ -20,6 +20,7 @@ from ansible_collections.sciops.datasync.plugins.module_utils._epn.repatriate im
     epn_map_problems, epn_number, epn_problem, equipment_beamlines, list_portal_visits, now_utc,
 )
 from ansible_collections.sciops.datasync.plugins.module_utils._core.mail import MailError, send_mail
+from ansible_collections.sciops.datasync.plugins.module_utils._core.results import error, reasons_text
 from ansible_collections.sciops.datasync.plugins.module_utils._core.ssh import host_label
 from ansible_collections.sciops.datasync.plugins.module_utils._core.state import StateError, StateFile
 from ansible_collections.sciops.datasync.plugins.module_utils._epn.portal import PortalError, iso_utc, parse_time
@@ -121,7 +122,7 @@ def plan_alert(source_epns, epn_map, visits, alerted, now, realert_after_days=No
                 continue
             problem = epn_problem(name, "EPN folder")
             if problem:
-                errors.append("%s: refused %s" % (beamline, problem))
+                errors.append(error(name, "%s: refused %s" % (beamline, problem)))
                 continue
             number = epn_number(name)
             if number in epn_map:
@@ -225,5 +226,5 @@ def run_alert(module):
                 state["alerted"][item["epn"]] = {"at": iso_utc(now), "to": list(mail["to"])}
             state_file.save(state)
     if failures:
-        module.fail_json(msg="; ".join(failures), **result)
+        module.fail_json(msg=reasons_text(failures), **result)
     module.exit_json(**result)

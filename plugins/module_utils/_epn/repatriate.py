@@ -27,6 +27,7 @@ from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.sciops.datasync.plugins.module_utils._core.lock import LockBusy, RunLock, busy_result
 from ansible_collections.sciops.datasync.plugins.module_utils._core.names import path_component_problem
+from ansible_collections.sciops.datasync.plugins.module_utils._core.results import error, reasons
 from ansible_collections.sciops.datasync.plugins.module_utils._core.rsync import (
     C_ENV, RsyncOptions, build_argv, daemon_error, exit_meaning, parse_itemized, parse_stats, remote_shell_source, rsh_command,
 )
@@ -107,17 +108,17 @@ def epn_number(name):
 
 
 def epn_map_problems(epn_map):
-    """``(usable map, errors)``: keys are EPN numbers, values single plain folder names."""
+    """``(usable map, errors)``: keys are EPN numbers, values single plain folder names; errors are ``_core.results`` entries."""
     usable = {}
     errors = []
     for number, project in sorted((epn_map or {}).items(), key=lambda pair: str(pair[0])):
         number = str(number)
         if not EPN_NUMBER.match(number):
-            errors.append("epn_map key %r refused: it must be the numeric part of an EPN (like 12282)" % number)
+            errors.append(error(number, "epn_map key %r refused: it must be the numeric part of an EPN (like 12282)" % number))
             continue
         problem = path_component_problem(project, "project folder")
         if problem:
-            errors.append("epn_map %s -> project folder refused: %s" % (number, problem))
+            errors.append(error(project, "epn_map %s -> project folder refused: %s" % (number, problem)))
             continue
         usable[number] = project
     return usable, errors
@@ -142,7 +143,7 @@ def plan_repatriation(visits, epn_map, synced, now, only=None, refused_projects=
         equipment = visit.get("equipment")
         problem = epn_problem(epn)
         if problem:
-            errors.append("equipment %s: refused %s" % (equipment, problem))
+            errors.append(error(epn, "equipment %s: refused %s" % (equipment, problem)))
             continue
         if epn in seen:
             continue
@@ -216,7 +217,7 @@ class RepatriationState:
             for epn in read_ignore_file(self.ignore_file):
                 problem = epn_problem(epn)
                 if problem:
-                    refused.append("%s: refused %s" % (self.ignore_file, problem))
+                    refused.append(error(epn, "%s: refused %s" % (self.ignore_file, problem)))
                     continue
                 data["synced"][epn] = {"at": None, "source": "ignore.yml"}
                 imported.append(epn)
@@ -249,7 +250,7 @@ def equipment_beamlines(params):
         beamline = equipment.get("beamline") or params.get("beamline")
         problem = path_component_problem(beamline, "beamline")
         if problem:
-            refused.append("equipment %s: refused %s" % (equipment["id"], problem))
+            refused.append(error(beamline, "equipment %s: refused %s" % (equipment["id"], problem)))
             continue
         found.append((equipment["id"], beamline))
     return found, refused
@@ -268,7 +269,7 @@ def list_portal_visits(params, start, end):
     visits, failures = [], []
     for equipment_id, beamline in pairs:
         if equipment_id not in credentials:
-            failures.append("equipment %s: no credentials in %s" % (equipment_id, params["credentials_file"]))
+            failures.append(error("equipment %s" % equipment_id, "equipment %s: no credentials in %s" % (equipment_id, params["credentials_file"])))
             continue
         client = PortalClient(params["portal_url"], equipment_id, credentials[equipment_id], verify=verify,
                                 timeout=params["portal_timeout"], retries=params["portal_retries"], backoff=params["portal_backoff"])
@@ -277,7 +278,7 @@ def list_portal_visits(params, start, end):
                 visit["beamline"] = beamline
                 visits.append(visit)
         except PortalError as exc:
-            failures.append(str(exc))
+            failures.append(error("equipment %s" % equipment_id, str(exc)))
     return visits, refused, failures
 
 
@@ -456,10 +457,12 @@ class Repatriation:
             "errors": self.errors + self.failures,
             "imported": state.imported,
             "visits": len(visits),
-            "diff": {"before": "\n".join(before) + "\n" if before else "", "after": "\n".join(after) + "\n" if after else "",
-                     "before_header": "%s (synced EPNs)" % params["state_file"], "after_header": "%s (synced EPNs)" % params["state_file"]},
         }
-        problems = self.failures + [r["msg"] for r in failed]
+        if self.module._diff:
+            result["diff"] = {"before": "\n".join(before) + "\n" if before else "", "after": "\n".join(after) + "\n" if after else "",
+                              "before_header": "%s (synced EPNs)" % params["state_file"],
+                              "after_header": "%s (synced EPNs)" % params["state_file"]}
+        problems = reasons(self.failures) + [r["msg"] for r in failed]
         if problems:
             self.module.fail_json(msg="; ".join(problems), **result)
         self.module.exit_json(**result)

@@ -435,8 +435,9 @@ def run_module(module):
         errors.extend(plan_errors)
         before = state_summary(current, running, key)
         after = predicted_summary(before, actions, desired, key)
-        result = {"changed": bool(actions), "plan": actions, "errors": errors, "emailed": [],
-                  "diff": {"before": before, "after": after}}
+        result = {"changed": bool(actions), "plan": actions, "errors": errors, "emailed": []}
+        if module._diff:
+            result["diff"] = {"before": before, "after": after}
         if not module.check_mode:
             apply_actions(module, client, params, desired, actions, current, result)
             current = client.find_experiment(params["name"], params["station"])

@@ -29,9 +29,10 @@ def test_epn_names_refused_by_name(name):
 def test_epn_map_refuses_bad_projects_and_keys():
     usable, errors = _epn.epn_map_problems({"12282": "ny79", "1": "../up", "2": "-rf", "3": "a/b", "x12": "p", 44: "ok44"})
     assert usable == {"12282": "ny79", "44": "ok44"}
-    text = "\n".join(errors)
+    text = "\n".join(e["reason"] for e in errors)
     for name in ("'../up'", "'-rf'", "'a/b'", "'x12'"):
         assert name in text
+    assert sorted(e["item"] for e in errors) == ["-rf", "../up", "a/b", "x12"]
 
 
 def test_plan_transfers_mapped_ended_unsynced_and_says_why_for_the_rest():
@@ -54,7 +55,7 @@ def test_plan_transfers_mapped_ended_unsynced_and_says_why_for_the_rest():
     assert "has not ended" in reasons["12400a"]
     assert "no end time" in reasons["12283a"]
     assert "refused" in reasons["12777a"]
-    assert len(plan["errors"]) == 1 and "'../x'" in plan["errors"][0]
+    assert len(plan["errors"]) == 1 and "'../x'" in plan["errors"][0]["reason"] and plan["errors"][0]["item"] == "../x"
 
 
 def test_plan_only():
@@ -70,7 +71,7 @@ def test_state_imports_ignore_file_once_and_records(tmp_path):
     state = _epn.RepatriationState(str(tmp_path / "s.json"), str(ignore))
     data = state.load()
     assert sorted(data["synced"]) == ["12282a"] and state.imported == ["12282a"]
-    assert "'../bad'" in state.refused_imports[0]
+    assert "'../bad'" in state.refused_imports[0]["reason"] and state.refused_imports[0]["item"] == "../bad"
     state.record("12282b", {"at": "2026-11-23T00:00:00Z"})
     saved = json.loads((tmp_path / "s.json").read_text())
     assert saved["schema"] == _epn.STATE_SCHEMA and sorted(saved["data"]["synced"]) == ["12282a", "12282b"]

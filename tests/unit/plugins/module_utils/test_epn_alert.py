@@ -20,7 +20,7 @@ def test_plan_alerts_unknown_epns_with_visits_once():
     assert [a["epn"] for a in plan["alert"]] == ["15555a"]
     reasons = {s["epn"]: s["reason"] for s in plan["skipped"]}
     assert "no visit" in reasons["17777a"] and "already alerted" in reasons["20999a"] and "already alerted" in reasons["30000a"]
-    assert "'bad name'" in plan["errors"][0]
+    assert "'bad name'" in plan["errors"][0]["reason"] and plan["errors"][0]["item"] == "bad name"
     again = _epn_alert.plan_alert(source, {"12282": "ny79"}, [visit("20999a"), visit("30000a")], alerted, NOW, realert_after_days=30)
     assert [a["epn"] for a in again["alert"]] == ["30000a"]
 
