@@ -72,6 +72,8 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+extends_documentation_fragment:
+  - sciops.datasync.results
 modules:
   description: The daemon's modules.
   returned: without O(module)
@@ -126,11 +128,6 @@ truncated:
   description: True when O(max_entries) cut the list.
   returned: when truncated
   type: bool
-errors:
-  description: Refused names.
-  returned: always
-  type: list
-  elements: str
 """
 
 from ansible.module_utils.basic import AnsibleModule

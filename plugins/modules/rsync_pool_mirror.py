@@ -155,6 +155,7 @@ EXAMPLES = r"""
 RETURN = r"""
 extends_documentation_fragment:
   - sciops.datasync.lock
+  - sciops.datasync.results
 transferred:
   description: Paths (relative to O(dest)) that arrived (new or changed content, new folders and links), or would in check mode; at most O(max_listed).
   returned: when rsync ran
@@ -246,11 +247,6 @@ mail_error:
   description: Why the failure email could not be sent.
   returned: when sending failed
   type: str
-errors:
-  description: Refused names and other problems found before running.
-  returned: always
-  type: list
-  elements: str
 """
 
 from ansible.module_utils.basic import AnsibleModule

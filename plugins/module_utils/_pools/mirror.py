@@ -30,6 +30,7 @@ import time
 from ansible_collections.sciops.datasync.plugins.module_utils._core.lock import busy_result
 from ansible_collections.sciops.datasync.plugins.module_utils._core.mail import MailError, mail_settings, send_mail
 from ansible_collections.sciops.datasync.plugins.module_utils._core.names import path_component_problem, relative_path_problem
+from ansible_collections.sciops.datasync.plugins.module_utils._core.results import error, reasons_text
 from ansible_collections.sciops.datasync.plugins.module_utils._core.rsync import (
     C_ENV, WARNING_CODES, RsyncOptions, build_argv, daemon_error, daemon_url, exit_meaning,
     parse_itemized, parse_listing, parse_module_list, parse_stats, summary_lines)
@@ -90,15 +91,22 @@ def pool_path_problem(path):
     return None
 
 
+def name_problems(params):
+    """The module name and path refused (``_core.results`` entries)."""
+    checks = ((params["module"], module_name_problem(params["module"])), (params.get("path"), pool_path_problem(params.get("path"))))
+    return [error(value, problem) for value, problem in checks if problem]
+
+
 def endpoint_problems(params):
-    """Why host or user cannot be used in an rsync URL (they reach argv too)."""
+    """Why host or user cannot be used in an rsync URL (they reach argv too): ``_core.results`` entries."""
     problems = []
     for key in ("host", "user"):
         value = params.get(key)
         if value is None or (key == "user" and value == ""):
             continue
         if value == "" or value.startswith("-") or re.search(r"[\s\x00-\x1f\x7f/@]", value):
-            problems.append("%s %r is refused: empty, starting with '-', or containing whitespace, control characters, '/' or '@'" % (key, value))
+            problems.append(error(value, "%s %r is refused: empty, starting with '-', or containing whitespace, control characters, '/' or '@'" % (
+                key, value)))
     return problems
 
 
@@ -454,20 +462,18 @@ def run_mirror(module):
     """rsync_pool_mirror: refuse bad names, take the writeLock, run rsync, log, mail on failure."""
     params = module.params
     result = {"changed": False, "errors": [], "dry_run": bool(module.check_mode)}
-    problems = [p for p in (module_name_problem(params["module"]), pool_path_problem(params.get("path"))) if p]
+    problems = name_problems(params)
     problems += endpoint_problems(params)
-    if params.get("bookkeeping_root") is not None:
-        problem = None if os.path.isabs(params["bookkeeping_root"]) else "bookkeeping_root must be an absolute path"
-        if problem:
-            problems.append(problem)
+    if params.get("bookkeeping_root") is not None and not os.path.isabs(params["bookkeeping_root"]):
+        problems.append(error(params["bookkeeping_root"], "bookkeeping_root must be an absolute path"))
     if not os.path.isabs(params["dest"]):
-        problems.append("dest %r must be an absolute path" % params["dest"])
+        problems.append(error(params["dest"], "dest %r must be an absolute path" % params["dest"]))
     if problems:
         result["errors"] = problems
-        module.fail_json(msg="refused: %s" % "; ".join(problems), **result)
+        module.fail_json(msg="refused: %s" % reasons_text(problems), **result)
     password_file, secret_env, problem = password_setup(params)
     if problem:
-        result["errors"] = [problem]
+        result["errors"] = [error(params.get("password_file") or params.get("user"), problem)]
         module.fail_json(msg=problem, **result)
 
     runner = CommandRunner(module)
@@ -555,13 +561,13 @@ def run_info(module):
     result = {"changed": False, "errors": []}
     problems = []
     if params.get("module"):
-        problems = [p for p in (module_name_problem(params["module"]), pool_path_problem(params.get("path"))) if p]
+        problems = name_problems(params)
     elif params.get("path"):
-        problems = ["path needs module"]
+        problems = [error(params["path"], "path needs module")]
     problems += endpoint_problems(params)
     if problems:
         result["errors"] = problems
-        module.fail_json(msg="refused: %s" % "; ".join(problems), **result)
+        module.fail_json(msg="refused: %s" % reasons_text(problems), **result)
     runner = CommandRunner(module)
     rsync_binary = params.get("rsync_path") or runner.binary("rsync")
     env = _command_env()
@@ -580,7 +586,7 @@ def run_info(module):
         module.exit_json(**result)
     password_file, secret_env, problem = password_setup(params)
     if problem:
-        result["errors"] = [problem]
+        result["errors"] = [error(params.get("password_file") or params.get("user"), problem)]
         module.fail_json(msg=problem, **result)
     url = daemon_url(params["host"], params["module"], params.get("path") or "", user=params.get("user"), port=params.get("port"))
     options = RsyncOptions(binary=rsync_binary, list_only=True, recursive=bool(params.get("recursive")), password_file=password_file,

@@ -37,7 +37,8 @@ def test_hostile_names_refused_before_any_command(calls, tmp_path, field, value)
     args[field] = value
     outcome = run(rsync_pool_mirror.main, args)
     assert outcome.failed
-    assert outcome.result["errors"] and repr(value)[1:-1] in outcome.result["errors"][0]
+    assert outcome.result["errors"] and repr(value)[1:-1] in outcome.result["errors"][0]["reason"]
+    assert outcome.result["errors"][0]["item"] == value
     assert calls == []
     assert not (tmp_path / "d").exists()
 
