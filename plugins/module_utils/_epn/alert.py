@@ -61,14 +61,18 @@ class SourceError(Exception):
     """The source could not be listed (connection, host key, permissions)."""
 
 
-def list_source_epns(host, port, user, key_file, known_hosts, source_root, beamlines, timeout=30):
-    """``{beamline: [folder names]}`` under ``<source_root>/<beamline>`` over SFTP.
+def list_source_epns(params, beamlines):
+    """``{beamline: [folder names]}`` under ``<source_root>/<beamline>`` over SFTP, with the
+    module's ``source_host``, ``source_port``, ``source_user``, ``key_file``, ``known_hosts``
+    and ``connect_timeout`` (``params``).
 
     The host key must be in ``known_hosts`` (or the user's known_hosts when None):
     paramiko's RejectPolicy refuses unknown keys, and a changed key raises.
     """
     import paramiko
 
+    host, port, user, known_hosts = params["source_host"], params["source_port"], params["source_user"], params["known_hosts"]
+    timeout = params["connect_timeout"]
     client = paramiko.SSHClient()
     label = host_label(host, port)
     try:
@@ -80,7 +84,7 @@ def list_source_epns(host, port, user, key_file, known_hosts, source_root, beaml
             client.load_system_host_keys()
         client.set_missing_host_key_policy(paramiko.RejectPolicy())
         try:
-            client.connect(host, port=port, username=user, key_filename=key_file, look_for_keys=False, allow_agent=False,
+            client.connect(host, port=port, username=user, key_filename=params["key_file"], look_for_keys=False, allow_agent=False,
                            timeout=timeout, banner_timeout=timeout, auth_timeout=timeout)
         except paramiko.BadHostKeyException:
             raise SourceError("SFTP to %s refused: its host key does not match the one recorded in %s; nothing was listed. "
@@ -95,10 +99,10 @@ def list_source_epns(host, port, user, key_file, known_hosts, source_root, beaml
         sftp = client.open_sftp()
         found = {}
         for beamline in beamlines:
-            folder = "%s/%s" % (source_root.rstrip("/"), beamline)
+            folder = "%s/%s" % (params["source_root"].rstrip("/"), beamline)
             try:
                 entries = sftp.listdir_attr(folder)
-            except IOError as exc:
+            except OSError as exc:
                 raise SourceError("SFTP %s: cannot list %s: %s" % (label, folder, exc))
             found[beamline] = sorted(e.filename for e in entries if stat.S_ISDIR(e.st_mode or 0))
         return found
@@ -183,8 +187,7 @@ def run_alert(module):
     errors.extend(refused)
     beamlines = sorted({b for _eq, b in pairs})
     try:
-        source_epns = list_source_epns(params["source_host"], params["source_port"], params["source_user"], params["key_file"],
-                                       params["known_hosts"], params["source_root"], beamlines, params["connect_timeout"])
+        source_epns = list_source_epns(params, beamlines)
     except SourceError as exc:
         module.fail_json(msg=str(exc), errors=errors)
 
