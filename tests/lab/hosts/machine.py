@@ -96,7 +96,10 @@ class LabHost:
         with open(self.path("console.log"), "ab") as console:
             process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT,
                                        start_new_session=True)
-        self.write_state(nspawn=ProcessId.of(process.pid).as_dict(), systemd=None)
+        started = ProcessId.of(process.pid)
+        if started is None:
+            raise HostError("systemd-nspawn for %s exited at once:\n%s" % (self.name, self.console_tail()))
+        self.write_state(nspawn=started.as_dict(), systemd=None)
 
     def find_systemd(self):
         """The container's PID 1 as the controller sees it (nspawn's grandchild), recorded once found."""
