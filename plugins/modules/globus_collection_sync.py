@@ -202,6 +202,7 @@ EXAMPLES = r"""
 RETURN = r"""
 extends_documentation_fragment:
   - sciops.datasync.lock
+  - sciops.datasync.results
 syncs:
   description: One entry per sync run.
   returned: always
@@ -244,11 +245,6 @@ syncs:
   sample: [{"name": "raw-data", "action": "report", "task": {"task_id": "8e0c...", "status": "ACTIVE"}}]
 submitted:
   description: Names of the syncs for which a task was submitted.
-  returned: always
-  type: list
-  elements: str
-errors:
-  description: One message per failed sync (bad options, no access, Globus errors), naming it.
   returned: always
   type: list
   elements: str

@@ -110,6 +110,8 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+extends_documentation_fragment:
+  - sciops.datasync.results
 collection:
   description: The collection id.
   returned: always
@@ -142,11 +144,7 @@ rules:
   returned: always
   type: list
   elements: dict
-errors:
-  description: Shares refused (unknown identity, bad group id) or Globus errors, each naming what failed.
-  returned: always
-  type: list
-  elements: str
+errors: {}
 """
 
 from ansible_collections.sciops.datasync.plugins.module_utils._globus.module import globus_module

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 
 from ansible_collections.sciops.datasync.plugins.module_utils._core.names import is_uuid
+from ansible_collections.sciops.datasync.plugins.module_utils._core.results import error
 from ansible_collections.sciops.datasync.plugins.module_utils._globus.folders import normalize_dir, path_problem
 from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync.deadline import DEFAULT_TIME_LIMIT, parse_time_limit
 
@@ -82,7 +83,7 @@ def resolve_sync(raw, defaults):
 
 
 def resolve_syncs(params):
-    """Resolved syncs and the errors of the refused ones (by name)."""
+    """Resolved syncs and the errors of the refused ones (``_core.results`` entries, by sync name)."""
     defaults = {key: params.get(key) for key in SYNC_DEFAULTS}
     only = params.get("only") or []
     resolved = []
@@ -95,20 +96,20 @@ def resolve_syncs(params):
         try:
             sync = resolve_sync(raw, defaults)
         except SyncError as exc:
-            errors.append(str(exc))
+            errors.append(error(raw.get("name"), str(exc)))
             continue
         if sync["name"] in names:
-            errors.append("sync %s: the name is used by two syncs" % sync["name"])
+            errors.append(error(sync["name"], "sync %s: the name is used by two syncs" % sync["name"]))
             continue
         if sync["label"] in labels:
-            errors.append("sync %s: label %r is used by another sync (labels find the live task)" % (sync["name"], sync["label"]))
+            errors.append(error(sync["name"], "sync %s: label %r is used by another sync (labels find the live task)" % (sync["name"], sync["label"])))
             continue
         names.add(sync["name"])
         labels.add(sync["label"])
         resolved.append(sync)
     for name in only:
-        if name not in names and not any(name in error for error in errors):
-            errors.append("sync %s (in only) is not one of the configured syncs" % name)
+        if name not in names and not any(name in entry["reason"] for entry in errors):
+            errors.append(error(name, "sync %s (in only) is not one of the configured syncs" % name))
     return resolved, errors
 
 

@@ -25,6 +25,7 @@ from ansible_collections.sciops.datasync.plugins.module_utils._globus.folders im
 )
 from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync.definition import SyncError, resolve_syncs, transfer_document
 from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync.summary import send_summary
+from ansible_collections.sciops.datasync.plugins.module_utils._core.results import error, reasons, reasons_text
 from ansible_collections.sciops.datasync.plugins.module_utils._globus.errors import describe_error, fail_globus
 from ansible_collections.sciops.datasync.plugins.module_utils._globus.transfer import (
     error_events,
@@ -121,12 +122,12 @@ class CollectionSync:
             try:
                 results.append(self._one(sync))
             except SyncError as exc:
-                errors.append(str(exc))
+                errors.append(error(sync["name"], str(exc)))
                 results.append(self._error_result(sync, str(exc)))
             except Exception as exc:  # pylint: disable=broad-except
                 # describe_error re-raises what is not a Globus error
                 message = "sync %s: Globus error: %s" % (sync["name"], describe_error(exc, "transfer"))
-                errors.append(message)
+                errors.append(error(sync["name"], message))
                 results.append(self._error_result(sync, message))
         if self.wait:
             self._wait(results)
@@ -253,9 +254,9 @@ def run_module(module):
     result["changed"] = any(r.get("changed") for r in results)
     if module._diff:
         result["diff"] = diff
-    mail = send_summary(module, results, result["errors"])
+    mail = send_summary(module, results, reasons(result["errors"]))
     if mail is not None:
         result["mail"] = mail
     if result["errors"]:
-        module.fail_json(msg="; ".join(result["errors"]), **result)
+        module.fail_json(msg=reasons_text(result["errors"]), **result)
     module.exit_json(**result)

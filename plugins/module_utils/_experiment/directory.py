@@ -11,6 +11,7 @@ Rules this module was not asked about are left alone unless ``exact`` is set.
 from __future__ import annotations
 
 from ansible_collections.sciops.datasync.plugins.module_utils._core.names import is_uuid
+from ansible_collections.sciops.datasync.plugins.module_utils._core.results import error, reasons_text
 from ansible_collections.sciops.datasync.plugins.module_utils._globus.errors import describe_error
 from ansible_collections.sciops.datasync.plugins.module_utils._globus.folders import (
     FolderError,
@@ -74,20 +75,20 @@ def identity_lookups(shares):
 
 
 def desired_rules(shares, path, identity_ids):
-    """The rules asked for, and the errors for shares that cannot be made. Pure."""
+    """The rules asked for, and the errors (``_core.results`` entries) for shares that cannot be made. Pure."""
     rules = []
     errors = []
     for share in shares:
         try:
             principal_type, reference = share_request(share)
         except ShareError as exc:
-            errors.append(str(exc))
+            errors.append(error(describe_share(share), str(exc)))
             continue
         principal = reference
         if principal_type == "identity":
             principal = reference.lower() if is_uuid(reference) else identity_ids.get(reference)
             if not principal:
-                errors.append("share identity %s: Globus Auth has no identity with that username or email" % reference)
+                errors.append(error(reference, "share identity %s: Globus Auth has no identity with that username or email" % reference))
                 continue
         rule = {"principal_type": principal_type, "principal": principal, "path": path,
                 "permissions": share.get("permissions") or "r", "name": describe_share(share)}
@@ -158,10 +159,10 @@ def manage_directory(transfer, auth, collection, path, shares, state="present", 
               "added_rules": [], "deleted_rules": [], "rules": [], "errors": []}
     problem = path_problem(path, "path")
     if problem:
-        result["errors"].append(problem)
+        result["errors"].append(error(path, problem))
         return result
     if not is_uuid(collection):
-        result["errors"].append("collection %r is not a collection id (UUID)" % (collection,))
+        result["errors"].append(error(collection, "collection %r is not a collection id (UUID)" % (collection,)))
         return result
     path = normalize_dir(path)
     result["path"] = path
@@ -176,7 +177,7 @@ def manage_directory(transfer, auth, collection, path, shares, state="present", 
         existing = list_rules(transfer, collection)
         if exact and errors and state == "present":
             # A refused share may be the one an existing rule stands for: exact removes nothing this run.
-            result["errors"].append("exact: rules not asked for on %s are kept because some shares were refused" % path)
+            result["errors"].append(error(path, "exact: rules not asked for on %s are kept because some shares were refused" % path))
             exact = False
         plan = plan_rules(existing, wanted, path, state, exact)
         result["added_rules"] = [_public(rule) for rule in plan["add"]]
@@ -202,10 +203,10 @@ def manage_directory(transfer, auth, collection, path, shares, state="present", 
         result["diff"] = {"before": {"path": path, "rules": before},
                           "after": {"path": path, "rules": after, "created_directories": result["created_directories"]}}
     except FolderError as exc:
-        result["errors"].append(str(exc))
+        result["errors"].append(error(path, str(exc)))
     except Exception as exc:  # pylint: disable=broad-except
         # describe_error re-raises what is not a Globus error
-        result["errors"].append("collection %s path %s: Globus error: %s" % (collection, path, describe_error(exc, "transfer")))
+        result["errors"].append(error(path, "collection %s path %s: Globus error: %s" % (collection, path, describe_error(exc, "transfer"))))
     return result
 
 
@@ -224,5 +225,5 @@ def run_module(module):
     if module._diff and diff:
         result["diff"] = diff
     if result["errors"]:
-        module.fail_json(msg="; ".join(result["errors"]), **result)
+        module.fail_json(msg=reasons_text(result["errors"]), **result)
     module.exit_json(**result)

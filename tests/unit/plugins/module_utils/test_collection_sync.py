@@ -213,15 +213,15 @@ def test_no_access_is_a_clear_error_and_other_syncs_go_on(tmp_path):
     transfer = FakeTransfer(paths={(SRC, "/data/"): "dir", (other, "/x/"): "dir"}, denied={other})
     results, errors, dummy = make_run(tmp_path, transfer).run([make_sync(name="denied", source_collection=other, source_path="/x"), make_sync()])
     assert len(errors) == 1
-    assert "app@clients.auth.globus.org has no read access to /x/ on collection %s" % other in errors[0]
-    assert "denied" in errors[0]
+    assert "app@clients.auth.globus.org has no read access to /x/ on collection %s" % other in errors[0]["reason"]
+    assert "denied" in errors[0]["reason"] and errors[0]["item"] == "denied"
     assert results[1]["action"] == "submitted"
 
 
 def test_missing_source_is_an_error(tmp_path):
     transfer = FakeTransfer(paths={})
     results, errors, dummy = make_run(tmp_path, transfer).run([make_sync()])
-    assert "source path /data/ does not exist" in errors[0] and transfer.submitted == []
+    assert "source path /data/ does not exist" in errors[0]["reason"] and transfer.submitted == []
 
 
 def test_wait_changed_means_files_arrived(tmp_path):

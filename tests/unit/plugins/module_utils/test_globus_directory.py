@@ -25,7 +25,9 @@ def test_desired_rules_refuse_by_name():
     assert [(r["principal_type"], r["principal"], r["permissions"]) for r in rules] == [
         ("identity", ALICE, "rw"), ("all_authenticated_users", "", "r")]
     assert len(errors) == 4
-    assert "nobody@example.org" in errors[0] and "not-a-group" in errors[1] and "exactly one" in errors[2] and "'w'" in errors[3]
+    reasons = [e["reason"] for e in errors]
+    assert "nobody@example.org" in reasons[0] and "not-a-group" in reasons[1] and "exactly one" in reasons[2] and "'w'" in reasons[3]
+    assert [e["item"] for e in errors] == ["nobody@example.org", "group not-a-group", "identity x", "identity %s" % BOB]
 
 
 def test_plan_adds_missing_and_keeps_others():
@@ -111,7 +113,7 @@ def test_exact_with_a_refused_share_deletes_no_unasked_rule():
     result = gd.manage_directory(transfer, Auth(), GROUP, "/share", shares, exact=True)
     assert transfer.deleted == [] and result["deleted_rules"] == []
     assert [d["principal"] for d in transfer.added] == [GROUP], "the shares that could be made are still made"
-    assert any("bob@exmaple.org" in e for e in result["errors"]) and any("exact" in e for e in result["errors"])
+    assert any("bob@exmaple.org" in e["reason"] for e in result["errors"]) and any("exact" in e["reason"] for e in result["errors"])
 
     clean = gd.manage_directory(transfer, Auth(), GROUP, "/share", [{"identity": ALICE}], exact=True)
     assert clean["errors"] == [] and sorted(transfer.deleted) == sorted(["r2", "new-1"])
