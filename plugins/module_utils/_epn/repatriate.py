@@ -272,7 +272,7 @@ def list_portal_visits(params, start, end):
             failures.append(error("equipment %s" % equipment_id, "equipment %s: no credentials in %s" % (equipment_id, params["credentials_file"])))
             continue
         client = PortalClient(params["portal_url"], equipment_id, credentials[equipment_id], verify=verify,
-                                timeout=params["portal_timeout"], retries=params["portal_retries"], backoff=params["portal_backoff"])
+                              timeout=params["portal_timeout"], retries=params["portal_retries"], backoff=params["portal_backoff"])
         try:
             for visit in client.visits(start, end):
                 visit["beamline"] = beamline

@@ -14,6 +14,7 @@ from __future__ import annotations
 STATE_SCHEMA = "sciops.datasync.identity_sync"
 STATE_VERSION = 1
 
+
 class SyncError(Exception):
     """A setting or a state that stops the whole run."""
 
