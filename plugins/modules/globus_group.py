@@ -126,6 +126,8 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+extends_documentation_fragment:
+  - sciops.datasync.results
 group_id:
   description: Id of the group (of the new group after a creation; null in check mode).
   returned: always
@@ -151,11 +153,7 @@ actions:
   description: Identity ids per batch action (V(add), V(change_role), V(approve), V(remove)).
   returned: always
   type: dict
-errors:
-  description: Unknown identities and failed batch items, each with a C(reason).
-  returned: always
-  type: list
-  elements: dict
+errors: {}
 """
 
 from ansible_collections.sciops.datasync.plugins.module_utils._globus.module import globus_module

@@ -82,6 +82,8 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+extends_documentation_fragment:
+  - sciops.datasync.results
 found:
   description: Whether the group (or the root) was found.
   returned: always
@@ -101,10 +103,7 @@ root:
   returned: with O(subgroups_of)
   type: dict
 errors:
-  description: Subgroups that could not be read, with the reason.
   returned: with O(subgroups_of)
-  type: list
-  elements: dict
 """
 
 from ansible_collections.sciops.datasync.plugins.module_utils._globus.module import globus_module

@@ -131,6 +131,7 @@ RETURN = r"""
 extends_documentation_fragment:
   - sciops.datasync.identity_sync
   - sciops.datasync.lock
+  - sciops.datasync.results
 created:
   description: Groups created (name, gid, globus_group, globus_group_id, members).
   returned: success
@@ -158,10 +159,7 @@ skipped_groups:
   type: list
   elements: dict
 errors:
-  description: Groups refused or failed, each with a C(reason); the others went on.
   returned: success
-  type: list
-  elements: dict
 hooks_run:
   description: How many groups the hooks ran for.
   returned: success

@@ -186,6 +186,7 @@ RETURN = r"""
 extends_documentation_fragment:
   - sciops.datasync.identity_sync
   - sciops.datasync.lock
+  - sciops.datasync.results
 created:
   description: Users created (name, uid, gid, globus_username, identity_id).
   returned: success
@@ -219,11 +220,7 @@ skipped_users:
   elements: dict
 skipped: {}
 errors:
-  description: Members refused or failed, each with a C(reason) naming it; the others went on.
   returned: success
-  type: list
-  elements: dict
-  sample: [{"globus_username": "-rf@uchicago.edu", "reason": "Globus username '-rf@uchicago.edu' is refused: ..."}]
 hooks_run:
   description: How many users the hooks ran for.
   returned: success

@@ -28,3 +28,19 @@ def reasons(errors):
 def reasons_text(errors, separator="; "):
     """The reasons of ``errors`` joined for a message."""
     return separator.join(reasons(errors))
+
+
+def itemized(entries, *keys):
+    """``entries`` (dicts with a ``reason`` and keys of their own) as ``errors`` entries.
+
+    The ``item`` of each is the first of ``keys`` it holds a value for (an entry that
+    already has an ``item`` keeps it); every other key stays as an extra key.
+    """
+    shaped = []
+    for entry in entries:
+        item = entry.get("item")
+        if item is None:
+            item = next((entry[key] for key in keys if entry.get(key) is not None), None)
+        extra = {key: value for key, value in entry.items() if key not in ("item", "reason")}
+        shaped.append(error(item, entry.get("reason"), **extra))
+    return shaped

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 
+from ansible_collections.sciops.datasync.plugins.module_utils._core.results import error
 from ansible_collections.sciops.datasync.plugins.module_utils._globus.errors import fail_globus, is_globus_error
 from ansible_collections.sciops.datasync.plugins.module_utils._globus.groups import fetch_group_tree, response_data
 from ansible_collections.sciops.datasync.plugins.module_utils._globus.identities import resolve_identities
@@ -221,8 +222,8 @@ def apply_group_plan(groups, group_id, plan):
             for item in items:
                 if item.get("code") in IDEMPOTENT_CODES.get(action, ()):
                     continue
-                errors.append({"action": action, "identity_id": item.get("identity_id"), "code": item.get("code"),
-                               "reason": item.get("detail") or item.get("code")})
+                errors.append(error(item.get("identity_id"), item.get("detail") or item.get("code"), action=action,
+                                    identity_id=item.get("identity_id"), code=item.get("code")))
     return group_id, errors
 
 
@@ -259,7 +260,7 @@ def run_group_module(module):
         module.fail_json(msg=str(exc))
     except Exception as exc:  # pylint: disable=broad-except
         fail_globus(module, exc, "Globus group %s" % (params["group_id"] or params["name"]))  # re-raises any other error
-    errors = [{"reference": ref, "reason": "no Globus identity %r" % ref} for ref in unknown]
+    errors = [error(ref, "no Globus identity %r" % ref, reference=ref) for ref in unknown]
     changed = plan_changed(plan)
     result = {"changed": changed, "group_id": group_id, "errors": errors,
               "actions": {k: [i["identity_id"] for i in v] for k, v in plan["batch"].items()},
@@ -325,4 +326,4 @@ def run_group_info_module(module):
     selected = [shaped(d) for d in sorted(docs.values(), key=lambda d: d.get("name") or "")
                 if group_selected(d.get("name") or "", params["include"] or (), params["exclude"] or ())]
     module.exit_json(changed=False, found=True, root=group_summary(root, members=False), groups=selected,
-                     errors=[{"group_id": k, "reason": v} for k, v in sorted(failed.items())])
+                     errors=[error(k, v, group_id=k) for k, v in sorted(failed.items())])

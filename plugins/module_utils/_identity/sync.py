@@ -17,6 +17,7 @@ from ansible_collections.sciops.datasync.plugins.module_utils._identity.apply im
     apply_group_plan, apply_user_plan, preview_group_plan, preview_user_plan)
 from ansible_collections.sciops.datasync.plugins.module_utils._globus.errors import fail_globus
 from ansible_collections.sciops.datasync.plugins.module_utils._globus.groups import ACTIVE, Member, fetch_group_tree, get_group_doc, to_group_doc
+from ansible_collections.sciops.datasync.plugins.module_utils._core.results import itemized
 from ansible_collections.sciops.datasync.plugins.module_utils._globus.identities import identities_by_id
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.model import STATE_SCHEMA, STATE_VERSION, empty_state
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.names import GroupNameRules, UsernameRules, pattern_problem
@@ -137,6 +138,7 @@ def run_user_sync_module(module):
         for group_id, reason in sorted(failed.items()):
             result["errors"].append({"globus_group_id": group_id, "reason": "subgroup not read (departures not judged): " + reason})
         result["skipped_users"] = result.pop("skipped")
+        result["errors"] = itemized(result["errors"], "globus_username", "identity_id", "name", "globus_group_id")
         result.update(changed=changed, lock_waited=round(lock.waited, 3), state_file=state_file, members=len(members))
         if module._diff:
             result["diff"] = diff
@@ -187,6 +189,7 @@ def run_group_sync_module(module):
             result = apply_group_plan(plan, state, statefile.save, backend, runner, params["hooks_dir"])
             changed = any(result[k] for k in ("created", "renamed", "updated", "removed")) or result["hooks_run"] > 0
         result["skipped_groups"] = result.pop("skipped")
+        result["errors"] = itemized(result["errors"], "globus_group", "globus_group_id", "name")
         result.update(changed=changed, lock_waited=round(lock.waited, 3), state_file=state_file, groups=len(docs),
                       root_group_name=root_doc.get("name"))
         if module._diff:

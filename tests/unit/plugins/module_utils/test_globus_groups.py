@@ -111,7 +111,7 @@ def test_batch_retry_leftovers_are_not_errors():
     groups = FakeGroups({"add": [], "errors": errors})
     plan = gg.plan_group(group(membership(A)), want(members=["bob"]), IDS, ME)
     gid, errors = gg.apply_group_plan(groups, "g1", plan)
-    assert errors == [{"action": "change_role", "identity_id": C, "code": "LAST_ADMIN", "reason": "last admin"}]
+    assert errors == [{"item": C, "action": "change_role", "identity_id": C, "code": "LAST_ADMIN", "reason": "last admin"}]
 
 
 def test_create_never_duplicates_after_a_failed_response():

@@ -72,7 +72,7 @@ def test_user_sync_check_mode_plans_and_refuses_by_name(tmp_path, fakes):
     out = run(globus_user_sync.main, base(tmp_path, domains=["example.org"], _ansible_check_mode=True, _ansible_diff=True))
     assert not out.failed and out.result["changed"] is True
     assert [c["name"] for c in out.result["created"]] == ["ann"]
-    assert "'-bob'" in out.result["errors"][0]["reason"]
+    assert "'-bob'" in out.result["errors"][0]["reason"] and out.result["errors"][0]["item"] == out.result["errors"][0]["globus_username"]
     assert "ann:x:10000:10000:Ann Arbor:/home/ann:/bin/bash" in out.result["diff"]["after"]
     assert not os.path.exists(str(tmp_path / "root"))
 
@@ -114,6 +114,6 @@ def test_group_adds_by_username_in_check_mode_and_applies(tmp_path, fakes):
     args.pop("root")
     out = run(globus_group.main, dict(args, group_id=SUB, members=["-bob@example.org", "nobody@example.org"], _ansible_check_mode=True))
     assert out.result["changed"] is True and out.result["actions"] == {"add": [BOB]}
-    assert out.result["errors"][0]["reference"] == "nobody@example.org" and not fakes.batches
+    assert out.result["errors"][0]["reference"] == "nobody@example.org" == out.result["errors"][0]["item"] and not fakes.batches
     out = run(globus_group.main, dict(args, group_id=SUB, members=["-bob@example.org"]))
     assert fakes.batches == [(SUB, {"add": [{"identity_id": BOB, "role": "member"}]})]
