@@ -80,14 +80,9 @@ class CollectionSync:
 
     def __init__(self, transfer, state, app, start=True, check_mode=False, wait=False, wait_timeout=3600,
                  events=5, now=None, sleep=time.sleep, clock=time.monotonic):
-        self.transfer = transfer
-        self.state = state
-        self.app = app
-        self.start = start
-        self.check_mode = check_mode
-        self.wait = wait
-        self.wait_timeout = wait_timeout
-        self.events = events
+        self.transfer, self.state, self.app = transfer, state, app
+        self.start, self.check_mode = start, check_mode
+        self.wait, self.wait_timeout, self.events = wait, wait_timeout, events
         self.now = now or (lambda: datetime.datetime.now(datetime.timezone.utc))
         self.sleep = sleep
         self.clock = clock
