@@ -16,6 +16,7 @@ import pytest
 from tests.lab.hosts.lab import HostLab, lab_dir
 from tests.lab.hosts.network import LabNetwork, bridge_exists
 from tests.lab.hosts.overlay import mounts_under
+from tests.lab.hosts.processes import pids_mentioning
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="booting lab hosts needs root")
 
@@ -112,18 +113,6 @@ def test_a_cron_job_and_a_systemd_timer_fire(host_lab):
     wait_for(fired("/var/tmp/cron-fired"), 75, "the cron job")
 
 
-def processes_mentioning(text):
-    found = []
-    for entry in os.listdir("/proc"):
-        try:
-            with open("/proc/%s/cmdline" % entry, "rb") as handle:
-                if text.encode() in handle.read():
-                    found.append(int(entry))
-        except (OSError, ValueError):
-            continue
-    return found
-
-
 def test_down_leaves_no_mounts_processes_or_bridge(host_lab):
     hosts = [host_lab.host(name) for name in (HOST_A, HOST_B)]
     processes = [process for host in hosts for process in (host.nspawn_process, host.find_systemd())]
@@ -133,6 +122,6 @@ def test_down_leaves_no_mounts_processes_or_bridge(host_lab):
 
     assert mounts_under(host_lab.state_dir) == []
     assert not any(process.alive() for process in processes)
-    assert processes_mentioning(host_lab.state_dir) == []
+    assert pids_mentioning(host_lab.state_dir) == []
     assert not bridge_exists(host_lab.network.bridge)
     assert [host.system_state() for host in hosts] == ["stopped", "stopped"]

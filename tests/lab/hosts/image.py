@@ -13,11 +13,12 @@ import glob
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import time
 
 from tests.lab.hosts.apt_sources import debian_mirror
+from tests.lab.hosts.overlay import unmount_all_under
+from tests.lab.hosts.processes import kill_processes_mentioning
 from tests.lab.hosts.system_packages import ensure_host_tools
 
 IMAGE_CACHE = os.environ.get("DATASYNC_LAB_IMAGE_CACHE", "/var/cache/sciops-datasync-lab/images")
@@ -82,9 +83,17 @@ def _customize(rootfs):
     _write(os.path.join(rootfs, "etc/machine-id"), "")
 
 
+def _remove_build(folder):
+    """Remove a build folder, stopping an mmdebstrap that outlived its builder and its /proc, /sys, /dev mounts first."""
+    kill_processes_mentioning(folder)
+    unmount_all_under(folder)
+    subprocess.run(["rm", "-rf", "--one-file-system", folder], check=True)
+
+
 def _remove_abandoned_builds():
+    # Called with the build lock held, so no folder here belongs to a live build.
     for folder in glob.glob(os.path.join(IMAGE_CACHE, ".building-*")):
-        shutil.rmtree(folder, ignore_errors=True)
+        _remove_build(folder)
 
 
 def _build(spec, log):
@@ -108,7 +117,7 @@ def _build(spec, log):
         _write(os.path.join(building, "image.json"), json.dumps(record, indent=2) + "\n")
         os.rename(building, spec.folder)
     except BaseException:
-        shutil.rmtree(building, ignore_errors=True)
+        _remove_build(building)
         raise
     log("built image %s (%s) in %.1f s" % (spec.key, spec.suite, seconds))
 

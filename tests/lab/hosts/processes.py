@@ -61,6 +61,29 @@ def children(pid):
     return found
 
 
+def pids_mentioning(text):
+    """Pids of the processes whose command line contains text."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % entry, "rb") as handle:
+                if text.encode() in handle.read():
+                    found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
+def kill_processes_mentioning(text, timeout=10):
+    """SIGKILL every process whose command line contains text (all but this one) and wait until they are gone."""
+    processes = [ProcessId.of(pid) for pid in pids_mentioning(text) if pid != os.getpid()]
+    for process in processes:
+        signal_process(process, signal.SIGKILL)
+    wait_gone(processes, timeout)
+
+
 def command_name(pid):
     try:
         with open("/proc/%d/comm" % pid, encoding="utf-8") as handle:
