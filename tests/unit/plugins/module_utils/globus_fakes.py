@@ -11,7 +11,7 @@ class ApiError(globus_sdk.GlobusAPIError):
     """A GlobusAPIError with ``http_status``, ``code`` and ``message``, built without a response."""
 
     def __init__(self, http_status, code, message="error", request_id=None):  # pylint: disable=super-init-not-called
-        Exception.__init__(self, message)
+        self.args = (message,)
         self.http_status = http_status
         self.code = code
         self.messages = [message]
