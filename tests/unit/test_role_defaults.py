@@ -1,0 +1,109 @@
+"""A role default and the module option it feeds agree wherever both have a default.
+
+The mapping is read from each job role's tasks/run.yml (``option: "{{ role_var ... }}"``), the
+one place role variables become module options, so this test follows it when it changes.
+Module defaults come from the module's DOCUMENTATION plus its doc fragments.
+"""
+
+import ast
+import os
+import re
+
+import pytest
+import yaml
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROLES = ("gosync", "collection_sync", "mxsync", "transfer_pools")
+PREFIX = "sciops.datasync."
+# "{{ var }}" or "{{ var | int }}" (filters that keep the value); anything else is not a plain mapping.
+PLAIN = re.compile(r"^\{\{\s*([a-z_][a-z0-9_]*)\s*(\|\s*(int|bool|string)\s*)*\}\}$")
+
+
+def _assigned(path, name):
+    tree = ast.parse(open(path, encoding="utf-8").read())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == name for t in node.targets):
+            return yaml.safe_load(node.value.value)
+    return None
+
+
+def module_options(module):
+    path = os.path.join(REPO, "plugins", "modules", module + ".py")
+    doc = _assigned(path, "DOCUMENTATION")
+    options = {}
+    for fragment in doc.get("extends_documentation_fragment") or []:
+        name = fragment[len(PREFIX):] if fragment.startswith(PREFIX) else fragment
+        file_name, _, attribute = name.partition(".")
+        fragment_doc = _assigned(os.path.join(REPO, "plugins", "doc_fragments", file_name + ".py"),
+                                 (attribute or "documentation").upper())
+        options.update((fragment_doc or {}).get("options") or {})
+    options.update(doc.get("options") or {})
+    return options
+
+
+def _mappings(args, options, prefix=""):
+    """(option path, option doc, role variable) for each plain "{{ var }}" argument, suboptions too."""
+    for option, value in args.items():
+        spec = options.get(option)
+        if spec is None:
+            continue
+        if isinstance(value, dict):
+            yield from _mappings(value, spec.get("suboptions") or {}, prefix + option + ".")
+        elif isinstance(value, str) and PLAIN.match(value.strip()):
+            yield prefix + option, spec, PLAIN.match(value.strip()).group(1)
+
+
+def role_mappings(role):
+    with open(os.path.join(REPO, "roles", role, "tasks", "run.yml"), encoding="utf-8") as handle:
+        tasks = yaml.safe_load(handle)
+    found = []
+    for task in tasks:
+        modules = [key for key in task if key.startswith(PREFIX)]
+        for key in modules:
+            options = module_options(key[len(PREFIX):])
+            unknown = sorted(set(task[key]) - set(options))
+            assert not unknown, "%s tasks/run.yml passes options %s doesn't document: %s" % (role, key, unknown)
+            found += [(key, option, spec, var) for option, spec, var in _mappings(task[key], options)]
+    return found
+
+
+def role_defaults(role):
+    with open(os.path.join(REPO, "roles", role, "defaults", "main.yml"), encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def _same(role_value, spec):
+    module_value = spec["default"]
+    kind = spec.get("type")
+    if kind == "int":
+        return int(role_value) == int(module_value)
+    if kind == "bool":
+        return bool(role_value) == bool(module_value)
+    if kind == "str" or isinstance(module_value, str):
+        return str(role_value) == str(module_value)
+    return role_value == module_value
+
+
+CASES = [(role, module, option, spec, var) for role in ROLES for module, option, spec, var in role_mappings(role)]
+
+
+def test_the_run_files_map_role_variables():
+    for role in ROLES:
+        variables = {var for _m, _o, _s, var in role_mappings(role)}
+        assert variables, "%s tasks/run.yml maps no role variable" % role
+        defaults = role_defaults(role)
+        missing = sorted(v for v in variables if v not in defaults and not v.startswith(role + "_run_"))
+        assert not missing, "%s tasks/run.yml reads variables without a role default: %s" % (role, missing)
+
+
+@pytest.mark.parametrize("role,module,option,spec,var", CASES,
+                         ids=["%s:%s" % (c[4], c[2]) for c in CASES])
+def test_role_default_agrees_with_module_default(role, module, option, spec, var):
+    defaults = role_defaults(role)
+    if var not in defaults or "default" not in spec or spec["default"] is None:
+        pytest.skip("no default on both sides")
+    value = defaults[var]
+    if isinstance(value, str) and "{{" in value:
+        pytest.skip("role default is derived from other variables")
+    assert _same(value, spec), "%s: role default %r, but %s option %s documents default %r" % (
+        var, value, module, option, spec["default"])
