@@ -66,3 +66,25 @@ def test_the_module_graph_has_no_cycle():
 def test_plugins_never_import_the_lab():
     offenders = [str(p) for p in PLUGINS.rglob("*.py") if "tests.lab" in p.read_text()]
     assert not offenders
+
+
+def documented_tree():
+    """{package: {file, ...}} from the folder tree in docs/architecture.md."""
+    text = (PLUGINS.parent / "docs" / "architecture.md").read_text()
+    tree, package = {}, None
+    for line in text.splitlines():
+        stripped = line.strip().split(" ")[0]
+        if line.startswith("  _") and stripped.endswith("/"):
+            package = stripped.rstrip("/")
+            tree[package] = set()
+        elif package and line.startswith("    ") and stripped.endswith(".py"):
+            tree[package].add(stripped)
+        elif not line.startswith("  "):
+            package = None
+    return tree
+
+
+def test_the_architecture_page_lists_every_package_and_file():
+    actual = {p.name: {f.name for f in p.glob("*.py") if f.name != "__init__.py"}
+              for p in (PLUGINS / "module_utils").iterdir() if p.is_dir() and p.name != "__pycache__"}
+    assert documented_tree() == actual
