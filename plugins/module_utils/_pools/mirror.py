@@ -521,9 +521,9 @@ def run_mirror(module):
         result.update(fields)
         result["rsync_rc"] = run.rc
         result["rsync_rc_meaning"] = exit_meaning(run.rc)
-        error = daemon_error(run.stderr)
-        if error:
-            result["rsync_error"] = error
+        refusal = daemon_error(run.stderr)
+        if refusal:
+            result["rsync_error"] = refusal
         result["changed"] = bool(changes)
         if module._diff:
             result["diff"] = {"prepared": "\n".join("%s %s" % (c.code, c.path) for c in changes) + ("\n" if changes else "")}

@@ -67,3 +67,12 @@ def test_info_lists_modules(calls, monkeypatch):
                         lambda module, args, **kw: (0, "pv             \tPACS product pools, PV\n", ""))
     outcome = run(rsync_pool_info.main, {"host": "127.0.0.1"})
     assert outcome.result["modules"] == [{"name": "pv", "description": "PACS product pools, PV"}]
+
+
+def test_readable_password_file_is_refused_by_name(calls, tmp_path):
+    loose = tmp_path / "password"
+    loose.write_text("s3cret\n")
+    loose.chmod(0o644)
+    outcome = run(rsync_pool_mirror.main, {"host": "127.0.0.1", "module": "pv", "dest": str(tmp_path / "d"), "password_file": str(loose)})
+    assert outcome.failed and "group or others" in outcome.result["msg"] and calls == []
+    assert outcome.result["errors"] == [{"item": str(loose), "reason": outcome.result["msg"]}]
