@@ -15,7 +15,7 @@ skipped:
   description:
     - V(true) when nothing ran because the lock was busy (another run holds it) and the module did not
       wait for it (C(lock_wait=false), or a lock that is never waited for).
-    - A module that locks each item (M(sciops.datasync.epn_repatriate): each C(epns) entry) returns these keys on the item instead.
+    - A module that locks each item (M(sciops.datasync.epn_repatriate), on each C(epns) entry) returns these keys on the item instead.
   returned: when the lock was busy
   type: bool
 holder_pid:

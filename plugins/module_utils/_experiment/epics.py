@@ -97,11 +97,11 @@ def read_pvs(prefix, names, timeout=2.0, environ=None):
         try:
             pv.wait_for_connection(timeout=remaining)
         except Exception:  # caproto raises its own TimeoutError subclasses
-            errors.append(error(pv.name, pv=pv.name, name=name,
-                                reason="PV %s did not answer within %.1f s (no Channel Access server found for it; "
-                                  "EPICS_CA_ADDR_LIST=%s, EPICS_CA_SERVER_PORT=%s)" % (
-                                      pv.name, timeout, os.environ.get("EPICS_CA_ADDR_LIST", "(unset)"),
-                                      os.environ.get("EPICS_CA_SERVER_PORT", "5064"))))
+            reason = ("PV %s did not answer within %.1f s (no Channel Access server found for it; "
+                      "EPICS_CA_ADDR_LIST=%s, EPICS_CA_SERVER_PORT=%s)" % (
+                          pv.name, timeout, os.environ.get("EPICS_CA_ADDR_LIST", "(unset)"),
+                          os.environ.get("EPICS_CA_SERVER_PORT", "5064")))
+            errors.append(error(pv.name, reason, pv=pv.name, name=name))
             continue
         try:
             response = pv.read(timeout=max(0.5, deadline - time.monotonic()))

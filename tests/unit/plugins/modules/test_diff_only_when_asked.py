@@ -13,8 +13,9 @@ from ansible_collections.sciops.datasync.plugins.modules import (
 from module_runner import run
 from test_collection_sync_modules import sync_args
 from test_identity_modules import base as identity_args
-from test_identity_modules import fakes  # noqa: F401  pylint: disable=unused-import  (a fixture)
-from test_rsync_pool_mirror import calls  # noqa: F401  pylint: disable=unused-import  (a fixture)
+# fixtures
+from test_identity_modules import fakes  # noqa: F401  pylint: disable=unused-import
+from test_rsync_pool_mirror import calls  # noqa: F401  pylint: disable=unused-import
 
 ASKED = [pytest.param({}, False, id="without-diff"), pytest.param({"_ansible_diff": True}, True, id="with-diff")]
 
