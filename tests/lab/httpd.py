@@ -6,7 +6,9 @@
   (a negative count: every one).
 - ``remember``: the request log behind ``GET /_lab/requests`` (the last 500).
 - ``save_json``: a state file written atomically. ``main``: the command line (``--port``,
-  ``--seed``, ``--state``), the emulator's ``setup(args)``, a threading server on 127.0.0.1.
+  ``--seed``, ``--state``, ``--bind``, ``--tls-cert``/``--tls-key``), the emulator's ``setup(args)``,
+  a threading server on each bind address (127.0.0.1 unless told), HTTPS when given a certificate.
+- ``add_listen_arguments`` / ``serve``: the same listening options and loop for other servers (Globus).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -100,15 +103,50 @@ class JsonHandler(BaseHTTPRequestHandler):
         return True
 
 
+def add_listen_arguments(parser):
+    """--bind ADDRESS (repeatable; default 127.0.0.1), --tls-cert and --tls-key (HTTPS when given)."""
+    parser.add_argument("--bind", action="append", default=None, help="address to listen on (repeatable)")
+    parser.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM)")
+    parser.add_argument("--tls-key", help="the certificate's key (PEM)")
+
+
+def make_servers(args, port, handler):
+    """One ThreadingHTTPServer per --bind address on ``port``, wrapped in TLS when --tls-cert is set."""
+    context = None
+    if args.tls_cert:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+    servers = []
+    for address in args.bind or ["127.0.0.1"]:
+        server = ThreadingHTTPServer((address, port), handler)
+        server.daemon_threads = True
+        if context is not None:
+            # The handshake happens in the request's thread (on its first read), not in the accept loop.
+            server.socket = context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
+        servers.append(server)
+    return servers
+
+
+def serve(servers, poll_interval=0.5):
+    """Serve every server; the first in this thread, the others in daemon threads. Returns when the first stops."""
+    for server in servers[1:]:
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": poll_interval}, daemon=True).start()
+    try:
+        servers[0].serve_forever(poll_interval=poll_interval)
+    finally:
+        for server in servers[1:]:
+            server.shutdown()
+
+
 def main(description, port, handler, setup, state=True):
-    """Serve ``handler`` on 127.0.0.1 after ``setup(args)`` loaded the seed (and the state file when ``state``)."""
+    """Serve ``handler`` on the --bind addresses after ``setup(args)`` loaded the seed (and the state file when ``state``)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--port", type=int, default=port)
     parser.add_argument("--seed", required=True)
     if state:
         parser.add_argument("--state", required=True)
+    add_listen_arguments(parser)
     args = parser.parse_args()
     setup(args)
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), handler)
-    server.daemon_threads = True
-    server.serve_forever()
+    serve(make_servers(args, args.port, handler))

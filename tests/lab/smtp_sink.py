@@ -1,11 +1,15 @@
 """An SMTP server (aiosmtpd) that stores every message it receives as an .eml file.
 
-python -m tests.lab.smtp_sink --port 2525 --maildir .lab/mail
+python -m tests.lab.smtp_sink --port 2525 --maildir .lab/mail [--bind ADDRESS ...] [--tls-cert C --tls-key K]
+
+It listens on each --bind address (127.0.0.1 unless told) and, given a certificate, offers
+STARTTLS (not required: plain clients still deliver).
 """
 
 import argparse
 import asyncio
 import os
+import ssl
 import time
 
 from aiosmtpd.controller import Controller
@@ -31,13 +35,25 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=2525)
     parser.add_argument("--maildir", required=True)
+    parser.add_argument("--bind", action="append", default=None)
+    parser.add_argument("--tls-cert")
+    parser.add_argument("--tls-key")
     args = parser.parse_args()
-    controller = Controller(StoreHandler(args.maildir), hostname="127.0.0.1", port=args.port)
-    controller.start()
+    options = {}
+    if args.tls_cert:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+        options = {"tls_context": context, "require_starttls": False}
+    handler = StoreHandler(args.maildir)
+    controllers = [Controller(handler, hostname=address, port=args.port, **options)
+                   for address in args.bind or ["127.0.0.1"]]
+    for controller in controllers:
+        controller.start()
     try:
         asyncio.get_event_loop_policy().new_event_loop().run_forever()
     finally:
-        controller.stop()
+        for controller in controllers:
+            controller.stop()
 
 
 if __name__ == "__main__":

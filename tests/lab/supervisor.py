@@ -1,10 +1,20 @@
-"""The lab supervisor: `python -m tests.lab.supervisor up|down|status|env`.
+"""The lab supervisor: `python -m tests.lab.supervisor up [--no-hosts] [SERVICE...]|down|status|env`.
+
+`up` brings up the whole lab: the lab CA (tests/lab/ca.py, <lab>/ca/), then the bridge
+(dslab0, the controller at 10.213.0.1) and the inventory's hosts booted as containers
+(tests/lab/hosts/), then every service. `--no-hosts` (or DATASYNC_LAB_HOSTS=0, and
+always when not root) brings up the services alone, for callers that only need them on
+127.0.0.1. `down` stops the services and the hosts, unmounts their roots and deletes the
+bridge; a lab that was killed is cleaned up by the next `up`.
 
 Every service is a module in tests/lab/services/ that defines NAME, ORDER and
-prepare(lab), command(lab), ready(lab), endpoints(lab), and optionally env(lab).
-The supervisor starts each on 127.0.0.1 with its state, log and pid file under
-.lab/, waits until it answers, and writes .lab/endpoints.json and .lab/env for
-the inventories and tests. `up` is idempotent: a running, answering service is kept.
+prepare(lab), command(lab), ready(lab), endpoints(lab), and optionally env(lab) and
+PORT. The supervisor starts each with its state, log and pid file under .lab/, listening
+on lab.listen_addresses() (127.0.0.1, and the bridge address whenever the bridge holds
+it; never 0.0.0.0), waits until it answers on each, and writes .lab/endpoints.json and
+.lab/env for the inventories and tests. `up` is idempotent: a running service that
+answers on every address it should is kept. The web-API emulators serve HTTPS with the
+lab CA's server certificate (names: 127.0.0.1, 10.213.0.1, localhost, services.lab).
 """
 
 from __future__ import annotations
@@ -19,6 +29,11 @@ import socket
 import subprocess
 import sys
 import time
+
+from tests.lab import ca
+from tests.lab.hosts.lab import LabBusy
+from tests.lab.hosts.machine import HostError
+from tests.lab.hosts.network import DEFAULT_HOSTS, LabNetwork, bridge_exists
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -49,13 +64,65 @@ def pid_alive(pid):
         return True
 
 
+def hosts_by_default():
+    """Whether `up` boots the hosts when not told: as root, unless DATASYNC_LAB_HOSTS=0."""
+    return os.geteuid() == 0 and os.environ.get("DATASYNC_LAB_HOSTS", "1").lower() not in ("0", "no", "false")
+
+
 class Lab:
     def __init__(self, root=None):
         self.repo = REPO
         self.root = os.path.abspath(root or os.environ.get("DATASYNC_LAB_DIR") or os.path.join(REPO, ".lab"))
         self.python = sys.executable
         self.user = os.environ.get("USER") or __import__("pwd").getpwuid(os.getuid()).pw_name
+        self.network = LabNetwork()
         self.services = self._discover()
+        self._listen = None
+
+    # the network, the CA and the hosts
+
+    @property
+    def controller_address(self):
+        return self.network.controller_address
+
+    def bridge_ready(self):
+        """The lab bridge exists and holds the controller's address."""
+        if not bridge_exists(self.network.bridge):
+            return False
+        shown = subprocess.run(["ip", "-o", "-4", "addr", "show", "dev", self.network.bridge], capture_output=True,
+                               text=True, check=False).stdout
+        return (" %s/" % self.controller_address) in shown
+
+    def listen_addresses(self):
+        """Where the services listen: 127.0.0.1, and the controller's bridge address when the bridge holds it."""
+        if self._listen is not None:
+            return list(self._listen)
+        return ["127.0.0.1"] + ([self.controller_address] if self.bridge_ready() else [])
+
+    def ca(self):
+        """Paths of the lab CA (ca_file), the server certificate and key, and the controller bundle."""
+        return ca.paths(self.root)
+
+    def ensure_ca(self):
+        return ca.ensure(self.root, self.controller_address)
+
+    def tls_args(self):
+        """--tls-cert/--tls-key and a --bind per listen address, for the HTTPS emulators."""
+        paths = self.ca()
+        argv = ["--tls-cert", paths["cert_file"], "--tls-key", paths["key_file"]]
+        for address in self.listen_addresses():
+            argv += ["--bind", address]
+        return argv
+
+    def host_lab(self):
+        from tests.lab.hosts.lab import HostLab
+
+        return HostLab(self.path("hosts"), self.network, ca_file=self.ca()["ca_file"],
+                       services={ca.DNS_NAME: self.controller_address})
+
+    def service_url(self, port, scheme="https"):
+        """(url on 127.0.0.1 for the controller, url by the lab DNS name for the hosts)."""
+        return "%s://127.0.0.1:%d" % (scheme, port), "%s://%s:%d" % (scheme, ca.DNS_NAME, port)
 
     def path(self, *parts):
         return os.path.join(self.root, *parts)
@@ -92,22 +159,50 @@ class Lab:
         except (OSError, ValueError):
             return None
 
-    def running(self, module):
-        pid = self.pid(module.NAME)
-        return bool(pid and pid_alive(pid) and module.ready(self))
+    def _listen_file(self, name):
+        return self.path("run", name + ".listen")
 
-    def up(self, names=None):
+    def listening_on(self, name):
+        """The addresses the service was started to listen on."""
+        try:
+            with open(self._listen_file(name)) as handle:
+                return json.load(handle)
+        except (OSError, ValueError):
+            return None
+
+    def running(self, module):
+        """Alive, answering, started for today's listen addresses, and (with a PORT) accepting on each of them."""
+        pid = self.pid(module.NAME)
+        if not (pid and pid_alive(pid) and module.ready(self)):
+            return False
+        wanted = self.listen_addresses()
+        if self.listening_on(module.NAME) != wanted:
+            return False
+        port = getattr(module, "PORT", None)
+        return port is None or all(port_open(port, address) for address in wanted)
+
+    def up(self, names=None, hosts=None, log=print):
+        """Bring up the lab CA, then (hosts: default hosts_by_default()) the bridge and hosts, then the services."""
+        hosts = hosts_by_default() if hosts is None else hosts
         self.ensure_dir("run")
         self.ensure_dir("logs")
-        for module in self.services:
-            if names and module.NAME not in names:
-                continue
-            module.prepare(self)
-            if self.running(module):
-                continue
-            self._stop(module.NAME)
-            self._start(module)
-        self.write_endpoints()
+        self.ensure_ca()
+        if hosts:
+            self.host_lab().up(DEFAULT_HOSTS, log=log)
+        self._listen = None
+        self._listen = self.listen_addresses()
+        try:
+            for module in self.services:
+                if names and module.NAME not in names:
+                    continue
+                module.prepare(self)
+                if self.running(module):
+                    continue
+                self._stop(module.NAME)
+                self._start(module)
+            self.write_endpoints()
+        finally:
+            self._listen = None
         return self.endpoints()
 
     def _start(self, module):
@@ -121,11 +216,14 @@ class Lab:
             )
         with open(self._pidfile(module.NAME), "w") as handle:
             handle.write("%d\n" % process.pid)
+        with open(self._listen_file(module.NAME), "w") as handle:
+            json.dump(self.listen_addresses(), handle)
+        port = getattr(module, "PORT", None)
         deadline = time.monotonic() + getattr(module, "START_TIMEOUT", 30)
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 raise LabError("%s exited with %s; see %s:\n%s" % (module.NAME, process.returncode, log_path, self.tail(log_path)))
-            if module.ready(self):
+            if module.ready(self) and (port is None or all(port_open(port, a) for a in self.listen_addresses())):
                 return
             time.sleep(0.1)
         raise LabError("%s did not answer in time; see %s:\n%s" % (module.NAME, log_path, self.tail(log_path)))
@@ -150,24 +248,51 @@ class Lab:
                 time.sleep(0.05)
             if pid_alive(pid):
                 os.killpg(pid, signal.SIGKILL)
-        if os.path.exists(self._pidfile(name)):
-            os.unlink(self._pidfile(name))
+        for path in (self._pidfile(name), self._listen_file(name)):
+            if os.path.exists(path):
+                os.unlink(path)
 
-    def down(self):
+    def down(self, hosts=True, log=print):
+        """Stop every service; with hosts (default) also the hosts, their mounts and the bridge."""
         for module in reversed(self.services):
             self._stop(module.NAME)
+        if hosts and (os.path.isdir(self.path("hosts")) or bridge_exists(self.network.bridge)):
+            self.host_lab().down(log=log)
 
     def endpoints(self):
         return {m.NAME: m.endpoints(self) for m in self.services}
 
     def environment(self):
-        env = {"DATASYNC_LAB_DIR": self.root}
+        """What a controller-side client of the lab needs: the services' variables and the lab CA.
+
+        SSL_CERT_FILE and REQUESTS_CA_BUNDLE point at the controller bundle (the system store plus
+        the lab CA), so Python's ssl, ansible's open_url, requests and globus-sdk all verify the
+        emulators' certificates; DATASYNC_LAB_CA is the lab CA alone (for modules' CA options).
+        """
+        paths = self.ca()
+        env = {"DATASYNC_LAB_DIR": self.root, "DATASYNC_LAB_CA": paths["ca_file"],
+               "DATASYNC_LAB_CA_BUNDLE": paths["bundle_file"], "SSL_CERT_FILE": paths["bundle_file"],
+               "REQUESTS_CA_BUNDLE": paths["bundle_file"], "DATASYNC_LAB_SERVICES_HOST": ca.DNS_NAME,
+               "DATASYNC_LAB_CONTROLLER_ADDRESS": self.controller_address}
         for module in self.services:
             env.update(getattr(module, "env", lambda lab: {})(self))
         return env
 
+    def network_document(self):
+        hosts = {}
+        if os.path.isdir(self.path("hosts")):
+            hosts = {host.name: host.address for host in self.host_lab().hosts_on_disk()}
+        return {"bridge": self.network.bridge, "subnet": self.network.subnet,
+                "controller_address": self.controller_address, "services_host": ca.DNS_NAME,
+                "listen": self.listen_addresses(), "hosts": hosts,
+                "ssh_config": self.path("hosts", "ssh_config"), "known_hosts": self.path("hosts", "known_hosts")}
+
     def write_endpoints(self):
-        document = {"lab_dir": self.root, "services": self.endpoints(), "env": self.environment()}
+        paths = self.ca()
+        document = {"lab_dir": self.root, "services": self.endpoints(), "env": self.environment(),
+                    "ca": {"ca_file": paths["ca_file"], "bundle_file": paths["bundle_file"],
+                           "dns_name": paths["dns_name"]},
+                    "network": self.network_document()}
         tmp = self.path("endpoints.json.tmp")
         with open(tmp, "w") as handle:
             json.dump(document, handle, indent=1, sort_keys=True)
@@ -182,31 +307,49 @@ class Lab:
         for module in self.services:
             pid = self.pid(module.NAME)
             state = "up" if self.running(module) else ("running, not answering" if pid and pid_alive(pid) else "down")
+            if state == "up":
+                state = "up on " + ",".join(self.listening_on(module.NAME) or [])
             rows.append((module.NAME, state, pid or "-", json.dumps(module.endpoints(self), sort_keys=True)))
         return rows
+
+    def host_status(self):
+        """(name, address, state) of each lab host, or [] when there are none."""
+        if not os.path.isdir(self.path("hosts")):
+            return []
+        return self.host_lab().status()
 
 
 def main(argv):
     lab = Lab()
     command = argv[0] if argv else "status"
+    args = argv[1:]
+    hosts = None
+    if "--no-hosts" in args:
+        hosts = False
+        args = [a for a in args if a != "--no-hosts"]
     try:
         if command == "up":
-            lab.up(argv[1:] or None)
+            lab.up(args or None, hosts=hosts)
             print("lab up under %s" % lab.root)
             command = "status"
         if command == "down":
-            lab.down()
+            lab.down(hosts=hosts is not False)
             print("lab down")
         elif command == "status":
             for name, state, pid, endpoint in lab.status():
-                print("%-10s %-24s pid %-8s %s" % (name, state, pid, endpoint))
+                print("%-12s %-32s pid %-8s %s" % (name, state, pid, endpoint))
+            for name, address, state in lab.host_status():
+                print("%-12s %-32s %s" % (name, "host " + state, address))
+            print("bridge %s: %s" % (lab.network.bridge, ("up, controller %s" % lab.controller_address)
+                                     if lab.bridge_ready() else "absent"))
+            print("lab CA: %s (hosts reach the services as %s)" % (lab.ca()["ca_file"], ca.DNS_NAME))
         elif command == "env":
             lab.write_endpoints()
             sys.stdout.write(open(lab.path("env")).read())
         else:
-            print("usage: python -m tests.lab.supervisor up|down|status|env")
+            print("usage: python -m tests.lab.supervisor up [--no-hosts] [SERVICE...] | down [--no-hosts] | status | env")
             return 2
-    except LabError as exc:
+    except (LabError, HostError, LabBusy) as exc:
         print("lab: %s" % exc, file=sys.stderr)
         return 1
     return 0

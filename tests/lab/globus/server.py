@@ -23,9 +23,10 @@ import sys
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from tests.lab import httpd
 from tests.lab.globus.engine import Engine, PathError, local_path, norm_path, permissions
 from tests.lab.globus.model import (
     ROLES, RS_AUTH, RS_GROUPS, RS_TRANSFER, State, iso, ls_time, parse_time,
@@ -1165,12 +1166,15 @@ class Handler(BaseHTTPRequestHandler):
         self.send(status, body)
 
 
-def make_server(port, state_dir, seed):
+def make_server(port, state_dir, seed, listen=None):
+    """The emulator's server(s): one per ``listen.bind`` address (HTTPS with ``listen.tls_cert``); the first is returned
+    with the others as its ``.others``."""
     state = State(state_dir, seed)
     lab = Lab(state)
     handler = type("BoundHandler", (Handler,), {"lab": lab})
-    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-    server.daemon_threads = True
+    servers = httpd.make_servers(listen or argparse.Namespace(bind=None, tls_cert=None, tls_key=None), port, handler)
+    server = servers[0]
+    server.others = servers[1:]
     server.lab = lab
     return server
 
@@ -1180,18 +1184,22 @@ def main(argv=None):
     parser.add_argument("--port", type=int, default=8701)
     parser.add_argument("--state-dir", required=True)
     parser.add_argument("--seed")
+    httpd.add_listen_arguments(parser)
     args = parser.parse_args(argv)
-    server = make_server(args.port, args.state_dir, args.seed)
+    server = make_server(args.port, args.state_dir, args.seed, args)
     lab = server.lab
     threading.Thread(target=lab.state.saver, daemon=True, name="saver").start()
     threading.Thread(target=lab.engine.loop, daemon=True, name="engine").start()
+    for other in server.others:
+        threading.Thread(target=other.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
 
     def stop(signum, frame):
         threading.Thread(target=server.shutdown, daemon=True).start()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    print("globus lab listening on 127.0.0.1:%d (state %s)" % (args.port, lab.state.path), flush=True)
+    print("globus lab listening on %s port %d%s (state %s)" % (", ".join(args.bind or ["127.0.0.1"]), args.port,
+                                                              " (https)" if args.tls_cert else "", lab.state.path), flush=True)
     server.serve_forever(poll_interval=0.2)
     lab.state.save()
     return 0

@@ -25,6 +25,13 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     lab = HostLab(image=ImageSpec(suite=args.suite))
+    if args.command == "up":
+        # The hosts trust the lab CA and know the services' name, as in a lab the supervisor brings up.
+        from tests.lab import ca
+        from tests.lab.hosts.lab import lab_dir
+
+        lab.ca_file = ca.ensure(lab_dir(), lab.network.controller_address)["ca_file"]
+        lab.services = {ca.DNS_NAME: lab.network.controller_address}
     if args.command == "deps":
         ensure_host_tools()
     elif args.command == "up":

@@ -13,7 +13,7 @@ from tests.lab.hosts.keys import ensure_admin_key, host_public_key, write_known_
 from tests.lab.hosts.machine import LabHost, wait_until_ready
 from tests.lab.hosts.network import DEFAULT_HOSTS, FIRST_EXTRA_HOST_NUMBER, LabNetwork, delete_bridge, ensure_bridge
 from tests.lab.hosts.overlay import mounts_under, unmount_all_under
-from tests.lab.hosts.provision import provision, write_hosts_file
+from tests.lab.hosts.provision import install_ca, provision, write_hosts_file
 from tests.lab.hosts.ssh_client import ssh_argv, write_ssh_config
 from tests.lab.hosts.system_packages import ensure_host_tools
 
@@ -32,13 +32,18 @@ class HostLab:
     """The hosts under state_dir (default <repo>/.lab/hosts), on network, booted from image.
 
     machine_prefix keeps the veth names of a second lab (a test's) apart from the main lab's.
+    ca_file: a CA each host trusts in its system store (the lab CA); services: extra /etc/hosts
+    names ({name: address}, e.g. services.lab on the controller's bridge address).
     """
 
-    def __init__(self, state_dir=None, network=LabNetwork(), image=ImageSpec(), machine_prefix=""):
+    def __init__(self, state_dir=None, network=LabNetwork(), image=ImageSpec(), machine_prefix="", ca_file=None,
+                 services=None):
         self.state_dir = os.path.abspath(state_dir or os.path.join(lab_dir(), "hosts"))
         self.network = network
         self.image = image
         self.machine_prefix = machine_prefix
+        self.ca_file = ca_file
+        self.services = dict(services or {})
         self.admin_user = ADMIN_USER
         self.admin_key = os.path.join(self.state_dir, "admin_ed25519")
         self.known_hosts = os.path.join(self.state_dir, "known_hosts")
@@ -105,19 +110,23 @@ class HostLab:
         admin_public_key = ensure_admin_key(self.admin_key)
         addresses = self.addresses(names)
         hosts = [self.host(name) for name in names]
+        booted = set()
         for host in hosts:
             if host.is_running():
                 continue
+            booted.add(host.name)
             os.makedirs(host.folder, exist_ok=True)
             host.write_state(address=addresses[host.name])
             host.mount(image.rootfs, image.key)
             provision(host.root, host.name, addresses[host.name], self.network.prefix_length,
-                      self.admin_user, admin_public_key, addresses)
+                      self.admin_user, admin_public_key, addresses, self.services, self.ca_file)
             host.start(self.network.bridge)
             log("booting %s (%s)" % (host.name, host.address))
         for host in self.hosts_on_disk():
-            if host.is_running() and host.name not in names:
-                write_hosts_file(host.root, host.name, addresses)
+            if host.is_running() and host.name not in booted:
+                write_hosts_file(host.root, host.name, addresses, self.services)
+                if install_ca(host.root, self.ca_file, run=lambda argv, host=host: host.inside(*argv)):
+                    log("lab CA updated on %s" % host.name)
         wait_until_ready(hosts, timeout)
         self.write_client_files()
         return hosts

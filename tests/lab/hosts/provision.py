@@ -1,4 +1,5 @@
-"""What makes one overlay root a particular host: name, machine id, sshd key, address, admin key, /etc/hosts.
+"""What makes one overlay root a particular host: name, machine id, sshd key, address, admin key, /etc/hosts,
+and (when the lab has one) the lab CA in the host's system trust store.
 
 Everything is written into the host's merged root before it boots. The machine id and
 the sshd key are made once, on first setup, and kept while the host's folder lives.
@@ -12,6 +13,8 @@ import subprocess
 from tests.lab.hosts.keys import ensure_host_key
 
 NETWORK_FILE = "etc/systemd/network/10-lab.network"
+# Where a site puts its own CA on Debian; update-ca-certificates adds it to /etc/ssl/certs.
+CA_FILE = "usr/local/share/ca-certificates/datasync-lab-ca.crt"
 
 
 def _write(root, relative, text, mode=0o644):
@@ -56,20 +59,56 @@ def _authorize(root, user, public_key):
         os.chown(path, uid, gid)
 
 
-def hosts_file(hostname, addresses):
+def hosts_file(hostname, addresses, services=None):
+    """/etc/hosts: localhost, the host's own name, the other lab hosts, and services ({name: address}: the lab's
+    service names, such as services.lab on the controller's bridge address)."""
     lines = ["127.0.0.1\tlocalhost\n", "127.0.1.1\t%s\n" % hostname, "::1\tlocalhost ip6-localhost ip6-loopback\n"]
     lines += ["%s\t%s\n" % (address, name) for name, address in sorted(addresses.items()) if name != hostname]
+    lines += ["%s\t%s\n" % (address, name) for name, address in sorted((services or {}).items())]
     return "".join(lines)
 
 
-def provision(root, hostname, address, prefix_length, admin_user, admin_public_key, lab_addresses):
+def provision(root, hostname, address, prefix_length, admin_user, admin_public_key, lab_addresses, services=None,
+              ca_file=None):
     _write(root, "etc/hostname", hostname + "\n")
     _ensure_machine_id(root)
     ensure_host_key(root, hostname)
     _write(root, NETWORK_FILE, _network(address, prefix_length))
     _authorize(root, admin_user, admin_public_key)
-    write_hosts_file(root, hostname, lab_addresses)
+    write_hosts_file(root, hostname, lab_addresses, services)
+    install_ca(root, ca_file)
 
 
-def write_hosts_file(root, hostname, lab_addresses):
-    _write(root, "etc/hosts", hosts_file(hostname, lab_addresses))
+def write_hosts_file(root, hostname, lab_addresses, services=None):
+    _write(root, "etc/hosts", hosts_file(hostname, lab_addresses, services))
+
+
+def install_ca(root, ca_file, run=None):
+    """Put the lab CA into the host's system store as a site installs its own CA; True when it changed.
+
+    ca_file None removes it. run(argv) runs a command inside the host (a running host); by default
+    update-ca-certificates runs in a chroot of the (not yet booted) root.
+    """
+    target = os.path.join(root, CA_FILE)
+    wanted = None
+    if ca_file:
+        with open(ca_file, encoding="utf-8") as handle:
+            wanted = handle.read()
+    try:
+        with open(target, encoding="utf-8") as handle:
+            current = handle.read()
+    except FileNotFoundError:
+        current = None
+    if current == wanted:
+        return False
+    if wanted is None:
+        os.unlink(target)
+    else:
+        _write(root, CA_FILE, wanted)
+    command = ["update-ca-certificates", "--fresh"]
+    if run is None:
+        subprocess.run(["chroot", root, *command], check=True, capture_output=True, text=True,
+                       env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"})
+    else:
+        run(command)
+    return True

@@ -53,11 +53,12 @@ def start_repeater():
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seed", required=True)
+    parser.add_argument("--bind", action="append", default=None, help="interface address (repeatable; default 127.0.0.1)")
     args = parser.parse_args()
     with open(args.seed) as handle:
         seed = yaml.safe_load(handle) or {}
     start_repeater()
-    run(build_pvdb(seed), interfaces=["127.0.0.1"])
+    run(build_pvdb(seed), interfaces=args.bind or ["127.0.0.1"])
 
 
 if __name__ == "__main__":

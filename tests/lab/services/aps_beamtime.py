@@ -1,4 +1,4 @@
-"""APS scheduling (beam-api) emulator on 127.0.0.1:8704, HTTP Basic auth."""
+"""APS scheduling (beam-api) emulator, HTTPS on port 8704 of every lab listen address, HTTP Basic auth."""
 
 import os
 
@@ -25,5 +25,6 @@ def ready(lab):
 
 
 def endpoints(lab):
-    return {"url": _emulator.url(PORT), "credentials_file": lab.path(NAME, "credentials"),
+    return {"url": _emulator.url(PORT), "host_url": _emulator.host_url(PORT), "ca_file": lab.ca()["ca_file"],
+            "credentials_file": lab.path(NAME, "credentials"),
             "beamline": "2-BM-A,B", "admin_url": _emulator.url(PORT) + "/_lab"}

@@ -1,4 +1,4 @@
-"""APS Data Management emulator (DS + DAQ services) on 127.0.0.1:8703."""
+"""APS Data Management emulator (DS + DAQ services), HTTPS on port 8703 of every lab listen address."""
 
 import os
 
@@ -31,5 +31,6 @@ def env(lab):
 
 def endpoints(lab):
     url = _emulator.url(PORT)
-    return {"ds_url": url, "daq_url": url, "login_file": lab.path(NAME, "login"), "station": "2-BM-A,B",
+    return {"ds_url": url, "daq_url": url, "host_url": _emulator.host_url(PORT), "ca_file": lab.ca()["ca_file"],
+            "login_file": lab.path(NAME, "login"), "station": "2-BM-A,B",
             "admin_url": url + "/_lab", "state_file": lab.path(NAME, "state.json")}

@@ -1,15 +1,16 @@
-"""Globus Auth + Groups v2 + Transfer v0.10 emulator on 127.0.0.1:8701 (tests/lab/globus/)."""
+"""Globus Auth + Groups v2 + Transfer v0.10 emulator (tests/lab/globus/): HTTPS on port 8701 of every lab listen address."""
 
 import os
 
 import yaml
 
+from tests.lab.ca import DNS_NAME
 from tests.lab.supervisor import port_open
 
 NAME = "globus"
 ORDER = 40
 PORT = 8701
-URL = "http://127.0.0.1:%d/" % PORT
+URL = "https://127.0.0.1:%d/" % PORT
 SEED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "seeds", "globus-demo.yml")
 
 
@@ -35,7 +36,7 @@ def prepare(lab):
 
 def command(lab):
     return [lab.python, "-m", "tests.lab.globus.server", "--port", str(PORT), "--state-dir", lab.path("globus"),
-            "--seed", os.environ.get("GLOBUS_LAB_SEED") or SEED]
+            "--seed", os.environ.get("GLOBUS_LAB_SEED") or SEED] + lab.tls_args()
 
 
 def ready(lab):
@@ -47,6 +48,8 @@ def endpoints(lab):
     client = seed["clients"][0]
     return {
         "url": URL,
+        "host_url": "https://%s:%d/" % (DNS_NAME, PORT),
+        "ca_file": lab.ca()["ca_file"],
         "admin_url": URL + "_lab/",
         "client_id": client["id"],
         "client_secret_file": lab.path("globus", "client.secret"),

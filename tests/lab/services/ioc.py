@@ -1,4 +1,5 @@
-"""A Channel Access IOC (caproto) on 127.0.0.1:15064 (+ repeater 15065) with the TomoScan user PVs."""
+"""A Channel Access IOC (caproto) on port 15064 of every lab listen address (TCP and UDP search; repeater 15065 on
+127.0.0.1) with the TomoScan user PVs. The hosts use EPICS_CA_ADDR_LIST=10.213.0.1, EPICS_CA_AUTO_ADDR_LIST=NO."""
 
 import os
 
@@ -20,7 +21,10 @@ def prepare(lab):
 
 
 def command(lab):
-    return [lab.python, "-m", "tests.lab.ioc.server", "--seed", _seed(lab)]
+    argv = [lab.python, "-m", "tests.lab.ioc.server", "--seed", _seed(lab)]
+    for address in lab.listen_addresses():
+        argv += ["--bind", address]
+    return argv
 
 
 def env(lab):
@@ -42,4 +46,10 @@ def ready(lab):
 
 def endpoints(lab):
     return {"host": "127.0.0.1", "port": PORT, "repeater_port": REPEATER_PORT, "addr_list": "127.0.0.1",
+            "lab_host": lab.controller_address, "hosts_env": hosts_env(lab),
             "seed": _seed(lab), "prefix": "2bma:TomoScan:"}
+
+
+def hosts_env(lab):
+    """The Channel Access environment of a client on a lab host."""
+    return dict(env(lab), EPICS_CA_ADDR_LIST=lab.controller_address)

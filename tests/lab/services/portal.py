@@ -1,4 +1,4 @@
-"""Synchrotron portal emulator on 127.0.0.1:8702, plus the EPN source tree the lab sshd serves."""
+"""Synchrotron portal emulator (HTTPS, port 8702 of every lab listen address), plus the EPN source tree the lab sshd serves."""
 
 import os
 
@@ -36,6 +36,8 @@ def ready(lab):
 def endpoints(lab):
     return {
         "url": _emulator.url(PORT),
+        "host_url": _emulator.host_url(PORT),
+        "ca_file": lab.ca()["ca_file"],
         "credentials_file": lab.path("portal", "credentials.yml"),
         "equipment": [{"id": item["id"], "beamline": item["beamline"]} for item in _emulator.seed(lab, NAME)["equipment"] if item["id"] not in TEST_ONLY],
         "source_root": source_tree.source_root(lab),

@@ -1,8 +1,14 @@
-"""rsync --daemon on 127.0.0.1:44520 with auth users and a secrets file: the pool server."""
+"""rsync --daemon on port 44520 of every lab listen address with auth users and a secrets file: the pool server.
+
+rsync binds one --address per daemon, so with two listen addresses two daemons share the
+configuration under one shell (one process group: the supervisor stops them together).
+"""
 
 import os
+import shlex
 
 from tests.lab import pools
+from tests.lab.ca import DNS_NAME
 from tests.lab.supervisor import port_open
 
 NAME = "rsyncd"
@@ -23,7 +29,6 @@ def prepare(lab):
     _write_private(os.path.join(directory, "rsyncd.secrets"), "%s:%s\n" % (USER, PASSWORD))
     _write_private(os.path.join(directory, "client.password"), PASSWORD + "\n")
     lines = [
-        "pid file = %s" % os.path.join(directory, "rsyncd.pid"),
         "use chroot = no",
         "read only = yes",
         "list = yes",
@@ -47,9 +52,18 @@ def prepare(lab):
         handle.write("\n".join(lines))
 
 
-def command(lab):
-    return ["rsync", "--daemon", "--no-detach", "--address=127.0.0.1", "--port=%d" % PORT,
+def _daemon(lab, address):
+    return ["rsync", "--daemon", "--no-detach", "--address=%s" % address, "--port=%d" % PORT,
             "--config=%s" % lab.path("rsyncd", "rsyncd.conf"), "--log-file=%s" % lab.path("logs", "rsyncd-transfers.log")]
+
+
+def command(lab):
+    addresses = lab.listen_addresses()
+    if len(addresses) == 1:
+        return _daemon(lab, addresses[0])
+    script = " & ".join(shlex.join(_daemon(lab, address)) for address in addresses)
+    # When one daemon ends, end the other too, so the supervisor sees the service gone.
+    return ["bash", "-c", "%s & wait -n; kill 0" % script]
 
 
 def ready(lab):
@@ -59,6 +73,7 @@ def ready(lab):
 def endpoints(lab):
     return {
         "host": "127.0.0.1",
+        "lab_host": DNS_NAME,
         "port": PORT,
         "user": USER,
         "password_file": lab.path("rsyncd", "client.password"),

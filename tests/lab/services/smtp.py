@@ -1,4 +1,5 @@
-"""An SMTP server (aiosmtpd) on 127.0.0.1:2525 storing every message under .lab/mail/."""
+"""An SMTP server (aiosmtpd) on port 2525 of every lab listen address storing every message under .lab/mail/;
+it offers STARTTLS with the lab certificate (optional for clients)."""
 
 from tests.lab.supervisor import port_open
 
@@ -12,7 +13,7 @@ def prepare(lab):
 
 
 def command(lab):
-    return [lab.python, "-m", "tests.lab.smtp_sink", "--port", str(PORT), "--maildir", lab.path("mail")]
+    return [lab.python, "-m", "tests.lab.smtp_sink", "--port", str(PORT), "--maildir", lab.path("mail")] + lab.tls_args()
 
 
 def ready(lab):
@@ -20,4 +21,7 @@ def ready(lab):
 
 
 def endpoints(lab):
-    return {"host": "127.0.0.1", "port": PORT, "maildir": lab.path("mail")}
+    from tests.lab.ca import DNS_NAME
+
+    return {"host": "127.0.0.1", "lab_host": DNS_NAME, "port": PORT, "maildir": lab.path("mail"), "starttls": True,
+            "ca_file": lab.ca()["ca_file"]}

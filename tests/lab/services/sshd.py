@@ -1,8 +1,10 @@
-"""OpenSSH sshd on 127.0.0.1:2222: key login only, for the lab user (the synchrotron source, stand-in remote hosts)."""
+"""OpenSSH sshd on port 2222 of every lab listen address: key login only, for the lab user (the synchrotron
+source, stand-in remote hosts). known_hosts names it as 127.0.0.1, 10.213.0.1 and services.lab."""
 
 import os
 import subprocess
 
+from tests.lab.ca import DNS_NAME
 from tests.lab.supervisor import port_open
 
 NAME = "sshd"
@@ -11,7 +13,7 @@ PORT = 2222
 
 CONFIG = """\
 Port {port}
-ListenAddress 127.0.0.1
+{listen}
 HostKey {dir}/ssh_host_ed25519_key
 PidFile {dir}/sshd.pid
 AuthorizedKeysFile {dir}/authorized_keys
@@ -45,8 +47,10 @@ def prepare(lab):
         host_key = " ".join(handle.read().split()[:2])
     with open(os.path.join(keys, "known_hosts"), "w") as handle:
         handle.write("[127.0.0.1]:%d %s\n" % (PORT, host_key))
+        handle.write("[%s]:%d,[%s]:%d %s\n" % (lab.controller_address, PORT, DNS_NAME, PORT, host_key))
+    listen = "\n".join("ListenAddress %s" % address for address in lab.listen_addresses())
     with open(os.path.join(directory, "sshd_config"), "w") as handle:
-        handle.write(CONFIG.format(port=PORT, dir=directory, user=lab.user))
+        handle.write(CONFIG.format(port=PORT, dir=directory, user=lab.user, listen=listen))
     if os.geteuid() == 0:
         os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
 
@@ -62,6 +66,7 @@ def ready(lab):
 def endpoints(lab):
     return {
         "host": "127.0.0.1",
+        "lab_host": DNS_NAME,
         "port": PORT,
         "user": lab.user,
         "key_file": lab.path("keys", "lab_ed25519"),
