@@ -82,9 +82,10 @@ STAGES = [
 
 def main(selected):
     os.makedirs(OUT, exist_ok=True)
-    unknown = sorted(set(selected) - {name for name, _ in STAGES})
+    names = [stage[0] for stage in STAGES]
+    unknown = sorted(set(selected) - set(names))
     if unknown:
-        print("unknown stage(s): %s; stages: %s" % (", ".join(unknown), ", ".join(name for name, _ in STAGES)))
+        print("unknown stage(s): %s; stages: %s" % (", ".join(unknown), ", ".join(names)))
         return 2
     total = Count()
     lines = []
