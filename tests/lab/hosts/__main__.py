@@ -46,8 +46,8 @@ def main(argv=None):
             print("%-12s %-15s %s" % (name, address, state))
         if os.path.isfile(lab.image.record_path):
             record = lab.image.record()
-            print("image %s: Debian %s, built in %s s on %s" % (lab.image.key, record["suite"], record["build_seconds"],
-                                                              record["built_at"]))
+            print("image %s: Debian %s, built in %s s on %s"
+                  % (lab.image.key, record["suite"], record["build_seconds"], record["built_at"]))
         else:
             print("image %s (Debian %s) not built yet" % (lab.image.key, lab.image.suite))
     return 0

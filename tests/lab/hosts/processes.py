@@ -95,7 +95,7 @@ def command_name(pid):
 def descendant_named(pid, name, depth=3):
     """The first process called name among pid's descendants, breadth first, at most depth levels down."""
     level = [pid]
-    for _ in range(depth):
+    for _level in range(depth):
         level = [child for parent in level for child in children(parent)]
         for child in level:
             if command_name(child) == name:
