@@ -15,12 +15,15 @@ description:
     provisioned by M(sciops.datasync.globus_user_sync) (run it first; both share O(state_file)).
   - Local names come from a template on the Globus name, without C(eval) - O(name_template),
     per-pattern O(name_rules), O(name_replace), O(name_overrides). Names that are not valid group
-    names are refused by name under RV(errors).
+    names are refused by name under RV(errors). Anything outside ASCII is refused before any case change.
+    Privileged names (O(deny_names), the built-in list, every group in the host's sudoers files) are never
+    created, adopted or renamed to.
   - A gid from O(gid_min)..O(gid_max) is handed out once per Globus group id and kept in the state
     file, so a renamed Globus group keeps its gid (the local group is renamed). No hash-derived ids.
   - Membership is exact by default (members who left are removed from the local group); groups gone
-    from Globus are kept unless O(departed=remove). A subgroup that cannot be read is reported and
-    left alone; the others still sync.
+    from Globus are kept unless O(departed=remove). A subgroup that cannot be read, or whose response
+    holds no memberships list, is reported and left alone; the others still sync. More groups removed, or
+    more active users dropped from groups, than O(max_departures) allows change nothing and fail the run.
   - New groups are written in one C(systemd-sysusers) call where their names allow it, otherwise with
     C(groupadd); members are set with C(groupmod -U).
   - Executables in O(hooks_dir) run for each created, updated or removed group as C(HOOK ACTION GROUP)
@@ -98,7 +101,10 @@ options:
     choices: [keep, remove]
     default: keep
   adopt_existing:
-    description: Take over a local group of the mapped name that this module did not create.
+    description:
+      - Take over a local group of the mapped name that this module did not create.
+      - Only a group whose gid is inside C(GID_MIN)..C(GID_MAX) of C(etc/login.defs) and O(gid_min)..O(gid_max), and
+        whose name is not privileged (O(deny_names), sudoers groups); never a system group.
     type: bool
     default: false
   hooks_dir:

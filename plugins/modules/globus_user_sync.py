@@ -14,24 +14,34 @@ description:
     O(include_subgroups)) and makes each one a local account on the host, like
     C(gosync sync users).
   - Usernames are mapped without C(eval) - an override from O(username_overrides), or the Globus
-    username with an allowed identity-provider domain (O(domains)) stripped and lower-cased. The result
-    must be a valid POSIX name; every other name (leading V(-), V(/), V(..), spaces, shell characters,
-    newlines, non-ASCII, over 32 characters, a domain not on the list) is refused by name under
-    RV(errors) and the other users go on.
-  - Each identity gets a uid from O(uid_min)..O(uid_max) once; the uid is kept in O(state_file) and
-    never handed out again, even after the user departed. Two identities that map to one name - the
+    username with an allowed identity-provider domain (O(domains)) stripped and lower-cased. Anything
+    outside ASCII is refused before any case change (U+212A KELVIN SIGN would fold to V(k)), and only
+    A-Z are lower-cased. The result must be a valid POSIX name; every other name (leading V(-), V(/),
+    V(..), spaces, shell characters, newlines, non-ASCII, over 32 characters, a domain not on the list)
+    is refused by name under RV(errors) and the other users go on.
+  - Each identity gets a uid from O(uid_min)..O(uid_max) once; the uid is kept in O(state_file) and in
+    the append-only O(ids_file) and never handed out again, even after the user departed and even when
+    the state file is lost. A uid or gid that owns an entry of O(home_root) (or of the folder of any
+    home in passwd) is never handed out either. Two identities that map to one name - the
     one already provisioned keeps it, the other is refused.
   - Accounts are written with the system's own tools - C(systemd-sysusers) for batches of new users,
     C(useradd), C(usermod), C(userdel) for single changes - under O(root) (C(--root) / C(--prefix)).
   - The module only changes accounts it created. A local account of the same name that it did not
     create (C(root), a system account, a sysadmin) is reported under RV(skipped_users) and left alone
-    unless O(adopt_existing=true); C(root) is never adopted.
+    unless O(adopt_existing=true), and even then only when its uid is inside the site's range (C(UID_MIN)..C(UID_MAX)
+    of C(etc/login.defs) under O(root), intersected with O(uid_min)..O(uid_max)). Privileged names
+    (O(deny_names) and the built-in list, plus every name in the host's sudoers files) are never created nor adopted.
   - Users who left Globus (left, removed, rejected) are handled by O(departed) in O(mode=updated) and
-    O(mode=all) - locked (expired, nologin shell) by default.
+    O(mode=all) - locked (expired, nologin shell) by default; the shell the account had is recorded and
+    given back when the user returns. More departures in one run than O(max_departures) allows change
+    nothing and fail the run. A Globus response without a memberships list fails the run (it is never read
+    as "no members").
   - Executables in O(hooks_dir) (gosync's provisioner scripts) run in sorted order for each created,
     updated, locked or removed user as C(HOOK ACTION USER), never through a shell, with the account in
     environment variables (see the C(docs/gosync.md) guide). A failing hook is reported for that user
-    and retried on the next run.
+    and retried on the next run. A hook run is recorded as owed in the state before its change is made,
+    so a run killed anywhere leaves it to the next run; C(DATASYNC_CHANGE_ID) names the change.
+  - Homes are built under a temporary name in the same folder and renamed into place when complete.
   - Takes the run lock O(lock_file), shared with M(sciops.datasync.globus_group_sync). With
     O(lock_wait=false) (gosync C(--nowait)) a busy lock returns RV(skipped) with the holder's pid.
 author: sciops datasync maintainers (@sciops)
@@ -135,7 +145,10 @@ options:
     choices: [lock, keep, remove]
     default: lock
   adopt_existing:
-    description: Take over a local account of the mapped name that this module did not create (never C(root)).
+    description:
+      - Take over a local account of the mapped name that this module did not create.
+      - Only an account whose uid is inside C(UID_MIN)..C(UID_MAX) of C(etc/login.defs) and O(uid_min)..O(uid_max),
+        with a primary gid other than 0, and whose name is not privileged (O(deny_names)); never C(root) nor a system account.
     type: bool
     default: false
   hooks_dir:

@@ -324,39 +324,75 @@ class PosixAccounts:
         self._run([self.tool("groupdel")] + self._prefix_args() + ["--", name])
 
     # -- homes -----------------------------------------------------------------
-    def create_home(self, home, uid, gid, skeleton=None, mode=0o750):
-        """Create the home folder under the root from a skeleton; an existing one is left alone.
+    HOME_TEMP = ".%s.datasync-new"
 
-        Returns True when created. Nothing is followed through symlinks: the last path
-        component is made with mkdir and skeleton entries are copied with lchown.
+    def create_home(self, home, uid, gid, skeleton=None, mode=0o750):
+        """Create the home folder under the root from a skeleton; it appears complete or not at all.
+
+        The home is built under a temporary name in the same parent (``.NAME.datasync-new``, root
+        0700 until done): skeleton copied, ownership and mode set, then renamed into place. A
+        leftover temporary folder from a killed run is removed (without following links) and the
+        home is built again. An existing home is left alone, except an empty root-owned 0700
+        folder (what a run killed before this rule left behind), which is rebuilt. Returns True
+        when created. Nothing is followed through symlinks.
         """
         target = self.path(home)
-        if os.path.lexists(target):
-            return False
         parent = os.path.dirname(target)
+        temp = os.path.join(parent, self.HOME_TEMP % os.path.basename(target))
+        if os.path.lexists(target):
+            if not self._half_made(target, uid):
+                return False
+            os.rmdir(target)
         if not os.path.isdir(parent):
             os.makedirs(parent, 0o755)
-        os.mkdir(target, 0o700)
+        if os.path.islink(parent):
+            raise OSError("home parent %s is a symbolic link" % parent)
+        if os.path.lexists(temp):
+            if os.path.isdir(temp) and not os.path.islink(temp):
+                shutil.rmtree(temp)
+            else:
+                os.unlink(temp)
+        os.mkdir(temp, 0o700)
         if skeleton and os.path.isdir(skeleton):
-            for dirpath, dirnames, filenames in os.walk(skeleton):
-                rel = os.path.relpath(dirpath, skeleton)
-                dest_dir = target if rel == "." else os.path.join(target, rel)
-                for dirname in dirnames:
-                    src = os.path.join(dirpath, dirname)
-                    dst = os.path.join(dest_dir, dirname)
-                    if os.path.islink(src):
-                        os.symlink(os.readlink(src), dst)
-                    else:
-                        os.mkdir(dst, stat.S_IMODE(os.stat(src).st_mode))
-                    os.lchown(dst, uid, gid)
-                for filename in filenames:
-                    src = os.path.join(dirpath, filename)
-                    dst = os.path.join(dest_dir, filename)
-                    if os.path.islink(src):
-                        os.symlink(os.readlink(src), dst)
-                    else:
-                        shutil.copy2(src, dst)
-                    os.lchown(dst, uid, gid)
-        os.chown(target, uid, gid)
-        os.chmod(target, mode)
+            self._copy_skeleton(skeleton, temp, uid, gid)
+        os.chmod(temp, mode)
+        os.chown(temp, uid, gid)
+        if os.path.lexists(target):  # appeared meanwhile: leave it, drop ours
+            shutil.rmtree(temp)
+            return False
+        os.rename(temp, target)
         return True
+
+    @staticmethod
+    def _half_made(target, uid):
+        """An empty folder owned by root with mode 0700 for a non-root account: a home that was never finished."""
+        try:
+            info = os.lstat(target)
+        except OSError:
+            return False
+        return (uid != 0 and stat.S_ISDIR(info.st_mode) and info.st_uid == 0 and stat.S_IMODE(info.st_mode) == 0o700
+                and not os.listdir(target))
+
+    @staticmethod
+    def _copy_skeleton(skeleton, target, uid, gid):
+        for dirpath, dirnames, filenames in os.walk(skeleton):
+            rel = os.path.relpath(dirpath, skeleton)
+            dest_dir = target if rel == "." else os.path.join(target, rel)
+            for dirname in dirnames:
+                src = os.path.join(dirpath, dirname)
+                dst = os.path.join(dest_dir, dirname)
+                if os.path.islink(src):
+                    os.symlink(os.readlink(src), dst)
+                else:
+                    os.mkdir(dst, stat.S_IMODE(os.stat(src).st_mode))
+                os.lchown(dst, uid, gid)
+            for filename in filenames:
+                src = os.path.join(dirpath, filename)
+                dst = os.path.join(dest_dir, filename)
+                if os.path.islink(src):
+                    os.symlink(os.readlink(src), dst)
+                elif os.path.isfile(src):
+                    shutil.copy2(src, dst)
+                else:
+                    continue  # never a device, FIFO or socket from a skeleton
+                os.lchown(dst, uid, gid)

@@ -3,8 +3,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Identity sync: carry out a user or group plan. Private to sciops.datasync: not a public API.
 
-Accounts are changed through ``PosixAccounts``; the state is saved before accounts are
-created (write-ahead) and after the changes, and the hooks run last. In check mode the
+Accounts are changed through ``PosixAccounts``; new ids go into the id ledger, then the state
+is saved with every new account pending and every hook run owed (write-ahead), then the changes
+are made and the state saved again; the hooks run last, each success journalled at once. In check mode the
 preview functions return the same result shape without doing anything.
 """
 
@@ -15,6 +16,7 @@ import time
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.accounts import GroupSpec, UserSpec
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.hooks import group_hook_env, list_hooks, run_hooks, user_hook_env
 from ansible_collections.sciops.datasync.plugins.module_utils._globus.groups import ACTIVE
+from ansible_collections.sciops.datasync.plugins.module_utils._identity.model import add_pending_hook, drop_pending_hook, pending_hooks
 
 
 def now_iso():
@@ -46,13 +48,63 @@ def _update_user(backend, item, unlock):
         backend.modify_user(item["name"], gecos=item["changes"]["gecos"])
 
 
-def apply_user_plan(plan, state, save, backend, db, runner, hooks_dir=None, skeleton=None, create_home=True):
-    """Carry out a user plan. ``save(state)`` persists the state (write-ahead before creating)."""
+class _Hooks:
+    """The hook runs a plan owes: recorded pending before the change (write-ahead), run after the change
+    is committed, each success journalled at once (``ledger.HookJournal``) and dropped from the state."""
+
+    def __init__(self, kind, records, journal):
+        self.kind, self.records, self.journal = kind, records, journal
+        self.fresh = {}
+        self.targets = []
+
+    def owe(self, key, action):
+        record = self.records[key]
+        before = {h["change"] for h in pending_hooks(record)}
+        change = add_pending_hook(record, action)
+        if change not in before:
+            self.fresh[key] = change
+        return change
+
+    def cancel(self, key):
+        """The change ``key`` owed a hook for did not happen: forget the hook run this plan added."""
+        if key in self.fresh:
+            drop_pending_hook(self.records[key], self.fresh.pop(key))
+
+    def target(self, key):
+        if key not in self.targets:
+            self.targets.append(key)
+
+    def run(self, hooks, result, run_one):
+        """Run every pending hook of the targets in order; ``run_one(key, record, entry)`` returns None or a problem."""
+        result["hooks_run"] = 0
+        for key in self.targets:
+            record = self.records.get(key)
+            if record is None:
+                continue
+            for entry in pending_hooks(record):
+                if hooks:
+                    problem = run_one(key, record, entry)
+                    result["hooks_run"] += 1
+                    if problem:
+                        break
+                    if self.journal is not None:
+                        self.journal.record(self.kind, key, entry["change"])
+                drop_pending_hook(record, entry["change"])
+
+
+def apply_user_plan(plan, state, save, backend, db, runner, hooks_dir=None, skeleton=None, create_home=True, ledger=None, journal=None):
+    """Carry out a user plan. ``save(state)`` persists the state.
+
+    Order: new ids into ``ledger`` (fsynced), then the state with every new account pending and every
+    hook run owed (write-ahead); then the accounts and homes; the state again (commit); then the
+    hooks, each success journalled in ``journal`` at once; the state a last time.
+    """
     result = {k: [] for k in ("created", "updated", "locked", "removed", "adopted", "skipped", "errors")}
     result["skipped"] = [_public(i, "name", "uid", "globus_username", "identity_id", "reason") for i in plan["skipped"]]
     result["errors"] = [_public(i, "name", "globus_username", "identity_id", "reason") for i in plan["errors"]]
     users = state["users"]
     stamp = now_iso()
+    owed = _Hooks("u", users, journal)
 
     def remember(item, status, **extra):
         record = users.setdefault(item["identity_id"], {})
@@ -63,17 +115,38 @@ def apply_user_plan(plan, state, save, backend, db, runner, hooks_dir=None, skel
         record.update(extra)
         return record
 
+    new_ids = []
     for item in plan["create"]:
-        remember(item, "pending", allocated=users.get(item["identity_id"], {}).get("allocated") or stamp)
+        known = users.get(item["identity_id"], {})
+        if known.get("uid") != item["uid"]:
+            new_ids.append(("uid", item["uid"], item["name"], item["identity_id"]))
+            if item.get("private_group"):
+                new_ids.append(("gid", item["gid"], item["name"], item["identity_id"]))
+        remember(item, "pending", allocated=known.get("allocated") or stamp)
+        owed.owe(item["identity_id"], "created")
+    for item in plan["resume"]:
+        if not any(h["action"] == "created" for h in pending_hooks(users[item["identity_id"]])):
+            owed.owe(item["identity_id"], "created")
     for item in plan["adopt"]:
         remember(item, ACTIVE, adopted=stamp, private_group=False)
         result["adopted"].append(_public(item))
+    for item in plan["update"] + plan["unlock"]:
+        owed.owe(item["identity_id"], "updated")
+    for item in plan["lock"]:
+        record = users[item["identity_id"]]
+        if not record.get("shell_before_lock") and item.get("shell_before_lock"):
+            record["shell_before_lock"] = item["shell_before_lock"]
+        owed.owe(item["identity_id"], "locked")
+    for item in plan["remove"]:
+        if item.get("account"):
+            owed.owe(item["identity_id"], "removed")
     if plan.get("uid_next") is not None:
         state["uid_next"] = plan["uid_next"]
-    if plan["create"] or plan["adopt"]:
+    if ledger is not None and new_ids:
+        ledger.record(new_ids)
+    if any(plan[k] for k in ("create", "adopt", "resume", "update", "unlock", "lock", "remove")):
         save(state)
 
-    hook_jobs = []
     specs = [UserSpec(i["name"], i["uid"], i["gid"], i["group"], i["private_group"], i["gecos"], i["home"], i["shell"]) for i in plan["create"]]
     failures = backend.create_batch(specs, db=db) if specs else {}
     for item in plan["create"] + plan["resume"]:
@@ -87,66 +160,89 @@ def apply_user_plan(plan, state, save, backend, db, runner, hooks_dir=None, skel
                 result["errors"].append(dict(_public(item), reason="home %s: %s" % (item["home"], exc)))
         remember(item, ACTIVE, created=stamp)
         result["created"].append(_public(item))
-        hook_jobs.append(("created", item))
+        owed.target(item["identity_id"])
     for item in plan["update"] + plan["unlock"]:
         if not _attempt(result["errors"], item, (), _update_user, backend, item, item in plan["unlock"]):
+            owed.cancel(item["identity_id"])
             continue
-        remember(item, ACTIVE, updated=stamp)
+        record = remember(item, ACTIVE, updated=stamp)
+        if item in plan["unlock"]:
+            record.pop("shell_before_lock", None)
         result["updated"].append(_public(item))
-        hook_jobs.append(("updated", item))
+        owed.target(item["identity_id"])
     for item in plan["lock"]:
         if not _attempt(result["errors"], item, (), backend.lock_user, item["name"]):
+            owed.cancel(item["identity_id"])
             continue
         users[item["identity_id"]].update(status="locked", locked=stamp)
         result["locked"].append(_public(item))
-        hook_jobs.append(("locked", item))
+        owed.target(item["identity_id"])
     for item in plan["remove"]:
         if item.get("account") and not _attempt(result["errors"], item, (), backend.remove_user, item["name"]):
+            owed.cancel(item["identity_id"])
             continue
-        users[item["identity_id"]].update(status="removed", removed=stamp)
+        record = users[item["identity_id"]]
+        record.update(status="removed", removed=stamp)
         result["removed"].append(_public(item))
-        if item.get("account"):
-            hook_jobs.append(("removed", item))
+        if item.get("account") is False:  # never created: no hook is owed for it
+            for entry in pending_hooks(record):
+                drop_pending_hook(record, entry["change"])
+        else:
+            owed.target(item["identity_id"])
     for item in plan["hooks"]:
-        hook_jobs.append((item["action"], item))
-    if any(result[k] for k in ("created", "updated", "locked", "removed")):
+        owed.target(item["identity_id"])
+    if any(result[k] for k in ("created", "updated", "locked", "removed", "adopted")) or owed.fresh:
         save(state)
 
+    items = {i["identity_id"]: i for k in ("hooks", "create", "resume", "update", "unlock", "lock", "remove") for i in plan[k]}
+
+    def run_one(identity_id, record, entry):
+        item = items.get(identity_id, {})
+        env_item = dict(record, **{k: v for k, v in item.items() if v is not None and k != "shell_before_lock"})
+        env_item.update(shell=record.get("shell") if entry["action"] != "locked" else backend.nologin_shell, change=entry["change"])
+        problem = run_hooks(runner, hooks, [entry["action"], record["name"]], user_hook_env(entry["action"], env_item, backend.root))
+        if problem:
+            result["errors"].append(dict(_public(dict(record, identity_id=identity_id)), reason=problem, hook_action=entry["action"]))
+        return problem
+
     hooks = list_hooks(hooks_dir)
-    result["hooks_run"] = 0
-    if hooks and hook_jobs:
-        for action, item in hook_jobs:
-            record = users[item["identity_id"]]
-            env_item = dict(record, **{k: v for k, v in item.items() if v is not None})
-            env_item.setdefault("shell", record.get("shell"))
-            problem = run_hooks(runner, hooks, [action, item["name"]], user_hook_env(action, env_item, backend.root))
-            result["hooks_run"] += 1
-            if problem:
-                record["hooks_pending"] = action
-                result["errors"].append(dict(_public(item), reason=problem, hook_action=action))
-            else:
-                record.pop("hooks_pending", None)
+    owed.run(hooks, result, run_one)
+    if owed.targets:
         save(state)
+        if journal is not None:
+            journal.clear()
     return result
 
 
-def apply_group_plan(plan, state, save, backend, runner, hooks_dir=None):
+def apply_group_plan(plan, state, save, backend, runner, hooks_dir=None, ledger=None, journal=None):
+    """Carry out a group plan, in the order ``apply_user_plan`` uses (ledger, write-ahead, changes, commit, hooks)."""
     result = {k: [] for k in ("created", "renamed", "updated", "removed", "skipped", "errors")}
     result["skipped"] = [_public(i, "name", "gid", "globus_group", "globus_group_id", "reason") for i in plan["skipped"]]
     result["errors"] = [_public(i, "name", "globus_group", "globus_group_id", "reason") for i in plan["errors"]]
     records = state["groups"]
     stamp = now_iso()
+    owed = _Hooks("g", records, journal)
+    new_ids = []
     for item in plan["create"]:
         record = records.setdefault(item["globus_group_id"], {})
+        if record.get("gid") != item["gid"] and not item.get("adopt"):
+            new_ids.append(("gid", item["gid"], item["name"], item["globus_group_id"]))
         record.update(name=item["name"], gid=item["gid"], globus_group=item["globus_group"], status="pending",
                       adopted=bool(item.get("adopt")))
+        if not any(h["action"] == "created" for h in pending_hooks(record)):
+            owed.owe(item["globus_group_id"], "created")
+    for item in plan["rename"] + plan["members"]:
+        owed.owe(item["globus_group_id"], "updated")
+    for item in plan["remove"]:
+        owed.owe(item["globus_group_id"], "removed")
     if plan.get("gid_next") is not None:
         state["gid_next"] = plan["gid_next"]
-    if plan["create"]:
+    if ledger is not None and new_ids:
+        ledger.record(new_ids)
+    if any(plan[k] for k in ("create", "rename", "members", "remove")):
         save(state)
     new = [GroupSpec(i["name"], i["gid"], i["members"]) for i in plan["create"] if not i.get("adopt")]
     failures = backend.create_batch(groups=new) if new else {}
-    hook_jobs = []
     for item in plan["create"]:
         if item["name"] in failures:
             result["errors"].append(dict(_public(item, "name", "gid", "globus_group", "globus_group_id"), reason=failures[item["name"]]))
@@ -156,54 +252,53 @@ def apply_group_plan(plan, state, save, backend, runner, hooks_dir=None):
             continue
         records[item["globus_group_id"]].update(status=ACTIVE, created=stamp)
         result["created"].append(_public(item, "name", "gid", "globus_group", "globus_group_id", "members"))
-        hook_jobs.append(("created", item))
-    renamed = []
+        owed.target(item["globus_group_id"])
     for item in plan["rename"]:
         if not _attempt(result["errors"], item, GROUP_KEYS, backend.rename_group, item["old_name"], item["name"]):
+            owed.cancel(item["globus_group_id"])
             continue
         records[item["globus_group_id"]].update(name=item["name"], globus_group=item["globus_group"], renamed=stamp)
         result["renamed"].append(_public(item, "old_name", "name", "gid", "globus_group", "globus_group_id"))
-        renamed.append(item)
+        owed.target(item["globus_group_id"])
     for item in plan["members"]:
         if not _attempt(result["errors"], item, GROUP_KEYS, backend.set_group_members, item["name"], item["members"]):
+            if not any(r["globus_group_id"] == item["globus_group_id"] for r in result["renamed"]):
+                owed.cancel(item["globus_group_id"])
             continue
         result["updated"].append(_public(item, "name", "gid", "globus_group", "globus_group_id", "added", "removed"))
-        hook_jobs.append(("updated", item))
-    hooked = {job[1]["globus_group_id"] for job in hook_jobs}
-    for item in renamed:
-        if item["globus_group_id"] not in hooked:  # a rename alone still tells the hooks
-            hook_jobs.append(("updated", dict(item, members=None)))
+        owed.target(item["globus_group_id"])
     for item in plan["remove"]:
         if not _attempt(result["errors"], item, GROUP_KEYS, backend.remove_group, item["name"]):
+            owed.cancel(item["globus_group_id"])
             continue
         records[item["globus_group_id"]].update(status="removed", removed=stamp)
         result["removed"].append(_public(item, *GROUP_KEYS))
-        hook_jobs.append(("removed", item))
+        owed.target(item["globus_group_id"])
     for item in plan["hooks"]:
-        hook_jobs.append((item["action"], item))
-    if any(result[k] for k in ("created", "renamed", "updated", "removed")):
+        owed.target(item["globus_group_id"])
+    if any(result[k] for k in ("created", "renamed", "updated", "removed")) or owed.fresh:
         save(state)
     hooks = list_hooks(hooks_dir)
-    result["hooks_run"] = 0
-    if hooks and hook_jobs:
-        db = backend.read()
-        for action, item in hook_jobs:
-            members = item.get("members")
-            if members is None:
-                entry = db.groups.get(item["name"])
-                members = entry.members if entry else []
-            env_item = dict(item, members=members)
-            problem = run_hooks(runner, hooks, [action, item["name"]], group_hook_env(action, env_item, backend.root),
-                                stdin="".join(m + "\n" for m in members))
-            result["hooks_run"] += 1
-            record = records.get(item["globus_group_id"])
-            if problem:
-                if record is not None:
-                    record["hooks_pending"] = action
-                result["errors"].append(dict(_public(item, *GROUP_KEYS), reason=problem, hook_action=action))
-            elif record is not None:
-                record.pop("hooks_pending", None)
+    db = backend.read() if hooks and owed.targets else None
+    items = {i["globus_group_id"]: i for k in ("hooks", "create", "rename", "members", "remove") for i in plan[k]}
+
+    def run_one(group_id, record, entry):
+        item = dict(items.get(group_id, {}), name=record["name"], gid=record.get("gid"), globus_group_id=group_id,
+                    globus_group=record.get("globus_group"), change=entry["change"])
+        local = db.groups.get(record["name"]) if record.get("status") != "removed" else None
+        members = local.members if local is not None else list(item.get("members") or [])
+        item["members"] = members
+        problem = run_hooks(runner, hooks, [entry["action"], record["name"]], group_hook_env(entry["action"], item, backend.root),
+                            stdin="".join(m + "\n" for m in members))
+        if problem:
+            result["errors"].append(dict(_public(item, *GROUP_KEYS), reason=problem, hook_action=entry["action"]))
+        return problem
+
+    owed.run(hooks, result, run_one)
+    if owed.targets:
         save(state)
+        if journal is not None:
+            journal.clear()
     return result
 
 

@@ -4,7 +4,9 @@
 """Identity sync: the hook executables run after each change. Private to sciops.datasync: not a public API.
 
 Hooks (gosync's provisioner scripts) run as argv, never through a shell, with the
-account or group in DATASYNC_* environment variables.
+account or group in DATASYNC_* environment variables. ``DATASYNC_CHANGE_ID`` names the change a
+run follows: a hook killed with the sync (or whose success was not yet recorded) runs again for
+the same change id, so a hook that must not act twice can remember the ids it has seen.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ def user_hook_env(action, item, root):
         "DATASYNC_ACTION": action, "DATASYNC_USER": item["name"], "DATASYNC_UID": item["uid"], "DATASYNC_GID": item["gid"],
         "DATASYNC_HOME": item.get("home"), "DATASYNC_EMAIL": item.get("email"), "DATASYNC_FULL_NAME": item.get("full_name"),
         "DATASYNC_GLOBUS_ID": item.get("identity_id"), "DATASYNC_GLOBUS_USERNAME": item.get("globus_username"),
-        "DATASYNC_ROOT": root, "DATASYNC_PASSWD_LINE": line,
+        "DATASYNC_ROOT": root, "DATASYNC_PASSWD_LINE": line, "DATASYNC_CHANGE_ID": item.get("change"),
     }.items()}
 
 
@@ -47,7 +49,7 @@ def group_hook_env(action, item, root):
     return {k: _env_value(v) for k, v in {
         "DATASYNC_ACTION": action, "DATASYNC_GROUP": item["name"], "DATASYNC_GID": item.get("gid"),
         "DATASYNC_GLOBUS_GROUP_ID": item.get("globus_group_id"), "DATASYNC_GLOBUS_GROUP": item.get("globus_group"),
-        "DATASYNC_ROOT": root, "DATASYNC_MEMBERS": ",".join(item.get("members") or []),
+        "DATASYNC_ROOT": root, "DATASYNC_MEMBERS": ",".join(item.get("members") or []), "DATASYNC_CHANGE_ID": item.get("change"),
     }.items()}
 
 

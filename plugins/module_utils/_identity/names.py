@@ -15,8 +15,53 @@ import re
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.model import SyncError
 from ansible_collections.sciops.datasync.plugins.module_utils._core.names import path_component_problem, posix_name_problem
 
-GROUP_NAME = re.compile(r"^[A-Za-z_@][A-Za-z0-9_.@-]*$")
+GROUP_NAME = re.compile(r"[A-Za-z_@][A-Za-z0-9_.@-]*")
 _PLACEHOLDER = re.compile(r"\{(name|last|first|id)\}")
+# What a mapped name may hold *before* any case change: ASCII only, so nothing outside ASCII can
+# fold into an ASCII name ('\u212a' KELVIN SIGN lower-cases to 'k', '\u0130' to 'i' + a dot).
+USER_SOURCE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+GROUP_SOURCE = GROUP_NAME
+_ASCII_LOWER = {code: code + 32 for code in range(ord("A"), ord("Z") + 1)}
+
+# Names never created nor adopted, as users or groups: accounts and groups that hold or grant
+# privilege on a Debian/Ubuntu/RHEL host (root, sudo/admin/wheel, log readers, device and
+# container groups, system daemons). Globs are matched with fnmatchcase on the ASCII name.
+# Every group named in the host's sudoers files is added at run time (``policy.sudoers_names``).
+DEFAULT_DENIED_NAMES = (
+    "root", "toor", "admin", "administrator", "administrators", "wheel", "sudo", "sudoers", "adm", "staff", "operator",
+    "docker", "lxd", "lxc", "incus", "incus-admin", "podman", "libvirt", "libvirt-qemu", "kvm", "disk", "shadow", "kmem",
+    "tty", "utmp", "sys", "bin", "daemon", "nobody", "nogroup", "nfsnobody", "lpadmin", "sambashare", "netdev", "plugdev",
+    "dialout", "cdrom", "floppy", "tape", "audio", "video", "render", "input", "sgx", "uucp", "lp", "mail", "news",
+    "proxy", "backup", "list", "irc", "gnats", "games", "man", "www-data", "messagebus", "polkitd", "sssd", "ssh", "sshd",
+    "ssl-cert", "crontab", "syslog", "postfix", "postdrop", "dip", "src", "voice", "fax", "users", "ftp", "sync",
+    "shutdown", "halt", "systemd-*", "_*", "polkit*", "ansible*", "datasync*",
+)
+
+
+def ascii_lower(text):
+    """``text`` with only A-Z lower-cased: no character outside ASCII ever folds into an ASCII one."""
+    return text.translate(_ASCII_LOWER)
+
+
+def source_problem(name, pattern, what):
+    """Why ``name`` (before any case change) holds something outside the allowed ASCII set, or None."""
+    if not isinstance(name, str) or not name:
+        return "%s %r is empty" % (what, name)
+    if not name.isascii():
+        return "%s %r holds characters outside ASCII" % (what, name)
+    if not pattern.fullmatch(name):
+        return "%s %r holds characters outside the allowed set" % (what, name)
+    return None
+
+
+def name_denied(name, denied):
+    """The entry of ``denied`` (names and globs) that ``name`` matches, or None."""
+    low = ascii_lower(name)
+    for entry in denied:
+        entry = ascii_lower(entry)
+        if entry == low or (any(ch in entry for ch in "*?[") and fnmatch.fnmatchcase(low, entry)):
+            return entry
+    return None
 
 
 def user_name_problem(name):
@@ -34,15 +79,21 @@ def group_name_problem(name, what="local group name"):
         return problem
     if len(name) > 32:
         return "%s %r is longer than 32 characters" % (what, name)
-    if not GROUP_NAME.match(name):
+    if not GROUP_NAME.fullmatch(name):
         return "%s %r may only hold letters, digits, '_', '-', '.', '@' and not start with a digit" % (what, name)
     return None
 
 
-def _checked(local, lowercase, problem_of, what, source):
-    """(local, None) when the mapped name (lower-cased when ``lowercase``) passes ``problem_of``, else (None, reason)."""
+def _checked(local, lowercase, problem_of, what, source, allowed=USER_SOURCE):
+    """(local, None) when the mapped name (lower-cased when ``lowercase``) passes ``problem_of``, else (None, reason).
+
+    The name is checked against the ``allowed`` ASCII set before any case change, and only A-Z
+    are lower-cased (``ascii_lower``)."""
+    problem = source_problem(local, allowed, "local name")
+    if problem:
+        return None, "%s %r is refused: %s" % (what, source, problem)
     if lowercase:
-        local = local.lower()
+        local = ascii_lower(local)
     problem = problem_of(local)
     if problem:
         return None, "%s %r is refused: %s" % (what, source, problem)
@@ -58,21 +109,25 @@ class UsernameRules:
     """
 
     def __init__(self, domains=(), overrides=None, lowercase=True):
-        self.domains = {d.lower() for d in domains}
-        self.overrides = {str(k).lower(): v for k, v in (overrides or {}).items()}
+        self.domains = {ascii_lower(d) for d in domains}
+        self.overrides = {ascii_lower(str(k)): v for k, v in (overrides or {}).items()}
         self.lowercase = lowercase
 
     def map(self, username, identity_id=None):
-        """Return (local_name, None) or (None, reason)."""
+        """Return (local_name, None) or (None, reason).
+
+        Only ASCII letters are case-folded (overrides, domains, the name): a username holding
+        anything outside ASCII never matches an override or a domain and is refused unless an
+        override names it exactly."""
         if not isinstance(username, str) or not username:
             return None, "Globus username %r is empty" % (username,)
-        override = self.overrides.get(username.lower()) or (identity_id and self.overrides.get(str(identity_id).lower()))
+        override = self.overrides.get(ascii_lower(username)) or (identity_id and self.overrides.get(ascii_lower(str(identity_id))))
         if override:
             return (None, user_name_problem(override)) if user_name_problem(override) else (override, None)
         if "@" not in username:
             return None, "Globus username %r has no identity-provider domain" % username
         local, domain = username.rsplit("@", 1)
-        if domain.lower() not in self.domains:
+        if not domain.isascii() or ascii_lower(domain) not in self.domains:
             return None, "Globus username %r: domain %r is not on the allowed list" % (username, domain)
         return _checked(local, self.lowercase, user_name_problem, "Globus username", username)
 
@@ -80,12 +135,12 @@ class UsernameRules:
 def _pattern_matches(pattern, text):
     if len(pattern) >= 2 and pattern.startswith("/") and pattern.endswith("/"):
         try:
-            return re.search(pattern[1:-1], text, re.IGNORECASE) is not None
+            return re.search(pattern[1:-1], text, re.IGNORECASE | re.ASCII) is not None
         except re.error:
             return False
     if any(ch in pattern for ch in "*?["):
-        return fnmatch.fnmatchcase(text.lower(), pattern.lower())
-    return pattern.lower() == text.lower()
+        return fnmatch.fnmatchcase(ascii_lower(text), ascii_lower(pattern))
+    return ascii_lower(pattern) == ascii_lower(text)
 
 
 def pattern_problem(pattern):
@@ -125,10 +180,10 @@ class GroupNameRules:
         self.rules = list(rules or [])
         self.replace = dict(replace if replace is not None else {".": "-"})
         self.lowercase = lowercase
-        self.overrides = {str(k).lower(): v for k, v in (overrides or {}).items()}
+        self.overrides = {ascii_lower(str(k)): v for k, v in (overrides or {}).items()}
 
     def map(self, globus_name, group_id=""):
-        override = self.overrides.get(str(globus_name).lower()) or self.overrides.get(str(group_id).lower())
+        override = self.overrides.get(ascii_lower(str(globus_name))) or self.overrides.get(ascii_lower(str(group_id)))
         if override:
             problem = group_name_problem(override)
             return (None, problem) if problem else (override, None)
@@ -145,7 +200,7 @@ class GroupNameRules:
         local = _PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
         for old, new in self.replace.items():
             local = local.replace(old, new)
-        return _checked(local, self.lowercase, group_name_problem, "Globus group", globus_name)
+        return _checked(local, self.lowercase, group_name_problem, "Globus group", globus_name, GROUP_SOURCE)
 
 
 def allocate_id(low, high, taken, start=None):

@@ -17,11 +17,39 @@ from typing import Any, List, Optional, Set, Tuple
 
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.accounts import GroupEntry, PasswdEntry, clean_gecos, group_line, passwd_line
 from ansible_collections.sciops.datasync.plugins.module_utils._globus.groups import ACTIVE, GlobusGroupDoc, Member
-from ansible_collections.sciops.datasync.plugins.module_utils._identity.model import state_gids, state_uids
-from ansible_collections.sciops.datasync.plugins.module_utils._identity.names import allocate_id, group_selected
+from ansible_collections.sciops.datasync.plugins.module_utils._identity.model import pending_hooks, state_gids, state_uids
+from ansible_collections.sciops.datasync.plugins.module_utils._identity.names import (
+    DEFAULT_DENIED_NAMES, allocate_id, ascii_lower, group_selected, name_denied)
 
 CLIENT_DOMAIN = "@clients.auth.globus.org"
-NEVER_ADOPTED = frozenset(["root"])
+DEFAULT_MAX_DEPARTURES = {"count": 10, "percent": 10}
+
+
+@dataclass(frozen=True)
+class Reserved:
+    """Ids never handed out although no account holds them: owners of existing homes and every id
+    ever recorded in the id ledger (``ledger.IdLedger``), which survives the loss of the state."""
+
+    uids: frozenset = frozenset()
+    gids: frozenset = frozenset()
+
+
+def departure_limit(limits, provisioned):
+    """How many departures one run may apply: at most ``count`` and at most ``percent`` % of the
+    ``provisioned`` records, but always at least one (one departure is never a mass departure)."""
+    limits = dict(DEFAULT_MAX_DEPARTURES, **{k: v for k, v in (limits or {}).items() if v is not None})
+    return max(1, min(int(limits["count"]), int(provisioned * float(limits["percent"]) / 100.0)))
+
+
+def departure_problem(what, departing, provisioned, limits, hint):
+    """None, or why ``departing`` departures out of ``provisioned`` are too many to apply (the run must stop)."""
+    limit = departure_limit(limits, provisioned)
+    if departing <= limit:
+        return None
+    limits = dict(DEFAULT_MAX_DEPARTURES, **{k: v for k, v in (limits or {}).items() if v is not None})
+    return ("refusing %d %s out of %d (max_departures: count %s, percent %s allows %d): nothing was changed. If Globus is "
+            "right, raise max_departures for one run or name the accounts with 'only'; if not, check the app's role in the "
+            "group and the Globus response" % (departing, what, provisioned, limits["count"], limits["percent"], limit, hint))
 
 
 class _Union:
@@ -43,7 +71,9 @@ def fingerprint(member):
 class UserOptions:
     """How local accounts are made: the uid range, primary group (None: a private group each),
     home root and shell, what happens to departed members (keep, lock, remove), and
-    whether a local account of the same name is adopted."""
+    whether a local account of the same name is adopted (only with a uid in ``adopt_uids``, the site's
+    login.defs range intersected with uid_min..uid_max); ``denied`` names and globs are never
+    created nor adopted; ``max_departures`` bounds the departures one run applies."""
 
     uid_min: int
     uid_max: int
@@ -52,6 +82,9 @@ class UserOptions:
     shell: str
     departed: str
     adopt_existing: bool
+    denied: Tuple[str, ...] = DEFAULT_DENIED_NAMES
+    adopt_uids: Optional[Tuple[int, int]] = None
+    max_departures: Any = None
 
 
 @dataclass(frozen=True)
@@ -100,22 +133,29 @@ def _who(member):
 def _selected(only, local, member):
     if not only:
         return True
-    keys = {o.lower() for o in only}
-    return (local or "").lower() in keys or (member.username or "").lower() in keys or member.identity_id.lower() in keys
+    keys = {ascii_lower(o) for o in only}
+    return ascii_lower(local or "") in keys or ascii_lower(member.username or "") in keys or ascii_lower(member.identity_id) in keys
 
 
-def plan_users(members, state, db, settings):
+def _in(value, bounds):
+    return bounds is None or bounds[0] <= value <= bounds[1]
+
+
+def plan_users(members, state, db, settings, reserved=None):
     """Compute what to do with local users. Pure: reads its arguments, returns a plan dict.
 
     ``members`` are the active Globus members (Member tuples); ``settings`` is a
-    ``UserPlanSettings``.
+    ``UserPlanSettings``; ``reserved`` (``Reserved``) ids are never handed out. ``plan["refused"]``
+    is set when more users would depart than ``max_departures`` allows: the caller must apply nothing.
     """
     plan = {"create": [], "update": [], "lock": [], "unlock": [], "remove": [], "adopt": [], "resume": [],
-            "hooks": [], "skipped": [], "errors": []}
+            "hooks": [], "skipped": [], "errors": [], "refused": None}
     users = state["users"]
     only, absent = settings.only, settings.absent
+    reserved = reserved or Reserved()
     name_owner = {r["name"]: iid for iid, r in users.items()}
-    ids = _UserIds(set(db.uids) | state_uids(state), set(db.gids) | state_gids(state), state.get("uid_next"))
+    ids = _UserIds(set(db.uids) | state_uids(state) | set(reserved.uids), set(db.gids) | state_gids(state) | set(reserved.gids),
+                   state.get("uid_next"))
     active_ids = set()
     by_name = {}
     for member in sorted(members, key=lambda m: (m.username or "", m.identity_id)):
@@ -127,7 +167,7 @@ def plan_users(members, state, db, settings):
         if not _selected(only, local, member):
             active_ids.add(member.identity_id)
             continue
-        if record is None and (member.username or "").lower().endswith(CLIENT_DOMAIN):
+        if record is None and ascii_lower(member.username or "").endswith(CLIENT_DOMAIN):
             plan["skipped"].append(dict(_who(member), reason="%s is a Globus app (client), not a person" % member.username))
             continue
         if problem:
@@ -157,13 +197,18 @@ def plan_users(members, state, db, settings):
         for identity_id in sorted(users, key=lambda i: users[i]["name"]):
             record = users[identity_id]
             if absent:
-                if not only or record["name"].lower() not in {o.lower() for o in only}:
+                if not only or ascii_lower(record["name"]) not in {ascii_lower(o) for o in only}:
                     continue
             elif identity_id in active_ids or not settings.complete:
                 continue
-            elif only and record["name"].lower() not in {o.lower() for o in only}:
+            elif only and ascii_lower(record["name"]) not in {ascii_lower(o) for o in only}:
                 continue
             _plan_departed(plan, identity_id, record, db, "remove" if absent else settings.options.departed)
+    departing = len(plan["lock"]) + len([i for i in plan["remove"] if i.get("account") is True])
+    if not absent and not only:
+        provisioned = len([r for r in users.values() if r.get("status") in (ACTIVE, "locked")])
+        plan["refused"] = departure_problem("user departures (lock/remove)", departing, provisioned, settings.options.max_departures,
+                                            "gosync_max_departures")
     plan["uid_next"] = ids.next_uid
     return plan
 
@@ -191,14 +236,21 @@ def _plan_one_user(plan, claim, db, settings, ids):
 
 def _plan_new_user(plan, claim, entry, db, options, ids):
     member, local = claim.member, claim.local
-    if local in NEVER_ADOPTED:
+    denied = name_denied(local, options.denied)
+    if denied:
         plan["skipped"].append(_item(member, local, uid=entry.uid if entry else None,
-                                     reason="%r is a reserved system name; never created nor adopted" % local))
+                                     reason="%r is a privileged or reserved name (%s); never created nor adopted" % (local, denied)))
         return
     if entry is not None:
-        if options.adopt_existing and entry.uid != 0:
+        adopt_range = _intersect(options.adopt_uids, (options.uid_min, options.uid_max))
+        if options.adopt_existing and entry.uid != 0 and entry.gid != 0 and _in(entry.uid, adopt_range):
             plan["adopt"].append(_item(member, local, uid=entry.uid, gid=entry.gid, home=entry.home, gecos=entry.gecos,
-                                       fingerprint=fingerprint(member), full_name=member.full_name, email=member.email))
+                                       shell=entry.shell, fingerprint=fingerprint(member), full_name=member.full_name,
+                                       email=member.email))
+        elif options.adopt_existing:
+            plan["skipped"].append(_item(member, local, uid=entry.uid, reason="a local account %r (uid %d, gid %d) exists outside the "
+                                         "site's uid range %d..%d (login.defs and uid_min/uid_max); a system account is never "
+                                         "adopted" % ((local, entry.uid, entry.gid) + tuple(adopt_range or (0, -1)))))
         else:
             plan["skipped"].append(_item(member, local, uid=entry.uid, reason="a local account %r (uid %d) exists that this module did not "
                                          "create; it is not adopted (adopt_existing)" % (local, entry.uid)))
@@ -257,15 +309,15 @@ def _plan_known_user(plan, claim, entry, db, settings):
                                     full_name=member.full_name, email=member.email))
         return
     if settings.mode not in ("updated", "all"):
-        if record.get("hooks_pending"):
-            plan["hooks"].append(_item(member, local, record, action=record["hooks_pending"], home=entry.home,
-                                       full_name=member.full_name, email=member.email))
+        if pending_hooks(record):
+            plan["hooks"].append(_item(member, local, record, home=entry.home, full_name=member.full_name, email=member.email))
         return
     changes = {}
     if entry.gecos != gecos:
         changes["gecos"] = gecos
     if status == "locked":
-        plan["unlock"].append(_item(member, local, record, shell=record.get("shell") or options.shell, gecos=gecos,
+        shell = record.get("shell_before_lock") or record.get("shell") or options.shell
+        plan["unlock"].append(_item(member, local, record, shell=shell, gecos=gecos,
                                     before=passwd_line(entry), fingerprint=fingerprint(member), home=entry.home,
                                     full_name=member.full_name, email=member.email, changes=changes))
         return
@@ -274,9 +326,8 @@ def _plan_known_user(plan, claim, entry, db, settings):
         plan["update"].append(_item(member, local, record, changes=changes, before=passwd_line(entry), after=passwd_line(after),
                                     fingerprint=fingerprint(member), home=entry.home, full_name=member.full_name,
                                     email=member.email))
-    elif record.get("hooks_pending"):
-        plan["hooks"].append(_item(member, local, record, action=record["hooks_pending"], home=entry.home,
-                                   full_name=member.full_name, email=member.email))
+    elif pending_hooks(record):
+        plan["hooks"].append(_item(member, local, record, home=entry.home, full_name=member.full_name, email=member.email))
 
 
 def _plan_departed(plan, identity_id, record, db, departed):
@@ -284,17 +335,31 @@ def _plan_departed(plan, identity_id, record, db, departed):
     entry = db.users.get(record["name"])
     who = {"globus_username": record.get("globus_username"), "identity_id": identity_id, "name": record["name"],
            "uid": record["uid"], "gid": record["gid"]}
+    actions = [h["action"] for h in pending_hooks(record)]
     if status == "removed" or departed == "keep":
+        if actions:
+            plan["hooks"].append(dict(who, home=record.get("home")))
         return
     if entry is None or entry.uid != record["uid"]:
         if status == "pending":
             plan["remove"].append(dict(who, account=False))
+        elif entry is None and "removed" in actions:  # killed after userdel, before the state said so
+            plan["remove"].append(dict(who, account=None, home=record.get("home")))
         return
     if departed == "remove":
-        plan["remove"].append(dict(who, account=True, before=passwd_line(entry)))
+        plan["remove"].append(dict(who, account=True, before=passwd_line(entry), home=entry.home))
     elif status != "locked" or not db.user_locked(record["name"]):
         plan["lock"].append(dict(who, before=passwd_line(entry), home=entry.home, full_name=record.get("full_name"),
-                                 email=record.get("email")))
+                                 email=record.get("email"), shell_before_lock=entry.shell))
+    elif actions:
+        plan["hooks"].append(dict(who, home=entry.home))
+
+
+def _intersect(first, second):
+    if first is None:
+        return second
+    low, high = max(first[0], second[0]), min(first[1], second[1])
+    return (low, high) if low <= high else (1, 0)
 
 
 def user_plan_changed(plan):
@@ -336,6 +401,9 @@ class GroupOptions:
     membership: str
     departed: str
     adopt_existing: bool
+    denied: Tuple[str, ...] = DEFAULT_DENIED_NAMES
+    adopt_gids: Optional[Tuple[int, int]] = None
+    max_departures: Any = None
 
 
 @dataclass(frozen=True)
@@ -371,19 +439,22 @@ class _GroupIds:
     next_gid: Optional[int]
 
 
-def plan_groups(groups, failed, state, db, settings):
+def plan_groups(groups, failed, state, db, settings, reserved=None):
     """Globus subgroups -> local groups. ``groups`` are GlobusGroupDoc with active members;
-    ``settings`` is a ``GroupPlanSettings``.
+    ``settings`` is a ``GroupPlanSettings``; ``reserved`` (``Reserved``) ids are never handed out.
 
     ``failed`` maps Globus group ids that could not be read to a reason: they are
-    reported and left alone (never treated as gone).
+    reported and left alone (never treated as gone). ``plan["refused"]`` is set when more groups
+    would be removed, or more active users dropped from groups, than ``max_departures`` allows.
     """
-    plan = {"create": [], "rename": [], "members": [], "remove": [], "skipped": [], "errors": [], "hooks": []}
+    plan = {"create": [], "rename": [], "members": [], "remove": [], "skipped": [], "errors": [], "hooks": [], "refused": None}
     local_user = {iid: r["name"] for iid, r in state["users"].items()
                   if r.get("status") == ACTIVE and r["name"] in db.users and db.users[r["name"]].uid == r["uid"]}
     records = state["groups"]
+    reserved = reserved or Reserved()
     name_owner = {r["name"]: gid for gid, r in records.items()}
-    ids = _GroupIds(set(db.gids) | state_gids(state) | set(db.uids) | state_uids(state), state.get("gid_next"))
+    ids = _GroupIds(set(db.gids) | state_gids(state) | set(db.uids) | state_uids(state) | set(reserved.uids) | set(reserved.gids),
+                    state.get("gid_next"))
     seen = set()
     claims = {}
     for group_id, reason in sorted(failed.items()):
@@ -421,6 +492,21 @@ def plan_groups(groups, failed, state, db, settings):
             if entry is not None and entry.gid == record["gid"]:
                 plan["remove"].append({"globus_group_id": group_id, "name": record["name"], "gid": record["gid"],
                                        "members": entry.members, "before": group_line(entry)})
+    for group_id in sorted(records):
+        if pending_hooks(records[group_id]) and not any(i["globus_group_id"] == group_id for key in ("create", "rename", "members", "remove",
+                                                                                                        "hooks") for i in plan[key]):
+            record = records[group_id]
+            plan["hooks"].append({"globus_group_id": group_id, "name": record["name"], "gid": record.get("gid"),
+                                  "globus_group": record.get("globus_group")})
+    provisioned = len([r for r in records.values() if r.get("status") != "removed"])
+    plan["refused"] = departure_problem("local groups removed", len(plan["remove"]), provisioned, settings.options.max_departures,
+                                        "gosync_max_departures")
+    active_names = set(local_user.values())
+    dropped = sum(len([m for m in item["removed"] if m in active_names]) for item in plan["members"])
+    memberships = sum(len(db.groups[r["name"]].members) for r in records.values()
+                      if r.get("status") == ACTIVE and r["name"] in db.groups and db.groups[r["name"]].gid == r["gid"])
+    plan["refused"] = plan["refused"] or departure_problem(
+        "active users dropped from their groups", dropped, memberships, settings.options.max_departures, "gosync_max_departures")
     plan["gid_next"] = ids.next_gid
     return plan
 
@@ -432,8 +518,19 @@ def _plan_one_group(plan, claim, db, options, ids):
         if owner is not None:
             plan["errors"].append(dict(base, reason="local group %r is already provisioned for another Globus group" % local))
             return
+        denied = name_denied(local, options.denied)
+        if denied:
+            plan["skipped"].append(dict(base, reason="%r is a privileged or reserved group name (%s); never created nor adopted"
+                                        % (local, denied)))
+            return
         entry = db.groups.get(local)
         if entry is not None:
+            adopt_range = _intersect(options.adopt_gids, (options.gid_min, options.gid_max))
+            if options.adopt_existing and entry.gid != 0 and not _in(entry.gid, adopt_range):
+                plan["skipped"].append(dict(base, gid=entry.gid, reason="a local group %r (gid %d) exists outside the site's gid range "
+                                            "%d..%d (login.defs and gid_min/gid_max); a system group is never adopted"
+                                            % ((local, entry.gid) + tuple(adopt_range))))
+                return
             if not options.adopt_existing or entry.gid == 0:
                 plan["skipped"].append(dict(base, gid=entry.gid, reason="a local group %r (gid %d) exists that this module did not create; "
                                             "it is not adopted (adopt_existing)" % (local, entry.gid)))
@@ -464,6 +561,11 @@ def _plan_one_group(plan, claim, db, options, ids):
             plan["create"].append(dict(base, members=members, resume=record.get("status") == "pending"))
             return
     if record["name"] != local:
+        denied = name_denied(local, options.denied)
+        if denied:
+            plan["errors"].append(dict(base, reason="cannot rename %r to %r: a privileged or reserved group name (%s)"
+                                       % (record["name"], local, denied)))
+            return
         if local in db.groups:
             plan["errors"].append(dict(base, reason="cannot rename %r to %r: a local group %r exists" % (record["name"], local, local)))
             return
@@ -474,8 +576,8 @@ def _plan_one_group(plan, claim, db, options, ids):
         plan["create"].append(dict(base, members=members, resume=True))
         return
     _plan_members(plan, base, current, members, options)
-    if record.get("hooks_pending") and not any(i["globus_group_id"] == doc.id for i in plan["members"] + plan["rename"]):
-        plan["hooks"].append(dict(base, action=record["hooks_pending"], members=members))
+    if pending_hooks(record) and not any(i["globus_group_id"] == doc.id for i in plan["members"] + plan["rename"]):
+        plan["hooks"].append(dict(base, members=members))
 
 
 def _plan_members(plan, base, entry, members, options):

@@ -19,12 +19,15 @@ from ansible_collections.sciops.datasync.plugins.module_utils._globus.errors imp
 from ansible_collections.sciops.datasync.plugins.module_utils._globus.groups import ACTIVE, Member, fetch_group_tree, get_group_doc, to_group_doc
 from ansible_collections.sciops.datasync.plugins.module_utils._core.results import itemized
 from ansible_collections.sciops.datasync.plugins.module_utils._globus.identities import identities_by_id
-from ansible_collections.sciops.datasync.plugins.module_utils._identity.model import STATE_SCHEMA, STATE_VERSION, empty_state
-from ansible_collections.sciops.datasync.plugins.module_utils._identity.names import GroupNameRules, UsernameRules, pattern_problem
+from ansible_collections.sciops.datasync.plugins.module_utils._identity.ledger import HookJournal, IdLedger, LedgerError
+from ansible_collections.sciops.datasync.plugins.module_utils._identity.model import (
+    STATE_SCHEMA, STATE_VERSION, drop_pending_hook, empty_state, state_gids, state_uids)
+from ansible_collections.sciops.datasync.plugins.module_utils._identity.names import DEFAULT_DENIED_NAMES, GroupNameRules, UsernameRules, pattern_problem
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.plan import (
-    GroupOptions, GroupPlanSettings, UserOptions, UserPlanSettings, group_plan_changed, group_plan_diff, plan_groups, plan_users,
+    GroupOptions, GroupPlanSettings, Reserved, UserOptions, UserPlanSettings, group_plan_changed, group_plan_diff, plan_groups, plan_users,
     user_plan_changed, user_plan_diff,
 )
+from ansible_collections.sciops.datasync.plugins.module_utils._identity.policy import PolicyError, home_owners, login_defs, sudoers_names
 
 STATE_DIR = "var/lib/sciops-datasync"
 
@@ -41,6 +44,12 @@ def identity_sync_argument_spec():
         lock_wait=dict(type="bool", default=True),
         lock_timeout=dict(type="int", default=3600),
         concurrency=dict(type="int", default=16),
+        deny_names=dict(type="list", elements="str", default=[]),
+        max_departures=dict(type="dict", apply_defaults=True, options=dict(
+            count=dict(type="int", default=10),
+            percent=dict(type="int", default=10),
+        )),
+        ids_file=dict(type="path"),
     )
 
 
@@ -49,6 +58,65 @@ def default_paths(params):
     state_file = params.get("state_file") or os.path.join(root, STATE_DIR, "identity_sync.json")
     lock_file = params.get("lock_file") or os.path.join(root, STATE_DIR, "identity_sync.lock")
     return root, state_file, lock_file
+
+
+def side_files(params, state_file):
+    """The id ledger (``ids_file``, default ``identity_sync.ids`` next to the state) and the hook journal."""
+    base = os.path.splitext(state_file)[0]
+    return IdLedger(params.get("ids_file") or base + ".ids"), HookJournal(base + ".hooks-done")
+
+
+def _check_common(module):
+    limits = module.params["max_departures"] or {}
+    if (limits.get("count") or 0) < 0 or not 0 <= (limits.get("percent") or 0) <= 100:
+        module.fail_json(msg="max_departures: count must be at least 0 and percent within 0..100")
+
+
+def _host_policy(module, root):
+    """(denied names, login.defs) of the target root; an unreadable sudoers file stops the run."""
+    try:
+        sudoers = sudoers_names(root)
+        defs = login_defs(root)
+    except PolicyError as exc:
+        module.fail_json(msg="cannot read the host's privilege policy safely: %s; nothing was changed" % exc)
+    denied = tuple(DEFAULT_DENIED_NAMES) + tuple(module.params["deny_names"] or ()) + tuple(sorted(sudoers))
+    return denied, defs
+
+
+def _reconcile(module, statefile, state, ledger, journal):
+    """Fold finished hook runs from the journal into the state, and copy the state's ids into the ledger
+    (a state older than the ledger). Returns the ledger's (uids, gids)."""
+    try:
+        done = journal.done()
+        for kind, key, change in done:
+            record = state["users" if kind == "u" else "groups"].get(key)
+            if record is not None:
+                drop_pending_hook(record, change)
+        uids, gids = ledger.read()
+        missing = [("uid", r["uid"], r["name"], k) for k, r in state["users"].items() if r.get("uid") is not None and r["uid"] not in uids]
+        missing += [("gid", g, "-", "-") for g in sorted(state_gids(state) - gids)]
+        if not module.check_mode:
+            if done:
+                statefile.save(state)
+                journal.clear()
+            ledger.record(missing)
+    except (LedgerError, OSError) as exc:
+        module.fail_json(msg="identity sync ledger: %s" % exc)
+    return uids | state_uids(state), gids | state_gids(state)
+
+
+def _reserved(root, home_root, db, ledger_ids):
+    folders = [home_root] + [os.path.dirname(e.home.rstrip("/")) for e in db.users.values() if e.home.startswith("/")]
+    uids, gids = home_owners(root, folders)
+    return Reserved(frozenset((uids | ledger_ids[0]) - {0}), frozenset((gids | ledger_ids[1]) - {0}))
+
+
+def _without_memberships(docs, failed):
+    """Subgroups whose response holds no memberships list are failed reads, never groups without members."""
+    for group_id in sorted(docs):
+        if not isinstance(docs[group_id].get("memberships"), list):
+            failed[group_id] = "Globus returned no memberships list for this group (is the app still its manager?); not judged"
+            del docs[group_id]
 
 
 def _load_state(module, path):
@@ -82,15 +150,20 @@ def run_user_sync_module(module):
         module.fail_json(msg="state=absent removes the users named in 'only'; 'only' is empty")
     if params["uid_min"] > params["uid_max"] or params["uid_min"] < 1:
         module.fail_json(msg="uid_min must be at least 1 and not above uid_max")
+    _check_common(module)
     rules = UsernameRules(params["domains"], params["username_overrides"], params["lowercase"])
+    denied, defs = _host_policy(module, root)
     options = UserOptions(params["uid_min"], params["uid_max"], params["primary_group"], params["home_root"], params["shell"],
-                          params["departed"], params["adopt_existing"])
+                          params["departed"], params["adopt_existing"], denied, (defs["UID_MIN"], defs["UID_MAX"]),
+                          params["max_departures"])
 
     def body(lock):
         from ansible_collections.sciops.datasync.plugins.module_utils._identity.accounts import PosixAccounts  # pylint: disable=import-outside-toplevel
         from ansible_collections.sciops.datasync.plugins.module_utils._core.runner import CommandRunner  # pylint: disable=import-outside-toplevel
 
         statefile, state = _load_state(module, state_file)
+        ledger, journal = side_files(params, state_file)
+        ledger_ids = _reconcile(module, statefile, state, ledger, journal)
         groups_client, auth_client = clients.groups_client(module), clients.auth_client(module)
         failed = {}
         try:
@@ -100,6 +173,10 @@ def run_user_sync_module(module):
                 root_doc, docs = get_group_doc(groups_client, params["root_group"]), {}
         except Exception as exc:  # pylint: disable=broad-except
             fail_globus(module, exc, "cannot read Globus group %s" % params["root_group"])  # re-raises any other error
+        if not isinstance(root_doc.get("memberships"), list):
+            module.fail_json(msg="Globus returned group %s without a memberships list (has the app lost its manager or admin role?); "
+                             "that is not 'no members': nothing was changed" % params["root_group"])
+        _without_memberships(docs, failed)
         memberships = {}
         for doc in [root_doc] + [docs[k] for k in sorted(docs)]:
             for m in doc.get("memberships") or []:
@@ -126,14 +203,19 @@ def run_user_sync_module(module):
         db = backend.read()
         settings = UserPlanSettings(rules, options, params["mode"], tuple(params["only"] or ()), params["force"],
                                     complete=not failed, absent=params["state"] == "absent")
-        plan = plan_users(members, state, db, settings)
+        plan = plan_users(members, state, db, settings, _reserved(root, params["home_root"], db, ledger_ids))
+        if plan["refused"]:
+            module.fail_json(msg=plan["refused"], departures=len(plan["lock"]) + len(plan["remove"]), members=len(members))
         diff = user_plan_diff(plan)
         if module.check_mode:
             result = preview_user_plan(plan)
             changed = user_plan_changed(plan)
         else:
-            result = apply_user_plan(plan, state, statefile.save, backend, db, runner, params["hooks_dir"], params["skeleton"],
-                                     params["create_home"])
+            try:
+                result = apply_user_plan(plan, state, statefile.save, backend, db, runner, params["hooks_dir"], params["skeleton"],
+                                         params["create_home"], ledger, journal)
+            except LedgerError as exc:
+                module.fail_json(msg="identity sync ledger: %s" % exc)
             changed = any(result[k] for k in ("created", "updated", "locked", "removed", "adopted")) or result["hooks_run"] > 0
         for group_id, reason in sorted(failed.items()):
             result["errors"].append({"globus_group_id": group_id, "reason": "subgroup not read (departures not judged): " + reason})
@@ -159,34 +241,46 @@ def run_group_sync_module(module):
             module.fail_json(msg=problem)
     if params["gid_min"] > params["gid_max"] or params["gid_min"] < 1:
         module.fail_json(msg="gid_min must be at least 1 and not above gid_max")
+    _check_common(module)
     rules = GroupNameRules(params["name_template"], params["name_rules"], params["name_replace"], params["name_lowercase"],
                            params["name_overrides"])
-    options = GroupOptions(params["gid_min"], params["gid_max"], params["membership"], params["departed"], params["adopt_existing"])
+    denied, defs = _host_policy(module, root)
+    options = GroupOptions(params["gid_min"], params["gid_max"], params["membership"], params["departed"], params["adopt_existing"],
+                           denied, (defs["GID_MIN"], defs["GID_MAX"]), params["max_departures"])
 
     def body(lock):
         from ansible_collections.sciops.datasync.plugins.module_utils._identity.accounts import PosixAccounts  # pylint: disable=import-outside-toplevel
         from ansible_collections.sciops.datasync.plugins.module_utils._core.runner import CommandRunner  # pylint: disable=import-outside-toplevel
 
         statefile, state = _load_state(module, state_file)
+        ledger, journal = side_files(params, state_file)
+        ledger_ids = _reconcile(module, statefile, state, ledger, journal)
         groups_client = clients.groups_client(module)
         try:
             root_doc, docs, failed = fetch_group_tree(groups_client, params["root_group"], params["recursive"], params["concurrency"],
                                                       root_members=False)
         except Exception as exc:  # pylint: disable=broad-except
             fail_globus(module, exc, "cannot read Globus group %s" % params["root_group"])  # re-raises any other error
+        _without_memberships(docs, failed)
         runner = CommandRunner(module)
         backend = PosixAccounts(runner, root)
         if not module.check_mode:
             backend.ensure_databases()
         db = backend.read()
         settings = GroupPlanSettings(rules, options, tuple(params["include"] or ()), tuple(params["exclude"] or ()), complete=not failed)
-        plan = plan_groups([to_group_doc(docs[k]) for k in sorted(docs)], failed, state, db, settings)
+        plan = plan_groups([to_group_doc(docs[k]) for k in sorted(docs)], failed, state, db, settings,
+                           _reserved(root, "/home", db, ledger_ids))
+        if plan["refused"]:
+            module.fail_json(msg=plan["refused"], groups=len(docs))
         diff = group_plan_diff(plan)
         if module.check_mode:
             result = preview_group_plan(plan)
             changed = group_plan_changed(plan)
         else:
-            result = apply_group_plan(plan, state, statefile.save, backend, runner, params["hooks_dir"])
+            try:
+                result = apply_group_plan(plan, state, statefile.save, backend, runner, params["hooks_dir"], ledger, journal)
+            except LedgerError as exc:
+                module.fail_json(msg="identity sync ledger: %s" % exc)
             changed = any(result[k] for k in ("created", "renamed", "updated", "removed")) or result["hooks_run"] > 0
         result["skipped_groups"] = result.pop("skipped")
         result["errors"] = itemized(result["errors"], "globus_group", "globus_group_id", "name")

@@ -10,7 +10,7 @@ import pytest
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.apply import apply_group_plan, apply_user_plan
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.hooks import list_hooks
 from ansible_collections.sciops.datasync.plugins.module_utils._globus.groups import GlobusGroupDoc, Member
-from ansible_collections.sciops.datasync.plugins.module_utils._identity.model import SyncError, empty_state
+from ansible_collections.sciops.datasync.plugins.module_utils._identity.model import SyncError, empty_state, pending_hooks
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.names import (
     GroupNameRules, UsernameRules, allocate_id, group_selected,
 )
@@ -126,7 +126,12 @@ def test_existing_local_accounts_are_not_adopted_and_root_never():
     assert [s["name"] for s in plan["skipped"]] == ["admin", "root"] and not plan["create"]
     adopt = replace(OPTS, adopt_existing=True)
     plan = plan_users([member("root"), member("admin")], empty_state(), db_with(), UserPlanSettings(RULES, adopt, mode="all"))
-    assert [a["name"] for a in plan["adopt"]] == ["admin"] and [s["name"] for s in plan["skipped"]] == ["root"]
+    # both are privileged names (issue 14 item 5): never adopted, even with adopt_existing
+    assert not plan["adopt"] and [s["name"] for s in plan["skipped"]] == ["admin", "root"]
+    assert all("privileged" in s["reason"] for s in plan["skipped"])
+    local = PasswdEntry("dana", "x", 20050, 20050, "Dana", "/home/dana", "/bin/zsh")
+    plan = plan_users([member("dana")], empty_state(), db_with(users=[local]), UserPlanSettings(RULES, adopt, mode="all"))
+    assert [a["name"] for a in plan["adopt"]] == ["dana"] and plan["adopt"][0]["shell"] == "/bin/zsh"
 
 
 def test_two_identities_one_name_first_provisioned_keeps_it():
@@ -307,13 +312,13 @@ def test_apply_creates_users_homes_hooks_and_is_idempotent(env):
     assert db.users["ann"] == PasswdEntry("ann", "x", 20000, 20000, "Ann A", "/home/ann", "/bin/bash")
     assert os.stat(env["backend"].path("/home/ann")).st_uid == 20000
     assert log.read_text().splitlines() == ["created ann 20000 ann@example.org ann@uchicago.edu", "created bob 20001 bob@example.org bob@uchicago.edu"]
-    assert [e["name"] for e in result["errors"]] == ["bob"] and state["users"]["id-bob"]["hooks_pending"] == "created"
+    assert [e["name"] for e in result["errors"]] == ["bob"] and [h["action"] for h in pending_hooks(state["users"]["id-bob"])] == ["created"]
     # next run retries only bob's hooks; then nothing to do
     os.unlink(os.path.join(env["hooks"], "20-fail-for-bob"))
     plan = plan_users(members, state, db, UserPlanSettings(RULES, OPTS, mode="all"))
     assert [h["name"] for h in plan["hooks"]] == ["bob"] and not plan["create"] and not plan["update"]
     result = apply_user_plan(plan, state, env["save"], env["backend"], db, env["runner"], env["hooks"])
-    assert not result["errors"] and "hooks_pending" not in state["users"]["id-bob"]
+    assert not result["errors"] and not pending_hooks(state["users"]["id-bob"])
     assert not user_plan_changed(plan_users(members, state, env["backend"].read(), UserPlanSettings(RULES, OPTS, mode="all")))
     # bob departs: locked with nologin, hook told "locked"
     db = env["backend"].read()
