@@ -42,7 +42,10 @@ def ansible_playbook(lab_env):
     """Run ansible-playbook with the checkout's collection; returns rc, stdout, stderr."""
 
     def run(*args, env=None, check=True):
+        # The test-only controller inventory (prefix mode) unless a test passes -i: module-level
+        # checks; what a deployment looks like runs on the booted hosts (inventories/lab).
         full_env = dict(lab_env, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"),
+                        ANSIBLE_INVENTORY=os.path.join(REPO, "tests", "integration", "inventory"),
                         ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".collections"),
                         ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
         full_env.update(env or {})

@@ -14,7 +14,8 @@ from tests.integration.conftest import module_results
 from tests.lab.ioc.client import put_pvs
 
 PLAYBOOK = "playbooks/experiment.yml"
-INVENTORY = "inventories/lab"
+# The test-only controller inventory (fast module-level checks); inventories/lab is the booted hosts.
+INVENTORY = "tests/integration/inventory"
 
 
 def unique_last_name(base):

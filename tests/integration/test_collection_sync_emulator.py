@@ -301,10 +301,10 @@ def test_directory_is_made_and_shared(ansible_playbook, env):
 
 
 def test_run_now_playbook_takes_the_scheduled_jobs_lock(ansible_playbook, env, lab):
-    """playbooks/collection_sync.yml status run: the lock is the one the role's jobs use (datasync_lock_dir)."""
+    """playbooks/collection_sync.yml status run: the lock is the one the role's jobs use (datasync_service_lock_dir)."""
     locks = os.path.join(env.tmp, "run-now-locks")
-    result = ansible_playbook("-i", "inventories/lab", "-l", "transfer1", "playbooks/collection_sync.yml",
-                              "-e", "start=false", "-e", "datasync_lock_dir=%s" % locks,
+    result = ansible_playbook("-i", "tests/integration/inventory", "-l", "transfer1", "playbooks/collection_sync.yml",
+                              "-e", "start=false", "-e", "datasync_service_lock_dir=%s" % locks,
                               "-e", "collection_sync_state_file=%s" % os.path.join(env.tmp, "run-now.json"),
                               "-e", "collection_sync_client_secret_file=%s" % globus_endpoints(lab)["client_secret_file"],
                               env={"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json"}, check=False)
