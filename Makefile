@@ -13,13 +13,14 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(VENV)/bin:$(PATH)
 
-.PHONY: help demo test bench lab-up lab-down lab-status system-deps venv build lock clean
+.PHONY: help demo test bench lab-up lab-services-up lab-down lab-status system-deps venv build lock clean
 
 help:
 	@echo "make demo    run every job on the lab (installs what is missing)"
 	@echo "make test    lint, sanity, unit, integration, molecule; ends 'N passed, N failed'"
 	@echo "make bench   benchmarks, printed as ratios against baselines"
-	@echo "make lab-up | lab-down | lab-status"
+	@echo "make lab-up | lab-down | lab-status   the whole lab: CA, bridge, booted hosts, services"
+	@echo "make lab-services-up                   the services alone, on 127.0.0.1 (no hosts)"
 
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -51,8 +52,12 @@ lock: | $(VPY)
 	$(VPY) -m pip install -q -r requirements-dev.in
 	{ echo '# Pinned from requirements-dev.in by `make lock`; CPython 3.13.'; $(VPY) -m pip freeze; } > requirements-dev.txt
 
+# lab-up: the lab CA, then the bridge and the booted hosts, then every service (on 127.0.0.1 and the
+# bridge address); lab-down removes services, hosts, mounts and bridge. DATASYNC_LAB_HOSTS=0 skips the hosts.
 lab-up: venv
 	$(LAB) up
+lab-services-up: venv
+	$(LAB) up --no-hosts
 lab-down: | $(VPY)
 	$(LAB) down
 lab-status: | $(VPY)

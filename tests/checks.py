@@ -74,7 +74,9 @@ STAGES = [
     ("sanity", command_stage(["bash", os.path.join(REPO, "tests", "tools", "sanity.sh")])),
     ("awx-readiness", command_stage(["bash", os.path.join(REPO, "tests", "tools", "awx_check.sh")])),
     ("unit", pytest_stage("unit", "tests/unit")),
-    ("lab", pytest_stage("lab", "tests/lab_tests")),
+    ("lab", pytest_stage("lab", "tests/lab_tests", "--ignore=tests/lab_tests/hosts")),
+    # The services as the booted lab hosts reach them: bridge address, lab DNS name, TLS from the host's store.
+    ("lab-hosts", pytest_stage("lab-hosts", "tests/lab_tests/hosts")),
     ("integration", pytest_stage("integration", "tests/integration")),
     ("molecule", command_stage([os.path.join(BIN, "molecule"), "test", "--all"], cwd=os.path.join(REPO, "extensions"))),
 ]

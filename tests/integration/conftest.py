@@ -17,6 +17,8 @@ def lab():
     lab = Lab()
     was_up = all(lab.running(m) for m in lab.services)
     lab.up()
+    # The emulators serve HTTPS with the lab CA: this process's own clients verify against it too.
+    os.environ.update(lab.ca_environment())
     yield lab
     if not was_up and os.environ.get("DATASYNC_KEEP_LAB") != "1":
         lab.down()

@@ -13,7 +13,7 @@ import uuid
 
 import requests
 
-URL = "http://127.0.0.1:8701/"
+URL = "https://127.0.0.1:8701/"
 ADMIN = URL + "_lab"
 SDK_ENV_KEYS = ("GLOBUS_SDK_ENVIRONMENT", "GLOBUS_SDK_SERVICE_URL_AUTH", "GLOBUS_SDK_SERVICE_URL_GROUPS",
                 "GLOBUS_SDK_SERVICE_URL_TRANSFER")

@@ -27,6 +27,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 DNS_NAME = "services.lab"
 CONTROLLER_ADDRESS = "10.213.0.1"
 SYSTEM_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+# The system store on a lab host (Debian), which holds the lab CA once the host is provisioned.
+HOST_SYSTEM_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 CA_DAYS = 3650
 SERVER_DAYS = 825
 

@@ -278,6 +278,20 @@ class Lab:
             env.update(getattr(module, "env", lambda lab: {})(self))
         return env
 
+    def hosts_environment(self):
+        """What a job on a lab host needs: the services by the lab DNS name (services.lab, the bridge address),
+        trust from the host's system store (REQUESTS_CA_BUNDLE too: requests in a virtualenv reads certifi)."""
+        env = {"REQUESTS_CA_BUNDLE": ca.HOST_SYSTEM_BUNDLE, "SSL_CERT_FILE": ca.HOST_SYSTEM_BUNDLE}
+        for module in self.services:
+            env.update(getattr(module, "hosts_env", lambda lab: {})(self))
+        return env
+
+    def ca_environment(self):
+        """SSL_CERT_FILE and REQUESTS_CA_BUNDLE for the controller bundle: os.environ.update() them in a process
+        whose own clients (urllib, requests, globus-sdk) talk to the emulators."""
+        bundle = self.ca()["bundle_file"]
+        return {"SSL_CERT_FILE": bundle, "REQUESTS_CA_BUNDLE": bundle}
+
     def network_document(self):
         hosts = {}
         if os.path.isdir(self.path("hosts")):
@@ -290,6 +304,7 @@ class Lab:
     def write_endpoints(self):
         paths = self.ca()
         document = {"lab_dir": self.root, "services": self.endpoints(), "env": self.environment(),
+                    "hosts_env": self.hosts_environment(),
                     "ca": {"ca_file": paths["ca_file"], "bundle_file": paths["bundle_file"],
                            "dns_name": paths["dns_name"]},
                     "network": self.network_document()}

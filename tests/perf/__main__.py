@@ -44,7 +44,9 @@ def machine_facts():
 
 def main(argv):
     scale = "small" if "--small" in argv else "full"
-    Lab().up()
+    lab = Lab()
+    lab.up(hosts=False)
+    os.environ.update(lab.ca_environment())
     rows = []
     for bench in benchmarks():
         started = time.monotonic()

@@ -44,7 +44,7 @@ def _module(work, args, env):
 def run(scale):
     large, bwlimit = SCALES[scale]
     lab = Lab()
-    lab.up()
+    lab.up(hosts=False)
     services = lab.endpoints()
     beamline = "BENCH-%s" % scale
     root = services["portal"]["source_root"]
@@ -58,7 +58,8 @@ def run(scale):
             target = os.path.join(work, "run-%d" % max_tasks)
             shutil.rmtree(target, ignore_errors=True)
             return _module(work, {
-                "portal_url": services["portal"]["url"], "credentials_file": services["portal"]["credentials_file"],
+                "portal_url": services["portal"]["url"], "ca_bundle": services["portal"]["ca_file"],
+                "credentials_file": services["portal"]["credentials_file"],
                 "equipment": [{"id": 77, "beamline": beamline}], "epn_map": {"3000%d" % n: "bench" for n in range(1, 9)},
                 "source_host": "127.0.0.1", "source_port": services["sshd"]["port"], "source_user": services["sshd"]["user"],
                 "source_root": root, "key_file": services["sshd"]["key_file"], "known_hosts": services["sshd"]["known_hosts"],

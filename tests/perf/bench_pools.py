@@ -79,7 +79,7 @@ def run(scale):
     files, mbytes = SCALES.get(scale, SCALES["small"])
     repeats = REPEATS.get(scale, 3)
     lab = Lab()
-    lab.up(["rsyncd"])
+    lab.up(["rsyncd"], hosts=False)
     name = "bench-%s" % (scale if scale in SCALES else "small")
     started = time.monotonic()
     root, written = pools.generate_bench(lab, files=files, mbytes=mbytes, name=name)

@@ -29,6 +29,11 @@ def env(lab):
     return {"DM_DS_WEB_SERVICE_URL": url, "DM_DAQ_WEB_SERVICE_URL": url, "DM_LOGIN_FILE": lab.path(NAME, "login")}
 
 
+def hosts_env(lab):
+    url = _emulator.host_url(PORT)
+    return {"DM_DS_WEB_SERVICE_URL": url, "DM_DAQ_WEB_SERVICE_URL": url}
+
+
 def endpoints(lab):
     url = _emulator.url(PORT)
     return {"ds_url": url, "daq_url": url, "host_url": _emulator.host_url(PORT), "ca_file": lab.ca()["ca_file"],

@@ -63,6 +63,12 @@ def endpoints(lab):
     }
 
 
+def hosts_env(lab):
+    url = "https://%s:%d/" % (DNS_NAME, PORT)
+    return dict(env(lab), GLOBUS_SDK_SERVICE_URL_AUTH=url, GLOBUS_SDK_SERVICE_URL_GROUPS=url,
+                GLOBUS_SDK_SERVICE_URL_TRANSFER=url)
+
+
 def env(lab):
     client = _lab_client()
     return {

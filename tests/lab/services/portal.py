@@ -44,5 +44,9 @@ def endpoints(lab):
     }
 
 
+def hosts_env(lab):
+    return {"DATASYNC_LAB_PORTAL_URL": _emulator.host_url(PORT)}
+
+
 def env(lab):
     return {"DATASYNC_LAB_PORTAL_URL": _emulator.url(PORT)}
