@@ -41,15 +41,15 @@ def departure_limit(limits, provisioned):
     return max(1, min(int(limits["count"]), int(provisioned * float(limits["percent"]) / 100.0)))
 
 
-def departure_problem(what, departing, provisioned, limits, hint):
+def departure_problem(what, departing, provisioned, limits, way=""):
     """None, or why ``departing`` departures out of ``provisioned`` are too many to apply (the run must stop)."""
     limit = departure_limit(limits, provisioned)
     if departing <= limit:
         return None
     limits = dict(DEFAULT_MAX_DEPARTURES, **{k: v for k, v in (limits or {}).items() if v is not None})
     return ("refusing %d %s out of %d (max_departures: count %s, percent %s allows %d): nothing was changed. If Globus is "
-            "right, raise max_departures for one run or name the accounts with 'only'; if not, check the app's role in the "
-            "group and the Globus response" % (departing, what, provisioned, limits["count"], limits["percent"], limit, hint))
+            "right, raise max_departures (role variable gosync_max_departures) for one run%s; if not, check the app's role in "
+            "the group and what Globus returned" % (departing, what, provisioned, limits["count"], limits["percent"], limit, way))
 
 
 class _Union:
@@ -208,7 +208,7 @@ def plan_users(members, state, db, settings, reserved=None):
     if not absent and not only:
         provisioned = len([r for r in users.values() if r.get("status") in (ACTIVE, "locked")])
         plan["refused"] = departure_problem("user departures (lock/remove)", departing, provisioned, settings.options.max_departures,
-                                            "gosync_max_departures")
+                                            " or name the accounts with 'only'")
     plan["uid_next"] = ids.next_uid
     return plan
 
@@ -492,21 +492,20 @@ def plan_groups(groups, failed, state, db, settings, reserved=None):
             if entry is not None and entry.gid == record["gid"]:
                 plan["remove"].append({"globus_group_id": group_id, "name": record["name"], "gid": record["gid"],
                                        "members": entry.members, "before": group_line(entry)})
+    planned = {i["globus_group_id"] for key in ("create", "rename", "members", "remove", "hooks") for i in plan[key]}
     for group_id in sorted(records):
-        if pending_hooks(records[group_id]) and not any(i["globus_group_id"] == group_id for key in ("create", "rename", "members", "remove",
-                                                                                                        "hooks") for i in plan[key]):
+        if pending_hooks(records[group_id]) and group_id not in planned:
             record = records[group_id]
             plan["hooks"].append({"globus_group_id": group_id, "name": record["name"], "gid": record.get("gid"),
                                   "globus_group": record.get("globus_group")})
     provisioned = len([r for r in records.values() if r.get("status") != "removed"])
-    plan["refused"] = departure_problem("local groups removed", len(plan["remove"]), provisioned, settings.options.max_departures,
-                                        "gosync_max_departures")
+    plan["refused"] = departure_problem("local groups removed", len(plan["remove"]), provisioned, settings.options.max_departures)
     active_names = set(local_user.values())
     dropped = sum(len([m for m in item["removed"] if m in active_names]) for item in plan["members"])
     memberships = sum(len(db.groups[r["name"]].members) for r in records.values()
                       if r.get("status") == ACTIVE and r["name"] in db.groups and db.groups[r["name"]].gid == r["gid"])
     plan["refused"] = plan["refused"] or departure_problem(
-        "active users dropped from their groups", dropped, memberships, settings.options.max_departures, "gosync_max_departures")
+        "active users dropped from their groups", dropped, memberships, settings.options.max_departures)
     plan["gid_next"] = ids.next_gid
     return plan
 
