@@ -323,3 +323,46 @@ def test_hostile_names_refused_no_command_runs(ansible_playbook, tmp_path, pools
     assert not canary.exists()
     assert not any((tmp_path / ("dest%d" % n)).exists() for n in range(len(hostile)))
     assert not (tmp_path / "icc").exists()
+
+
+def run_pools_playbook(ansible_playbook, tmp_path, pools, *extra):
+    """playbooks/pools.yml as an operator runs it, on a mirror host whose group_vars name the lab daemon."""
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(yaml.safe_dump({"mirror": {"hosts": {"localhost": {
+        "ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+        "transfer_pools_host": pools["host"], "transfer_pools_port": pools["port"],
+        "transfer_pools_user": pools["user"], "transfer_pools_password_file": pools["password_file"],
+        "transfer_pools_root": str(tmp_path / "icc"),
+        "transfer_pools_modules": [{"module": "pv-2", "path": "odd names", "dest": str(tmp_path / "mirror")}],
+    }}}}))
+    result = ansible_playbook("-i", str(inventory), "playbooks/pools.yml", *extra, env=JSON, check=False)
+    assert result.rc == 0, result
+    document = module_results(result.stdout)
+    return {task["task"]["name"]: task["hosts"]["localhost"] for task in document["plays"][0]["tasks"]
+            if "localhost" in task["hosts"]}
+
+
+def test_pools_playbook_list_test_copy_mirror(ansible_playbook, tmp_path, pools):
+    """The run-now actions through the role's tasks/run.yml: list, test (dry run), copy (no logs), mirror."""
+    listed = run_pools_playbook(ansible_playbook, tmp_path, pools)
+    assert "pv-1  PACS product pools, PV part 1" in listed["Show the modules"]["msg"]
+
+    files = run_pools_playbook(ansible_playbook, tmp_path, pools, "-e", "pools_action=list", "-e", "pools_module=pv-2",
+                               "-e", '{"pools_path": "odd names"}', "-e", "pools_recursive=true")
+    assert "nested dir 2/semi;colon&ampersand$dollar.txt" in files["Show the files"]["msg"]
+
+    tested = run_pools_playbook(ansible_playbook, tmp_path, pools, "-e", "pools_action=test")
+    dry_run = tested["Mirror the pools, with logs and writeLock, or copy them once"]["results"][0]
+    assert dry_run["dry_run"] is True and dry_run["changed"] is True
+    assert not os.path.exists(str(tmp_path / "mirror")) and not os.path.exists(str(tmp_path / "icc"))
+
+    copy = str(tmp_path / "copy")
+    run_pools_playbook(ansible_playbook, tmp_path, pools, "-e", "pools_action=copy", "-e", "pools_module=pv-2",
+                       "-e", '{"pools_path": "odd names"}', "-e", "pools_dest=%s" % copy)
+    assert snapshot(copy) == snapshot(os.path.join(pools["root"], "pv-2", "odd names"))
+    assert not os.path.exists(str(tmp_path / "icc"))
+
+    run_pools_playbook(ansible_playbook, tmp_path, pools, "-e", "pools_action=mirror")
+    assert snapshot(str(tmp_path / "mirror")) == snapshot(os.path.join(pools["root"], "pv-2", "odd names"))
+    assert os.path.exists(str(tmp_path / "icc" / "pv-2" / "logs" / "logDay"))
+    assert not os.path.exists(str(tmp_path / "icc" / "pv-2" / "writeLock"))
