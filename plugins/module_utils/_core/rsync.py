@@ -16,6 +16,13 @@ Pure functions only (no process is started here); run the argv with
 - ``parse_stats(stdout)`` -> ``RsyncStats`` (``--stats``), ``parse_listing(stdout)``
   (``--list-only``), ``parse_module_list(stdout)`` (daemon module listing).
 - ``exit_meaning(rc)`` and ``daemon_error(stderr)``.
+- ``escape_name(name)`` / ``escape_text(text)``: upstream names and text made safe for
+  logs, mails and job output, the way rsync escapes them (``\\#ooo``).
+
+Every transfer argv ends with the guards against untrusted data (after any ``extra``
+words, so an ``-a`` or ``-D`` there cannot undo them): ``--safe-links`` (unless
+``safe_links=False``), ``--no-devices --no-specials`` (no device file or FIFO is ever
+created from upstream data) and ``--chmod=F-s`` (no setuid or setgid file arrives).
 
 Commands should run with ``C_ENV`` (C locale, UTC) so numbers and times parse.
 """
@@ -80,6 +87,43 @@ def daemon_error(stderr):
     return first
 
 
+# ---------------------------------------------------------------- escaping
+
+# Characters that move a terminal's cursor, change colours, reorder text or start a new
+# line in some viewers: C0 controls (but tab, as rsync), DEL, C1 controls (U+0080-U+009F,
+# CSI among them), bidirectional overrides and isolates, and the Unicode line separators.
+_UNSAFE_CHARS = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\udc80-\udcff]")
+_UNSAFE_OR_ESCAPE = re.compile(_UNSAFE_CHARS.pattern[:-1] + "]|\\\\(?=#[0-9]{3})")
+
+
+def _octal(match):
+    raw = match.group(0).encode("utf-8", "surrogateescape")
+    return "".join("\\#%03o" % byte for byte in raw)
+
+
+def escape_name(name):
+    """A file name as rsync prints it: unsafe characters (``_UNSAFE_CHARS``) as ``\\#ooo`` per byte.
+
+    A backslash followed by ``#`` and three digits becomes ``\\#134``, as rsync does, so
+    ``unescape_name(escape_name(name)) == name`` for every name; everything else (tab,
+    spaces, quotes, printable Unicode) stays as it is.
+    """
+    if not isinstance(name, str):
+        name = str(name)
+    return _UNSAFE_OR_ESCAPE.sub(_octal, name)
+
+
+def escape_text(text):
+    """Free text (rsync's stderr, a daemon message) with its unsafe characters as ``\\#ooo``.
+
+    Unlike ``escape_name`` a backslash is left alone: text rsync already escaped stays as
+    it is. A newline is escaped too, so split multi-line text into lines first.
+    """
+    if not isinstance(text, str):
+        text = str(text)
+    return _UNSAFE_CHARS.sub(_octal, text)
+
+
 # ---------------------------------------------------------------- sources, argv
 
 def _check_word(value, what):
@@ -136,8 +180,8 @@ SYMLINK_MODES = ("preserve", "copy", "skip")
 class RsyncOptions:
     """How one rsync runs: every option ``build_argv`` knows, with rsync's usual defaults.
 
-    ``symlinks`` is ``preserve`` (``--links``, with ``--safe-links`` if ``safe_links``),
-    ``copy`` (``--copy-links``) or ``skip``. ``max_delete`` only counts with ``delete``;
+    ``symlinks`` is ``preserve`` (``--links``), ``copy`` (``--copy-links``) or ``skip``;
+    ``safe_links`` (default) adds ``--safe-links``: links leaving the tree never arrive. ``max_delete`` only counts with ``delete``;
     ``itemize`` and ``stats`` are left out of a ``list_only`` listing. ``outbuf="B"``
     makes rsync block-buffer its output (``--outbuf=B``): far fewer pipe writes when a
     big itemized list is captured by the caller. ``extra`` words go last, before ``--``.
@@ -146,7 +190,7 @@ class RsyncOptions:
     binary: str = "rsync"
     recursive: bool = True
     symlinks: str = "preserve"
-    safe_links: bool = False
+    safe_links: bool = True
     perms: bool = True
     times: bool = True
     checksum: bool = False
@@ -177,8 +221,6 @@ def _option_words(options):
         words.append("--recursive")
     if options.symlinks == "preserve":
         words.append("--links")
-        if options.safe_links:
-            words.append("--safe-links")
     elif options.symlinks == "copy":
         words.append("--copy-links")
     for flag, word in ((options.perms, "--perms"), (options.times, "--times"), (options.checksum, "--checksum")):
@@ -212,6 +254,31 @@ def _value_words(options):
     return words
 
 
+# Options that would undo the guards (``guard_words``) and cannot be turned off after them:
+# -K follows links at the destination, --write-devices writes into device files there.
+_REFUSED_LONG = ("--keep-dirlinks", "--write-devices")
+_REFUSED_SHORT = "K"
+
+
+def guard_words(options):
+    """The words that end every transfer argv: links that leave the tree, devices, specials, set-id bits."""
+    if options.list_only:
+        return []
+    words = ["--safe-links"] if options.safe_links else []
+    return words + ["--no-devices", "--no-specials", "--chmod=F-s"]
+
+
+def extra_option_problem(words):
+    """Why extra rsync words cannot be used (they would follow destination links or write into devices), or None."""
+    for word in words or ():
+        if not isinstance(word, str):
+            return "rsync option %r is not a string" % (word,)
+        name = word.split("=", 1)[0]
+        if name in _REFUSED_LONG or (word.startswith("-") and not word.startswith("--") and _REFUSED_SHORT in word[1:]):
+            return "rsync option %r is refused: it would follow links or write into devices at the destination" % word
+    return None
+
+
 def build_argv(source, dest, options=None):
     """The rsync argv for one transfer (or a ``list_only`` listing) with ``RsyncOptions``; ``dest`` may be None for a listing.
 
@@ -219,7 +286,10 @@ def build_argv(source, dest, options=None):
     ``source`` and ``dest`` come after ``--`` so they are never read as options.
     """
     options = options or RsyncOptions()
-    argv = [options.binary] + _option_words(options) + _value_words(options) + list(options.extra or ())
+    problem = extra_option_problem(options.extra)
+    if problem:
+        raise ValueError(problem)
+    argv = [options.binary] + _option_words(options) + _value_words(options) + list(options.extra or ()) + guard_words(options)
     argv += ["--", source]
     if dest is not None:
         argv.append(dest)
@@ -233,7 +303,7 @@ def unescape_name(text):
     if "\\#" not in text:
         return text
     raw = text.encode("utf-8", "surrogateescape")
-    raw = re.sub(br"\\#([0-7]{3})", lambda m: bytes([int(m.group(1), 8)]), raw)
+    raw = re.sub(br"\\#([0-3][0-7]{2})", lambda m: bytes([int(m.group(1), 8)]), raw)
     return raw.decode("utf-8", "surrogateescape")
 
 
@@ -272,12 +342,12 @@ class ItemizedChange:
         return data
 
     def log_line(self):
-        """How ``rsync -v`` would have shown it (the transferPools log lists names)."""
+        """How ``rsync -v`` would have shown it (the transferPools log lists names), escaped (``escape_name``)."""
         if self.deleted:
-            return "deleting %s" % self.path
+            return "deleting %s" % escape_name(self.path)
         if self.target is not None:
-            return "%s -> %s" % (self.path, self.target)
-        return self.path
+            return "%s -> %s" % (escape_name(self.path), escape_name(self.target))
+        return escape_name(self.path)
 
     def __repr__(self):
         return "ItemizedChange(%r, %r)" % (self.code, self.path)

@@ -53,8 +53,11 @@ class CommandRunner:
         self.history.append(result)
         return result
 
-    def run_bulk(self, argv, env=None, secret_env=None):
+    def run_bulk(self, argv, env=None, secret_env=None, cwd=None):
         """``run`` for a command that prints megabytes (rsync itemizing 100,000 files), stdin closed.
+
+        ``cwd`` is the child's working folder; ``_core.paths.fd_path(fd)`` runs it inside a folder
+        already opened and checked (the kernel resolves it to that folder, not to its name).
 
         The output goes to unnamed temporary files and is read once the command ends: a pipe
         read as it fills wakes this process for every line (run_command also grows its buffer
@@ -69,7 +72,7 @@ class CommandRunner:
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             try:
                 rc = subprocess.call(  # pylint: disable=ansible-bad-function
-                    argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=environ, close_fds=True)
+                    argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=environ, close_fds=True, cwd=cwd)
             except OSError as exc:
                 rc = 127
                 err.write(("cannot run %s: %s" % (argv[0], exc)).encode("utf-8", "surrogateescape"))

@@ -12,6 +12,11 @@
 - Apply: ``Repatriation(module).run()`` lists the visits of every equipment on the
   portal, plans, and runs up to ``max_tasks`` rsyncs over ssh at once, each under a
   per-EPN lock; an EPN is recorded only after its real transfer succeeded.
+- Untrusted ends: the source EPN folder is listed first (``rsync --list-only`` of the
+  folder itself, no trailing slash): a link (to /etc, to another project's EPN) or a
+  non-folder is refused by name, nothing is copied and nothing recorded. The destination
+  ``<project>/<epn>/data`` is opened below ``destination_root`` without following any
+  link (``_core.paths.open_below``) and rsync runs inside that descriptor.
 """
 
 from __future__ import annotations
@@ -27,9 +32,11 @@ from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.sciops.datasync.plugins.module_utils._core.lock import LockBusy, RunLock, busy_result
 from ansible_collections.sciops.datasync.plugins.module_utils._core.names import path_component_problem
+from ansible_collections.sciops.datasync.plugins.module_utils._core.paths import UnsafePath, check_below, fd_path, open_below
 from ansible_collections.sciops.datasync.plugins.module_utils._core.results import error, reasons
 from ansible_collections.sciops.datasync.plugins.module_utils._core.rsync import (
-    C_ENV, RsyncOptions, build_argv, daemon_error, exit_meaning, parse_itemized, parse_stats, remote_shell_source, rsh_command,
+    C_ENV, RsyncOptions, build_argv, daemon_error, escape_name, escape_text, exit_meaning, extra_option_problem, parse_itemized,
+    parse_listing, parse_stats, remote_shell_source, rsh_command,
 )
 from ansible_collections.sciops.datasync.plugins.module_utils._core.runner import CommandRunner
 from ansible_collections.sciops.datasync.plugins.module_utils._core.ssh import SshConfigError, host_key_problem, ssh_argv
@@ -256,14 +263,15 @@ def equipment_beamlines(params):
     return found, refused
 
 
-def list_portal_visits(params, start, end):
+def list_portal_visits(params, start, end, no_log_values=None):
     """Visit records (with ``beamline``) of every equipment overlapping [start, end].
 
     Returns ``(visits, refused, failures)``: refused beamline names, and one message
     per equipment that could not be queried (naming it). Raises PortalError when the
-    credentials file cannot be used at all.
+    credentials file cannot be used at all. Every credential and token is added to
+    ``no_log_values`` (the module's).
     """
-    credentials = load_credentials(params["credentials_file"])
+    credentials = load_credentials(params["credentials_file"], no_log_values)
     verify = params["ca_bundle"] or params["validate_certs"]
     pairs, refused = equipment_beamlines(params)
     visits, failures = [], []
@@ -272,7 +280,8 @@ def list_portal_visits(params, start, end):
             failures.append(error("equipment %s" % equipment_id, "equipment %s: no credentials in %s" % (equipment_id, params["credentials_file"])))
             continue
         client = PortalClient(params["portal_url"], equipment_id, credentials[equipment_id], verify=verify,
-                              timeout=params["portal_timeout"], retries=params["portal_retries"], backoff=params["portal_backoff"])
+                              timeout=params["portal_timeout"], retries=params["portal_retries"], backoff=params["portal_backoff"],
+                              no_log_values=no_log_values)
         try:
             for visit in client.visits(start, end):
                 visit["beamline"] = beamline
@@ -282,30 +291,29 @@ def list_portal_visits(params, start, end):
     return visits, refused, failures
 
 
-def make_folders(path):
-    """``os.makedirs(path)``; returns the folders it created, deepest last."""
-    missing = []
-    current = os.path.abspath(path)
-    while not os.path.isdir(current):
-        missing.append(current)
-        current = os.path.dirname(current)
-    os.makedirs(path, exist_ok=True)
-    return list(reversed(missing))
-
-
-def remove_empty(folders):
-    """Remove the folders ``make_folders`` created, deepest first, while they are empty."""
-    for folder in reversed(folders):
-        try:
-            os.rmdir(folder)
-        except OSError:
-            return
-
-
 def source_missing(stderr, source):
-    """Whether rsync said the source folder does not exist."""
+    """Whether rsync said the source folder does not exist (``change_dir`` of a transfer, ``link_stat`` of a listing)."""
     folder = source.rstrip("/")
-    return any("change_dir" in line and folder in line and "No such file or directory" in line for line in (stderr or "").splitlines())
+    return any(("change_dir" in line or "link_stat" in line) and folder in line and "No such file or directory" in line
+               for line in (stderr or "").splitlines())
+
+
+def source_folder_problem(entries, folder):
+    """Why the listing of the source EPN folder itself (``parse_listing``) does not show a plain folder, or None."""
+    found = [entry for entry in entries if entry["name"] == os.path.basename(folder)] or entries
+    if not found:
+        return "the listing of %s on the source shows nothing" % folder
+    kind = found[0]["type"]
+    if kind == "directory":
+        return None
+    if kind == "symlink":
+        return "%s on the source is a symbolic link%s" % (folder, " (-> %s)" % escape_name(found[0]["target"]) if found[0].get("target") else "")
+    return "%s on the source is a %s, not a folder" % (folder, kind)
+
+
+def destination_parts(item):
+    """The destination of a transfer below ``destination_root``: ``<project>/<epn>/data``."""
+    return "%s/%s/data" % (item["project"], item["epn"])
 
 
 def now_utc():
@@ -328,7 +336,7 @@ class Repatriation:
     def list_visits(self, now):
         start = now - datetime.timedelta(days=self.params["visit_day_range"])
         try:
-            visits, refused, failures = list_portal_visits(self.params, start, now)
+            visits, refused, failures = list_portal_visits(self.params, start, now, self.module.no_log_values)
         except PortalError as exc:
             self.module.fail_json(msg=str(exc))
         self.errors.extend(refused)
@@ -346,12 +354,55 @@ class Repatriation:
         """The ``RsyncOptions`` every EPN transfer of this run shares (made once per run)."""
         extra = list(self.params["rsync_options"] if self.params["rsync_options"] is not None else DEFAULT_RSYNC_OPTIONS)
         extra += self.params["rsync_extra_options"] or []
+        problem = extra_option_problem(extra)
+        if problem:
+            raise ValueError(problem)
         return RsyncOptions(binary=self.params["rsync_path"], recursive=False, symlinks="skip", perms=False, times=False,
                             dry_run=self.check, rsh=rsh, extra=tuple(extra))
 
-    def rsync_argv(self, item, options):
+    def rsync_argv(self, item, options, dest=None):
         source = remote_shell_source(self.params["source_host"], item["source"])
-        return build_argv(source, item["destination"], options)
+        return build_argv(source, dest or item["destination"], options)
+
+    def source_check(self, item, options):
+        """``(kind, message)``: ``ok``, ``missing`` or ``refused``/``failed`` with a message naming the EPN and the folder.
+
+        Lists the EPN folder itself (no trailing slash, not recursive): rsync shows a link
+        as a link there, where a transfer of ``folder/`` would follow it.
+        """
+        folder = item["source"].rstrip("/")
+        listing = RsyncOptions(binary=options.binary, list_only=True, recursive=False, symlinks="skip", perms=False, times=False,
+                               itemize=False, stats=False, rsh=options.rsh)
+        argv = build_argv(remote_shell_source(self.params["source_host"], folder, trailing_slash=False), None, listing)
+        ran = self.runner.run_bulk(argv, env=C_ENV)
+        if ran.rc == 23 and source_missing(ran.stderr, folder):
+            return "missing", None
+        if ran.rc != 0:
+            message = (host_key_problem(ran.stderr, self.params["source_host"], self.params["source_port"], self.params["known_hosts"])
+                       or daemon_error(ran.stderr) or (ran.stderr or "").strip()[-500:])
+            return "failed", "EPN %s: listing the source folder %s failed with rsync exit %d (%s): %s" % (
+                item["epn"], folder, ran.rc, exit_meaning(ran.rc), escape_text(message))
+        problem = source_folder_problem(parse_listing(ran.stdout), folder)
+        if problem:
+            return "refused", "EPN %s refused: %s; nothing was copied and the EPN is not recorded as synced" % (item["epn"], problem)
+        return "ok", None
+
+    def open_destination(self, item):
+        """``(fd or None, message)``: the destination opened below ``destination_root`` without following links.
+
+        Check mode creates nothing: it only refuses a link or a non-folder on the way (fd None).
+        """
+        root, relative = self.params["destination_root"], destination_parts(item)
+        if self.check:
+            problem = check_below(root, relative)
+            return None, problem and "EPN %s: destination %s" % (item["epn"], problem)
+        try:
+            fd, _created = open_below(root, relative, create=True)
+        except UnsafePath as exc:
+            return None, "EPN %s: destination %s" % (item["epn"], exc)
+        except OSError as exc:
+            return None, "EPN %s: cannot create the destination %s below %s: %s" % (item["epn"], relative, root, exc)
+        return fd, None
 
     def transfer(self, item, options, state):
         result = dict(item, status=None, files=0, bytes=0, duration=0.0, rc=None, rc_meaning=exit_meaning(None))
@@ -364,27 +415,38 @@ class Repatriation:
             result.update(busy_result(lock_path, exc.holder_pid), status="skipped",
                           reason="transfer already running (lock %s held by pid %s)" % (lock_path, exc.holder_pid))
             return result
+        fd = None
         try:
-            created = []
-            if not self.check:
-                created = make_folders(item["destination"])
-            argv = self.rsync_argv(item, options)
+            kind, message = self.source_check(item, options)
+            if kind == "missing":
+                result.update(status="skipped", reason="no folder %s on the source (no data for this visit yet)" % item["source"])
+                return result
+            if kind != "ok":
+                result.update(status="failed", refused=kind == "refused", msg=message)
+                return result
+            fd, message = self.open_destination(item)
+            if message:
+                result.update(status="failed", refused=True, msg=message)
+                return result
+            # rsync runs inside the folder just checked (its descriptor, not its name): a link
+            # planted at any level of the path afterwards is never followed.
+            argv = self.rsync_argv(item, options, dest="./" if fd is not None else None)
             started = time.monotonic()
-            ran = self.runner.run_bulk(argv, env=C_ENV)
+            ran = self.runner.run_bulk(argv, env=C_ENV, cwd=fd_path(fd) if fd is not None else None)
             result["duration"] = round(time.monotonic() - started, 3)
             stats = parse_stats(ran.stdout)
-            arrived = [c.path for c in parse_itemized(ran.stdout) if c.kind == "file" and c.transferred]
+            arrived = [escape_name(c.path) for c in parse_itemized(ran.stdout) if c.kind == "file" and c.transferred]
             result.update(rc=ran.rc, rc_meaning=exit_meaning(ran.rc), files=len(arrived),
                           bytes=stats.total_transferred_file_size or 0, file_list=arrived[:MAX_LISTED_FILES],
                           literal_bytes=stats.literal_data, matched_bytes=stats.matched_data)
             if ran.rc == 23 and source_missing(ran.stderr, item["source"]):
-                remove_empty(created)
                 result.update(status="skipped", reason="no folder %s on the source (no data for this visit yet)" % item["source"])
                 return result
             if ran.rc != 0:
                 message = (host_key_problem(ran.stderr, self.params["source_host"], self.params["source_port"], self.params["known_hosts"])
                            or daemon_error(ran.stderr) or (ran.stderr or "").strip()[-500:])
-                result.update(status="failed", msg="EPN %s: rsync exited %d (%s): %s" % (item["epn"], ran.rc, result["rc_meaning"], message))
+                result.update(status="failed", msg="EPN %s: rsync exited %d (%s): %s" % (item["epn"], ran.rc, result["rc_meaning"],
+                                                                                          escape_text(message)))
                 return result
             if self.check:
                 result["status"] = "would_transfer"
@@ -394,6 +456,8 @@ class Repatriation:
             result["status"] = "transferred"
             return result
         finally:
+            if fd is not None:
+                os.close(fd)
             lock.release()
 
     def run(self):
@@ -426,7 +490,7 @@ class Repatriation:
         if plan["transfers"]:
             try:
                 options = self.rsync_options(self.rsh())
-            except SshConfigError as exc:
+            except ValueError as exc:  # SshConfigError is one, as a refused rsync option
                 self.module.fail_json(msg=str(exc), skipped_epns=plan["skipped"], errors=self.errors)
             # Made here, once: parallel RunLock.acquire() calls would race to create it. Check
             # mode creates nothing; without a lock folder no other run can hold a lock.
