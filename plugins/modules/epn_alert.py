@@ -55,7 +55,7 @@ options:
     description: Jinja template of the HTML part (autoescaped), with the variables of O(template_text).
     type: path
 requirements:
-  - paramiko, jinja2, requests and PyYAML (Python)
+  - paramiko, jinja2 and PyYAML (Python)
 seealso:
   - module: sciops.datasync.epn_repatriate
 """
@@ -152,7 +152,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    require_libraries(module, (("paramiko", "paramiko"), ("jinja2", "jinja2"), ("requests", "requests"), ("yaml", "PyYAML")))
+    require_libraries(module, (("paramiko", "paramiko"), ("jinja2", "jinja2"), ("yaml", "PyYAML")))
     run_alert(module)
 
 

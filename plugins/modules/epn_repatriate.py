@@ -73,7 +73,7 @@ notes:
   - The source's host key must be in O(known_hosts) before the first run; the C(sciops.datasync.mxsync) role puts it there.
 requirements:
   - rsync and ssh on the host that runs the module
-  - requests and PyYAML (Python)
+  - PyYAML (Python)
 seealso:
   - module: sciops.datasync.epn_alert
   - ref: sciops.datasync.mxsync role <ansible_collections.sciops.datasync.mxsync_role>
@@ -192,7 +192,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    require_libraries(module, (("requests", "requests"), ("yaml", "PyYAML")))
+    require_libraries(module, (("yaml", "PyYAML"),))
     if module.params["lock_dir"] is None:
         module.params["lock_dir"] = os.path.dirname(os.path.abspath(module.params["state_file"]))
     Repatriation(module).run()

@@ -8,6 +8,12 @@ messages. The kernel drops a flock when its holder dies, so a killed run (even
 SIGKILL) never leaves a stale lock; the pid written inside is only informative.
 The file is never unlinked: removing it would let two processes lock two inodes.
 
+The lock file is opened with ``O_NOFOLLOW`` and checked on its descriptor before anything
+is written (``_core.state.open_private``: a regular file with one link, owned by the running
+user, not writable by group or others), in a folder that only the running user or root can
+write (``_core.state.ensure_trusted_folder``, parents included); a planted link or file, or
+a folder others can write, is refused with ``UnsafePathError`` naming it.
+
 Every module that locks reports a busy lock the same way (``busy_result``: ``skipped``,
 ``holder_pid``, ``lock_file``, ``msg``; documented once in the ``sciops.datasync.lock``
 doc fragment). ``module_lock`` is the context helper a module runs its body under.
@@ -20,6 +26,8 @@ import errno
 import fcntl
 import os
 import time
+
+from ansible_collections.sciops.datasync.plugins.module_utils._core.state import UnsafePathError, ensure_trusted_folder, open_private
 
 
 class LockBusy(Exception):
@@ -50,13 +58,20 @@ def busy_result(lock_file, holder_pid, msg=None):
     return result
 
 
-def read_holder(path):
-    """Return the pid recorded in the lock file, or None when unknown."""
+def read_holder(path, fd=None):
+    """Return the pid recorded in the lock file (read from ``fd`` when given, never through a link), or None."""
     try:
-        with open(path, "r") as handle:
-            text = handle.read(32).strip()
+        if fd is not None:
+            raw = os.pread(fd, 32, 0)
+        else:
+            own = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+            try:
+                raw = os.pread(own, 32, 0)
+            finally:
+                os.close(own)
     except (IOError, OSError):
         return None
+    text = raw.decode("ascii", "replace").strip()
     return int(text) if text.isdigit() else None
 
 
@@ -84,15 +99,13 @@ class RunLock:
             raise
 
     def acquire(self):
-        directory = os.path.dirname(self.path)
-        if directory:
-            os.makedirs(directory, 0o755, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        ensure_trusted_folder(os.path.dirname(os.path.abspath(self.path)), "lock folder")
+        fd = open_private(self.path, os.O_RDWR | os.O_CREAT, 0o644, "lock file")
         started = time.monotonic()
         next_notice = started
         try:
             while not self._try_lock(fd):
-                holder = read_holder(self.path)
+                holder = read_holder(self.path, fd)
                 now = time.monotonic()
                 if not self.wait:
                     raise LockBusy(self.path, holder)
@@ -148,6 +161,8 @@ def module_lock(module, path, wait=True, timeout=None, result=None):
         return
     try:
         lock.acquire()
+    except UnsafePathError as exc:
+        module.fail_json(msg="refused the lock %s: %s" % (path, exc), **dict(result or {}, lock_file=path))
     except (IOError, OSError) as exc:
         module.fail_json(msg="cannot take the lock %s: %s" % (path, exc.strerror or exc), **dict(result or {}, lock_file=path))
     except LockBusy as exc:

@@ -6,25 +6,157 @@
 A state file is ``{"schema": NAME, "version": N, "data": {...}}``. It is written to
 a temp file in the same folder, fsynced, renamed over the old one and the folder is
 fsynced, so a run killed at any point leaves the old or the new content.
+
+Nothing here follows a link someone else could plant (STYLE.md, privilege and paths):
+
+- ``trusted_folder_problem``: the folder of a state or lock file, and every folder above
+  it, must be owned by the running user or root and not writable by group or others
+  unless sticky (as /tmp); a folder another user could write is refused, naming it.
+- ``open_private``: opens with ``O_NOFOLLOW`` (a symlink is refused, naming the path) and
+  checks the descriptor (``fstat``): a regular file with one link, owned by the running user,
+  not writable by group or others.
+- the atomic write's temp file is created with ``O_CREAT | O_EXCL | O_NOFOLLOW`` in the
+  same folder, mode 0600 until it is complete.
+
+All refusals raise ``UnsafePathError`` (a StateError and an OSError, so callers that
+catch either report it).
 """
 
 from __future__ import annotations
 
 import copy
+import errno
 import json
 import os
-import tempfile
+import secrets
+import stat
+
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 
 
 class StateError(Exception):
     """A state file that cannot be used as it is."""
 
 
-def atomic_write_bytes(path, payload, mode=0o600):
-    """Write ``payload`` to ``path`` atomically with the given file mode."""
+class UnsafePathError(StateError, OSError):
+    """A state or lock path someone else could redirect or has planted; the message names it."""
+
+    def __init__(self, message):
+        StateError.__init__(self, message)
+        self.strerror = message
+
+    def __str__(self):
+        return self.strerror
+
+
+def _folder_problem(path, info, uid, what):
+    if not stat.S_ISDIR(info.st_mode):
+        return "%s %s is not a folder" % (what, path)
+    if info.st_uid not in (uid, 0):
+        return "%s %s is owned by uid %d, not by the running user (uid %d) or root; refused" % (what, path, info.st_uid, uid)
+    if info.st_mode & 0o022 and not info.st_mode & stat.S_ISVTX:
+        return "%s %s is writable by group or others (mode %04o, not sticky); refused" % (what, path, stat.S_IMODE(info.st_mode))
+    return None
+
+
+def trusted_folder_problem(directory, what="state folder"):
+    """Why ``directory`` (and each folder above it) may not hold a state or lock file, or None.
+
+    The folder is resolved (``realpath``); it and all its parents must be owned by the
+    running user or root, and not writable by group or others unless sticky.
+    """
+    uid = os.geteuid()
+    current = os.path.realpath(directory)
+    first = True
+    while True:
+        try:
+            info = os.lstat(current)
+        except OSError as exc:
+            return "%s %s cannot be checked: %s" % (what, current, exc.strerror or exc)
+        problem = _folder_problem(current, info, uid, what if first else "%s parent" % what)
+        if problem:
+            return problem
+        parent = os.path.dirname(current)
+        if parent == current:
+            return None
+        current, first = parent, False
+
+
+def ensure_trusted_folder(directory, what="state folder"):
+    """Create ``directory`` (0755) below a trusted existing folder and check it; raises UnsafePathError."""
+    directory = os.path.abspath(directory)
+    existing = directory
+    while not os.path.isdir(existing) and os.path.dirname(existing) != existing:
+        existing = os.path.dirname(existing)
+    problem = trusted_folder_problem(existing, what)
+    if problem:
+        raise UnsafePathError(problem)
+    if existing != directory:
+        os.makedirs(directory, 0o755, exist_ok=True)
+        problem = trusted_folder_problem(directory, what)
+        if problem:
+            raise UnsafePathError(problem)
+
+
+def file_problem(info, path, what):
+    """Why the open file ``info`` (an fstat) at ``path`` is not a private file of the running user, or None."""
+    if not stat.S_ISREG(info.st_mode):
+        return "%s %s is not a regular file; refused" % (what, path)
+    if info.st_uid != os.geteuid():
+        return "%s %s is owned by uid %d, not by the running user (uid %d); refused" % (what, path, info.st_uid, os.geteuid())
+    if info.st_nlink != 1:
+        return "%s %s has %d hard links; refused" % (what, path, info.st_nlink)
+    if info.st_mode & 0o022:
+        return "%s %s is writable by group or others (mode %04o); refused" % (what, path, stat.S_IMODE(info.st_mode))
+    return None
+
+
+def open_private(path, flags, mode=0o600, what="state file"):
+    """``os.open(path)`` without following a link, checked with ``file_problem``; raises UnsafePathError.
+
+    ``FileNotFoundError`` passes through (the caller decides what an absent file means).
+    """
+    try:
+        fd = os.open(path, flags | os.O_NOFOLLOW | _CLOEXEC | _NONBLOCK, mode)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP or (exc.errno in (errno.EMLINK, errno.ENOTDIR) and os.path.islink(path)):
+            raise UnsafePathError("%s %s is a symlink; refused (it is never followed)" % (what, path))
+        raise
+    try:
+        problem = file_problem(os.fstat(fd), path, what)
+        if problem:
+            raise UnsafePathError(problem)
+        if _NONBLOCK:
+            os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def atomic_write_bytes(path, payload, mode=0o600, what="state file"):
+    """Write ``payload`` to ``path`` atomically with the given file mode (the checks of the module docstring)."""
     directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, 0o755, exist_ok=True)
-    fd, tmp_path = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    ensure_trusted_folder(directory, "state folder")
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        info = None
+    if info is not None:
+        if stat.S_ISLNK(info.st_mode):
+            raise UnsafePathError("%s %s is a symlink; refused (it is never followed)" % (what, path))
+        problem = file_problem(info, path, what)
+        if problem:
+            raise UnsafePathError(problem)
+    while True:
+        tmp_path = os.path.join(directory, ".%s.%s.tmp" % (os.path.basename(path), secrets.token_hex(6)))
+        try:
+            fd = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | _CLOEXEC, 0o600)
+            break
+        except FileExistsError:
+            continue
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
@@ -33,19 +165,21 @@ def atomic_write_bytes(path, payload, mode=0o600):
             os.fsync(handle.fileno())
         os.replace(tmp_path, path)
     except BaseException:
-        if os.path.exists(tmp_path):
+        try:
             os.unlink(tmp_path)
+        except OSError:
+            pass
         raise
-    dir_fd = os.open(directory, os.O_RDONLY)
+    dir_fd = os.open(directory, os.O_RDONLY | _DIRECTORY | _CLOEXEC)
     try:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
 
 
-def atomic_write_json(path, document, mode=0o600):
+def atomic_write_json(path, document, mode=0o600, what="state file"):
     payload = json.dumps(document, indent=1, sort_keys=True).encode("utf-8") + b"\n"
-    atomic_write_bytes(path, payload, mode)
+    atomic_write_bytes(path, payload, mode, what)
 
 
 class StateFile:
@@ -63,14 +197,27 @@ class StateFile:
         self.mode = mode
 
     def exists(self):
-        return os.path.exists(self.path)
+        return os.path.lexists(self.path)
+
+    def _read(self):
+        """The file's bytes, opened with ``open_private`` after checking its folder; None when absent."""
+        directory = os.path.dirname(os.path.abspath(self.path))
+        problem = trusted_folder_problem(directory) if os.path.isdir(directory) else None
+        if problem:
+            raise UnsafePathError(problem)
+        try:
+            fd = open_private(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+        with os.fdopen(fd, "rb") as handle:
+            return handle.read()
 
     def load(self, default=None):
-        if not os.path.exists(self.path):
+        raw = self._read()
+        if raw is None:
             return copy.deepcopy(default) if default is not None else {}
         try:
-            with open(self.path, "rb") as handle:
-                document = json.loads(handle.read().decode("utf-8"))
+            document = json.loads(raw.decode("utf-8"))
         except (ValueError, UnicodeDecodeError) as exc:
             raise StateError("state file %s is not valid JSON: %s" % (self.path, exc))
         if not isinstance(document, dict) or document.get("schema") != self.schema or "data" not in document:

@@ -193,7 +193,7 @@ def run_alert(module):
 
     start = now - datetime.timedelta(days=params["visit_day_range"])
     try:
-        visits, refused, portal_failures = list_portal_visits(params, start, now)
+        visits, refused, portal_failures = list_portal_visits(params, start, now, module.no_log_values)
     except PortalError as exc:
         module.fail_json(msg=str(exc), errors=errors)
     errors.extend(refused)

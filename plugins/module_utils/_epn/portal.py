@@ -7,23 +7,34 @@ Two calls, as ASSyncy used them:
 
 - ``POST {base}/api/v1/oauth/token`` with HTTP Basic (client_name, client_password)
   and the form ``username``, ``password``, ``grant_type=password``;
-- ``GET {base}/api/v1/equipment/{id}/visits?access_token=..&start_time=..&end_time=..``
-  -> ``{"visits": [...]}``.
+- ``GET {base}/api/v1/equipment/{id}/visits?start_time=..&end_time=..`` with the token in
+  ``Authorization: Bearer ..`` -> ``{"visits": [...]}``.
 
-Each equipment has its own credentials (``load_credentials`` reads them from a 0600
-file in ASSyncy's ``equipment:`` shape). TLS is verified by default; a 401 on a call
-logs in again once; 5xx answers and connection errors are retried with backoff.
+ASSyncy sent the token as ``?access_token=``; a query string ends up in proxy and server
+access logs and in error texts, so the token goes in the header instead: the login is an
+OAuth 2 password grant answering a bearer token, and RFC 6750 section 2.1 makes the
+``Authorization: Bearer`` header the one method every bearer-token resource server must
+accept (the lab emulator takes both forms). The token never reaches a URL, a message or a
+result (it is in the module's no_log values).
+
+Each equipment has its own credentials (``load_credentials`` reads them with the one
+secret-file reader, ``_core.secrets``, in ASSyncy's ``equipment:`` shape). Requests go through
+``_core.http``: TLS verified by default, redirects only within the portal's origin, 429 and
+5xx answers retried (honouring Retry-After). A 401 on a call logs in again once.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime
 import time
 
+from urllib.parse import urlencode
+
+from ansible_collections.sciops.datasync.plugins.module_utils._core.http import HttpClient, HttpError
 from ansible_collections.sciops.datasync.plugins.module_utils._core.secrets import SecretFileError, read_secret_file
 
 CREDENTIAL_KEYS = ("username", "password", "client_name", "client_password")
-RETRY_STATUSES = (500, 502, 503, 504)
 
 
 class PortalError(Exception):
@@ -35,11 +46,12 @@ class PortalError(Exception):
         self.status = status
 
 
-def load_credentials(path):
+def load_credentials(path, no_log_values=None):
     """``{equipment_id: {username, password, client_name, client_password}}`` from a YAML/JSON file.
 
     The file holds ``equipment: [{id, username, password, client_name, client_password}, ...]``
-    (ASSyncy's config.yml works as it is). Raises PortalError on a missing key.
+    (ASSyncy's config.yml works as it is). Raises PortalError on a missing key. Every
+    password is added to ``no_log_values`` (a module's) when given.
     """
     try:
         import yaml
@@ -49,6 +61,9 @@ def load_credentials(path):
         document = yaml.safe_load(read_secret_file(path, "portal credentials file")) or {}
     except SecretFileError as exc:
         raise PortalError(str(exc))
+    except yaml.YAMLError as exc:  # the message would quote the file's text: only say where
+        mark = getattr(exc, "problem_mark", None)
+        raise PortalError("portal credentials file %s is not valid YAML%s" % (path, " (line %d)" % (mark.line + 1) if mark else ""))
     entries = document.get("equipment") if isinstance(document, dict) else None
     if not isinstance(entries, list):
         raise PortalError("portal credentials file %s has no 'equipment' list" % path)
@@ -61,6 +76,8 @@ def load_credentials(path):
             raise PortalError("portal credentials file %s: equipment %s lacks %s" % (path, entry["id"], ", ".join(missing)),
                               equipment=entry["id"])
         found[int(entry["id"])] = {key: str(entry[key]) for key in CREDENTIAL_KEYS}
+        if no_log_values is not None:
+            no_log_values.update(found[int(entry["id"])][key] for key in ("password", "client_password"))
     return found
 
 
@@ -109,83 +126,82 @@ def visit_record(document, equipment_id):
 
 
 class PortalClient:
-    """One equipment's session with the portal."""
+    """One equipment's session with the portal (requests through ``_core.http``).
+
+    The access token goes in the ``Authorization: Bearer`` header, never in the URL (see
+    the module docstring); the credentials and every token are added to ``no_log_values``
+    (the module's, when given) and scrubbed from every message.
+    """
 
     def __init__(self, base_url, equipment_id, credentials, verify=True, timeout=30, retries=3, backoff=1.0,
-                 session=None, sleep=time.sleep):
+                 http=None, sleep=time.sleep, no_log_values=None):
         self.base_url = base_url.rstrip("/")
         self.equipment = int(equipment_id)
         self.credentials = credentials
-        self.verify = verify
-        self.timeout = timeout
-        self.retries = retries
-        self.backoff = backoff
-        self.sleep = sleep
         self.token = None
         self.logins = 0
-        self.retried = 0
-        if session is None:
-            import requests
-            session = requests.Session()
-        self.session = session
+        self.no_log_values = no_log_values if no_log_values is not None else set()
+        if http is None:
+            http = HttpClient(validate_certs=bool(verify), ca_bundle=verify if isinstance(verify, str) else None,
+                              timeout=timeout, retries=retries, backoff=backoff, sleep=sleep,
+                              label="equipment %d: portal" % self.equipment)
+        self.http = http
+        for key in ("password", "client_password"):
+            self._secret(credentials.get(key))
+
+    @property
+    def retried(self):
+        return self.http.retried
+
+    def _secret(self, value):
+        if value:
+            self.http.add_secret(value)
+            self.no_log_values.add(str(value))
 
     def _label(self):
         return "equipment %d" % self.equipment
 
-    def _send(self, method, path, **kwargs):
-        """One request with retries on 5xx / connection errors; returns the response."""
-        import requests
-        url = self.base_url + path
-        attempt = 0
-        while True:
-            try:
-                response = self.session.request(method, url, timeout=self.timeout, verify=self.verify, **kwargs)
-            except requests.exceptions.SSLError as exc:
-                raise PortalError("%s: TLS verification of %s failed: %s" % (self._label(), self.base_url, exc), self.equipment)
-            except requests.exceptions.RequestException as exc:
-                if attempt >= self.retries:
-                    raise PortalError("%s: portal %s unreachable after %d attempts: %s"
-                                      % (self._label(), self.base_url, attempt + 1, exc), self.equipment)
-                response = None
-            if response is not None and response.status_code not in RETRY_STATUSES:
-                return response
-            if attempt >= self.retries:
-                raise PortalError("%s: portal answered HTTP %d to %s %s %d times; giving up"
-                                  % (self._label(), response.status_code, method, path, attempt + 1),
-                                  self.equipment, response.status_code)
-            attempt += 1
-            self.retried += 1
-            self.sleep(self.backoff * (2 ** (attempt - 1)))
+    def _send(self, method, path, headers=None, data=None, idempotent=None):
+        """One request through the shared helper (retries, same-origin redirects, TLS); returns the response."""
+        try:
+            return self.http.request(method, self.base_url + path, headers=headers, data=data, idempotent=idempotent)
+        except HttpError as exc:
+            raise PortalError(self.http.scrub(str(exc)), self.equipment, exc.status)
 
-    @staticmethod
-    def _error_text(response):
+    def _error_text(self, response):
         try:
             document = response.json()
         except ValueError:
-            return (response.text or "")[:200]
+            return self.http.scrub(response.text[:200])
         if isinstance(document, dict):
-            return " ".join(str(document[k]) for k in ("error", "error_description", "message") if document.get(k))
-        return str(document)[:200]
+            text = " ".join(str(document[k]) for k in ("error", "error_description", "message") if document.get(k))
+        else:
+            text = str(document)[:200]
+        return self.http.scrub(text)
 
     def login(self):
         """Log in with this equipment's account; sets and returns the access token."""
-        response = self._send(
-            "POST", "/api/v1/oauth/token",
-            auth=(self.credentials["client_name"], self.credentials["client_password"]),
-            data={"username": self.credentials["username"], "password": self.credentials["password"], "grant_type": "password"},
-        )
+        basic = base64.b64encode(("%s:%s" % (self.credentials["client_name"], self.credentials["client_password"])).encode("utf-8"))
+        self._secret(basic.decode("ascii"))
+        form = urlencode({"username": self.credentials["username"], "password": self.credentials["password"], "grant_type": "password"})
+        response = self._send("POST", "/api/v1/oauth/token", data=form, idempotent=True,
+                              headers={"Authorization": "Basic " + basic.decode("ascii"), "Accept": "application/json",
+                                       "Content-Type": "application/x-www-form-urlencoded"})
         self.logins += 1
-        if response.status_code in (400, 401, 403):
+        if response.status in (400, 401, 403):
             raise PortalError("%s: portal login as %s (client %s) refused with HTTP %d (%s): check its credentials"
                               % (self._label(), self.credentials["username"], self.credentials["client_name"],
-                                 response.status_code, self._error_text(response)), self.equipment, response.status_code)
-        if response.status_code != 200:
-            raise PortalError("%s: portal login answered HTTP %d (%s)" % (self._label(), response.status_code, self._error_text(response)),
-                              self.equipment, response.status_code)
+                                 response.status, self._error_text(response)), self.equipment, response.status)
+        if response.status != 200:
+            raise PortalError("%s: portal login answered HTTP %d (%s)" % (self._label(), response.status, self._error_text(response)),
+                              self.equipment, response.status)
         try:
             token = response.json()["access_token"]
         except (ValueError, KeyError, TypeError):
             raise PortalError("%s: portal login answer has no access_token" % self._label(), self.equipment)
+        if not isinstance(token, str) or not token:
+            raise PortalError("%s: portal login answer has no access_token" % self._label(), self.equipment)
+        self._secret(token)
         self.token = token
         return token
 
@@ -193,22 +209,21 @@ class PortalClient:
         """Visits of this equipment overlapping [start, end] (aware datetimes), as visit records."""
         if self.token is None:
             self.login()
-        path = "/api/v1/equipment/%d/visits" % self.equipment
-        params = {"start_time": iso_utc(start), "end_time": iso_utc(end)}
+        path = "/api/v1/equipment/%d/visits?%s" % (self.equipment, urlencode({"start_time": iso_utc(start), "end_time": iso_utc(end)}))
         reauthenticated = False
         while True:
-            response = self._send("GET", path, params=dict(params, access_token=self.token))
-            if response.status_code == 401 and not reauthenticated:
+            response = self._send("GET", path, headers={"Authorization": "Bearer " + self.token, "Accept": "application/json"})
+            if response.status == 401 and not reauthenticated:
                 reauthenticated = True
                 self.login()
                 continue
             break
-        if response.status_code == 401:
+        if response.status == 401:
             raise PortalError("%s: portal refused a fresh token for the visits (HTTP 401 after logging in again)" % self._label(),
                               self.equipment, 401)
-        if response.status_code != 200:
-            raise PortalError("%s: visits query answered HTTP %d (%s)" % (self._label(), response.status_code, self._error_text(response)),
-                              self.equipment, response.status_code)
+        if response.status != 200:
+            raise PortalError("%s: visits query answered HTTP %d (%s)" % (self._label(), response.status, self._error_text(response)),
+                              self.equipment, response.status)
         try:
             documents = response.json()["visits"]
         except (ValueError, KeyError, TypeError):

@@ -5,7 +5,9 @@
 
 Private to sciops.datasync: not a public API.
 
-HTTP Basic auth from a credentials file (``user|password``). The current run is the
+HTTP Basic auth from a credentials file (``user|password``, read by ``_core.secrets``); requests go
+through ``_core.http`` (TLS verified, no redirect to another origin with the credentials, 429/5xx
+retried honouring Retry-After); the password and the Basic token are in the module's no_log values. The current run is the
 one whose start/end cover the date asked for; its activities for the beamline carry
 the proposal (GUP id, title) and the experimenters (badge, names, email, PI flag).
 """
@@ -14,11 +16,11 @@ from __future__ import annotations
 
 import base64
 import datetime
-import json
 import re
 
 from urllib.parse import quote
 
+from ansible_collections.sciops.datasync.plugins.module_utils._core.http import HttpClient, HttpError, without_query
 from ansible_collections.sciops.datasync.plugins.module_utils._core.secrets import SecretFileError, read_secret_file
 
 BASE = "/beamline-scheduling/sched-api"
@@ -58,31 +60,52 @@ def read_credentials(path):
     return tuple(line.split("|", 1))
 
 
-def get_json(url, credentials, validate_certs=True, ca_bundle=None, timeout=30):
-    from ansible.module_utils.urls import open_url
-    from urllib.error import HTTPError, URLError
+def scheduling_client(validate_certs=True, ca_bundle=None, timeout=30, retries=3, backoff=1.0, credentials=None, no_log_values=None):
+    """The HttpClient of the scheduling API: its password and Basic token scrubbed and in ``no_log_values``."""
+    http = HttpClient(validate_certs=validate_certs, ca_bundle=ca_bundle, timeout=timeout, retries=retries, backoff=backoff,
+                      label="scheduling API")
+    if credentials:
+        for value in (credentials[1], basic_token(credentials)):
+            http.add_secret(value)
+            if no_log_values is not None:
+                no_log_values.add(value)
+    return http
 
-    token = base64.b64encode(("%s:%s" % credentials).encode("utf-8")).decode("ascii")
-    headers = {"Authorization": "Basic " + token, "Accept": "application/json"}
+
+def basic_token(credentials):
+    return base64.b64encode(("%s:%s" % tuple(credentials)).encode("utf-8")).decode("ascii")
+
+
+def get_json(url, credentials, http):
+    """The JSON document at ``url`` (GET with HTTP Basic); raises BeamtimeError.
+
+    ``http`` is the shared ``_core.http`` client: a redirect to another origin is refused, so
+    the Basic credentials never leave the scheduling service's origin; 429 and 5xx are retried.
+    """
+    headers = {"Authorization": "Basic " + basic_token(credentials), "Accept": "application/json"}
+    shown = without_query(url)
     try:
-        response = open_url(url, headers=headers, validate_certs=validate_certs, ca_path=ca_bundle, timeout=timeout)
-        body = response.read()
-    except HTTPError as exc:
+        response = http.request("GET", url, headers=headers)
+    except HttpError as exc:
+        raise BeamtimeError(http.scrub(str(exc)))
+    if response.status >= 400:
         detail = ""
         try:
-            detail = json.loads(exc.read().decode("utf-8")).get("message", "")
-        except Exception:  # pylint: disable=broad-except
+            document = response.json()
+            detail = document.get("message", "") if isinstance(document, dict) else ""
+        except ValueError:
             detail = ""
-        hint = {401: " (check the credentials file)", 403: " (the account may not read this beamline)"}.get(exc.code, "")
-        raise BeamtimeError("scheduling API %s answered HTTP %s%s%s" % (url, exc.code, hint, (": " + detail) if detail else ""))
-    except (URLError, IOError, OSError) as exc:
-        raise BeamtimeError("cannot reach the scheduling API at %s: %s" % (url, getattr(exc, "reason", None) or exc))
+        hint = {401: " (check the credentials file)", 403: " (the account may not read this beamline)"}.get(response.status, "")
+        raise BeamtimeError(http.scrub("scheduling API %s answered HTTP %s%s%s" % (shown, response.status, hint,
+                                                                                  (": " + str(detail)) if detail else "")))
+    if response.status != 200:
+        raise BeamtimeError("scheduling API %s answered HTTP %s" % (shown, response.status))
     try:
-        document = json.loads(body.decode("utf-8"))
+        document = response.json()
     except ValueError:
-        raise BeamtimeError("scheduling API %s returned something that is not JSON" % url)
+        raise BeamtimeError("scheduling API %s returned something that is not JSON" % shown)
     if isinstance(document, dict) and "message" in document:
-        raise BeamtimeError("scheduling API %s: %s" % (url, document["message"]))
+        raise BeamtimeError(http.scrub("scheduling API %s: %s" % (shown, document["message"])))
     return document
 
 
@@ -136,12 +159,14 @@ def run_module(module):
         else:
             when = datetime.datetime.now(datetime.timezone.utc)
         credentials = read_credentials(params["credentials_file"])
+        module.no_log_values.add(credentials[1])
         base = params["url"].rstrip("/")
-        options = dict(validate_certs=params["validate_certs"], ca_bundle=params["ca_bundle"], timeout=params["timeout"])
-        runs = get_json(base + ROUTES["all_runs"], credentials, **options)
+        http = scheduling_client(validate_certs=params["validate_certs"], ca_bundle=params["ca_bundle"], timeout=params["timeout"],
+                                 credentials=credentials, no_log_values=module.no_log_values)
+        runs = get_json(base + ROUTES["all_runs"], credentials, http)
         run = pick_run(runs, when, params["run"])
         url = base + ROUTES["activities"].format(run=quote(run["runName"], safe=""), beamline=quote(params["beamline"], safe=","))
-        activities = [activity_view(a) for a in get_json(url, credentials, **options)]
+        activities = [activity_view(a) for a in get_json(url, credentials, http)]
     except BeamtimeError as exc:
         module.fail_json(msg=str(exc))
     chosen = choose_activity(activities, when, params["proposal"])

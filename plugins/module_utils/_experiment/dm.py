@@ -27,6 +27,7 @@ import re
 
 from urllib.parse import quote
 
+from ansible_collections.sciops.datasync.plugins.module_utils._core.http import HttpClient, HttpError
 from ansible_collections.sciops.datasync.plugins.module_utils._core.results import error, reasons_text
 from ansible_collections.sciops.datasync.plugins.module_utils._core.secrets import SecretFileError, read_secret_file
 
@@ -160,43 +161,42 @@ def read_login_file(path):
 
 
 class DmClient:
-    """A session-cookie client for the DS and DAQ services."""
+    """A session-cookie client for the DS and DAQ services (requests through ``_core.http``).
 
-    def __init__(self, ds_url, daq_url, username, password, validate_certs=True, ca_bundle=None, timeout=30):
+    The password and every session id are scrubbed from messages and added to
+    ``no_log_values`` (the module's, when given).
+    """
+
+    def __init__(self, ds_url, daq_url, username, password, validate_certs=True, ca_bundle=None, timeout=30,
+                 retries=3, backoff=1.0, http=None, no_log_values=None):
         self.urls = {"ds": ds_url.rstrip("/"), "daq": (daq_url or ds_url).rstrip("/")}
         self.username = username
         self.password = password
-        self.validate_certs = validate_certs
-        self.ca_bundle = ca_bundle
-        self.timeout = timeout
         self.sessions = {}
         self.logins = 0
+        self.no_log_values = no_log_values if no_log_values is not None else set()
+        self.http = http or HttpClient(validate_certs=validate_certs, ca_bundle=ca_bundle, timeout=timeout, retries=retries,
+                                       backoff=backoff, label="DM")
+        self._secret(password)
 
-    def _open(self, method, url, data=None, cookie=None):
-        from ansible.module_utils.urls import open_url
-        from urllib.error import HTTPError, URLError
+    def _secret(self, value):
+        if value:
+            self.http.add_secret(value)
+            self.no_log_values.add(str(value))
 
+    def _open(self, method, url, data=None, cookie=None, idempotent=None):
         headers = {"Content-Type": "html"}
         if cookie:
             headers["Cookie"] = "session_id=%s" % cookie
         if data is not None:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
         try:
-            response = open_url(url, method=method, data=data, headers=headers, validate_certs=self.validate_certs,
-                                ca_path=self.ca_bundle, timeout=self.timeout, follow_redirects="none")
-            return response.getcode(), response.headers, response.read()
-        except HTTPError as exc:
-            body = b""
-            try:
-                body = exc.read()
-            except Exception:  # pylint: disable=broad-except
-                body = b""
-            return exc.code, exc.headers, body
-        except (URLError, IOError, OSError) as exc:
-            raise DmApiError("cannot reach %s: %s" % (url.split("?")[0], getattr(exc, "reason", None) or exc))
+            response = self.http.request(method, url, headers=headers, data=data, idempotent=idempotent)
+        except HttpError as exc:
+            raise DmApiError(self.http.scrub(str(exc)), http_status=exc.status)
+        return response.status, response.headers, response.body
 
-    @staticmethod
-    def _check(route, status, headers, body):
+    def _check(self, route, status, headers, body):
         code = headers.get("Dm-Status-Code") if headers is not None else None
         message = headers.get("Dm-Status-Message") if headers is not None else None
         kind = headers.get("Dm-Exception-Type") if headers is not None else None
@@ -212,14 +212,14 @@ class DmClient:
             kind = kind or document.get("exceptionType")
         code = int(code) if code not in (None, "") else None
         if status >= 400 or (code not in (None, 0)):
-            text = message or (body.decode("utf-8", "replace")[:200] if body else "no message")
+            text = self.http.scrub(message or (body.decode("utf-8", "replace")[:200] if body else "no message"))
             raise DmApiError(text, code=code, kind=kind, http_status=status, route=route)
         return document
 
     def login(self, service):
         url = self.urls[service] + ROUTES["login"][2]
         form = "username=%s&password=%s" % (quote(self.username, safe=""), quote(self.password, safe=""))
-        status, headers, body = self._open("POST", url, data=form)
+        status, headers, body = self._open("POST", url, data=form, idempotent=True)
         self._check("login", status, headers, body)
         cookie = None
         for header in headers.get_all("Set-Cookie") or []:
@@ -228,6 +228,7 @@ class DmClient:
                 cookie = match.group(1)
         if not cookie:
             raise DmApiError("login to %s returned no session_id cookie" % self.urls[service], route="login")
+        self._secret(cookie)
         self.sessions[service] = cookie
         self.logins += 1
 
@@ -411,8 +412,9 @@ def run_module(module):
                "notify": bool(notify.get("enabled", True)) if notify else False, "notify_key": key}
     try:
         username, password = read_login_file(params["login_file"])
-        client = DmClient(params["ds_url"], params["daq_url"], username, password,
-                          validate_certs=params["validate_certs"], ca_bundle=params["ca_bundle"], timeout=params["timeout"])
+        module.no_log_values.add(password)
+        client = DmClient(params["ds_url"], params["daq_url"], username, password, validate_certs=params["validate_certs"],
+                          ca_bundle=params["ca_bundle"], timeout=params["timeout"], no_log_values=module.no_log_values)
         current = client.find_experiment(params["name"], params["station"])
         if current is None and not params["create"] and module.check_mode:
             module.warn("DM experiment %s does not exist yet; in check mode this step has nothing to show" % params["name"])

@@ -115,10 +115,10 @@ def test_check_reads_dm_status_headers():
     headers = Headers({"Dm-Status-Code": "14", "Dm-Status-Message": "Experiment x does not exist.",
                        "Dm-Exception-Type": "ObjectNotFound"})
     with pytest.raises(_dm.DmApiError) as caught:
-        _dm.DmClient._check("experiment_by_name", 200, headers, b'{"errorCode": 14}')
+        _dm.DmClient("http://dm", None, "u", "p")._check("experiment_by_name", 200, headers, b'{"errorCode": 14}')
     assert caught.value.not_found
     assert "Dm-Status-Code 14 (ObjectNotFound): Experiment x does not exist." in str(caught.value)
-    assert _dm.DmClient._check("x", 200, Headers({"Dm-Status-Code": "0"}), b'{"a": 1}') == {"a": 1}
+    assert _dm.DmClient("http://dm", None, "u", "p")._check("x", 200, Headers({"Dm-Status-Code": "0"}), b'{"a": 1}') == {"a": 1}
 
 
 def test_login_file(tmp_path):
