@@ -46,9 +46,19 @@ options:
     type: str
     default: ""
   dest:
-    description: The local folder (absolute) that receives the files. Created when missing.
+    description:
+      - The local folder (absolute) that receives the files. Created when missing.
+      - Every folder of O(dest) below O(dest_root) is opened without following links; a link or a non-folder there
+        fails the task with a message naming it, before rsync starts. rsync then runs inside the folder it checked.
     type: path
     required: true
+  dest_root:
+    description:
+      - The trusted folder above O(dest) (absolute; O(dest) must be inside it), made when missing and followed even when
+        it is a link. Nothing below it is ever followed when it is a link, so set it to the deepest folder that only the
+        account running the mirror (or root) can write.
+      - Default the parent folder of O(dest).
+    type: path
   bookkeeping_root:
     description:
       - The transferPools folder (C(ICC_RSYNC_ROOT), the icc-rsync folder) holding C(<module>/logs/) and C(<module>/writeLock).
@@ -70,11 +80,16 @@ options:
     choices: [preserve, copy, skip]
     default: preserve
   safe_links:
-    description: With O(symlinks=preserve), ignore symlinks that point outside the tree (C(--safe-links)).
+    description:
+      - Ignore symlinks that point outside the tree (C(--safe-links)), whatever O(symlinks) says, so links that leave the
+        tree never arrive. V(false) lets them arrive (O(symlinks=preserve)).
     type: bool
-    default: false
+    default: true
   perms:
-    description: Preserve permissions (C(--perms)). Times are always preserved.
+    description:
+      - Preserve permissions (C(--perms)). Times are always preserved.
+      - Setuid and setgid bits never arrive on files (C(--chmod=F-s)); device files and FIFOs are never created
+        (C(--no-devices --no-specials)).
     type: bool
     default: true
   checksum:
@@ -157,7 +172,10 @@ extends_documentation_fragment:
   - sciops.datasync.lock
   - sciops.datasync.results
 transferred:
-  description: Paths (relative to O(dest)) that arrived (new or changed content, new folders and links), or would in check mode; at most O(max_listed).
+  description:
+    - Paths (relative to O(dest)) that arrived (new or changed content, new folders and links), or would in check mode; at most O(max_listed).
+    - Names here, in RV(attributes_updated), RV(deleted), the weekday log and the failure email are escaped as rsync escapes them
+      (control characters, DEL, C1 controls and bidirectional overrides as C(\#ooo) per byte), never raw.
   returned: when rsync ran
   type: list
   elements: str
@@ -262,11 +280,12 @@ def main():
             module=dict(type="str", required=True),
             path=dict(type="str", default=""),
             dest=dict(type="path", required=True),
+            dest_root=dict(type="path"),
             bookkeeping_root=dict(type="path"),
             delete=dict(type="bool", default=False),
             max_delete=dict(type="int"),
             symlinks=dict(type="str", default="preserve", choices=["preserve", "copy", "skip"]),
-            safe_links=dict(type="bool", default=False),
+            safe_links=dict(type="bool", default=True),
             perms=dict(type="bool", default=True),
             checksum=dict(type="bool", default=False),
             excludes=dict(type="list", elements="str", default=[]),

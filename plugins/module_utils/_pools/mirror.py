@@ -15,6 +15,10 @@ icc-rsync folder (``bookkeeping_root``) each rsync module has
   runs. A live holder makes a second instance skip (noted in the log); a stale one
   (the pid is gone, or now belongs to a younger process) is taken over and that is
   logged, and the rsync temp files the killed run left in the destination are removed.
+
+The destination is opened below ``dest_root`` without following links (``_core.paths``)
+and rsync runs inside that descriptor; names (and rsync's own messages) reach the log,
+the failure email and the result escaped as rsync escapes them (``\\#ooo``).
 """
 
 from __future__ import annotations
@@ -25,14 +29,16 @@ import fcntl
 import os
 import re
 import socket
+import stat
 import time
 
 from ansible_collections.sciops.datasync.plugins.module_utils._core.lock import busy_result
 from ansible_collections.sciops.datasync.plugins.module_utils._core.mail import MailError, mail_settings, send_mail
 from ansible_collections.sciops.datasync.plugins.module_utils._core.names import path_component_problem, relative_path_problem
+from ansible_collections.sciops.datasync.plugins.module_utils._core.paths import UnsafePath, check_below, fd_path, open_below
 from ansible_collections.sciops.datasync.plugins.module_utils._core.results import error, reasons_text
 from ansible_collections.sciops.datasync.plugins.module_utils._core.rsync import (
-    C_ENV, WARNING_CODES, RsyncOptions, build_argv, daemon_error, daemon_url, exit_meaning,
+    C_ENV, WARNING_CODES, RsyncOptions, build_argv, daemon_error, daemon_url, escape_name, escape_text, exit_meaning,
     parse_itemized, parse_listing, parse_module_list, parse_stats, summary_lines)
 from ansible_collections.sciops.datasync.plugins.module_utils._core.secrets import secret_file_problem
 from ansible_collections.sciops.datasync.plugins.module_utils._core.runner import CommandRunner
@@ -173,11 +179,13 @@ class PoolLog:
         return path
 
     def write(self, lines):
+        """Append ``lines``; a line holding newlines becomes several, and no raw control character is ever written."""
         if self.path is None:
             self.open_day()
         with open(self.path, "a") as handle:
             for line in lines:
-                handle.write(line.rstrip("\n") + "\n")
+                for part in line.rstrip("\n").split("\n"):
+                    handle.write(escape_text(part) + "\n")
 
     def start_run(self):
         self.write(["***** %s: starting rsync *****" % stamp(self.now())])
@@ -188,7 +196,7 @@ class PoolLog:
     def took_over(self, holder, reason, leftovers=()):
         lines = ["%s: stale writeLock of pid %s taken over (%s)." % (stamp(self.now()), holder, reason)]
         for name in leftovers:
-            lines.append("%s: removed temp file left by the killed run: %s" % (stamp(self.now()), name))
+            lines.append("%s: removed temp file left by the killed run: %s" % (stamp(self.now()), escape_name(name)))
         self.write(lines)
 
     def error(self, rc, meaning=None, detail=None):
@@ -373,6 +381,55 @@ def rsync_leftovers(dest, since=None):
 
 # ---------------------------------------------------------------- running rsync
 
+def remove_leftovers(dest_fd, since=None):
+    """Remove the rsync temp files (``rsync_leftovers``) below the folder open as ``dest_fd``; returns their paths.
+
+    Walks with descriptors (``os.fwalk``, links never followed) and unlinks relative to
+    each folder's descriptor, so a link planted in the tree cannot send the removal elsewhere.
+    """
+    removed = []
+    for top, _dirs, files, top_fd in os.fwalk(".", dir_fd=dest_fd):
+        for name in files:
+            if not _RSYNC_TEMP.match(name):
+                continue
+            info = os.stat(name, dir_fd=top_fd, follow_symlinks=False)
+            if not stat.S_ISREG(info.st_mode) or (since is not None and info.st_mtime < since - 2):
+                continue
+            os.unlink(name, dir_fd=top_fd)
+            removed.append(os.path.normpath(os.path.join(top, name)))
+    return sorted(removed)
+
+
+def dest_layout(params):
+    """``(dest_root, relative, problem)``: the trusted root and the path of ``dest`` below it."""
+    dest = os.path.normpath(params["dest"])
+    root = os.path.normpath(params.get("dest_root") or os.path.dirname(dest))
+    if not os.path.isabs(root):
+        return None, None, "dest_root %r must be an absolute path" % params.get("dest_root")
+    relative = os.path.relpath(dest, root)
+    if relative == "." or relative.startswith(".."):
+        return None, None, "dest %s is not inside dest_root %s" % (params["dest"], root)
+    return root, relative, None
+
+
+def open_dest(params, check_mode):
+    """``(fd or None, problem)``: ``dest`` opened (made when missing) below its root, no link followed; check mode makes nothing."""
+    root, relative, problem = dest_layout(params)
+    if problem:
+        return None, problem
+    if check_mode:
+        return None, check_below(root, relative) if os.path.isdir(root) else None
+    try:
+        if not os.path.isdir(root):
+            os.makedirs(root, 0o755)
+        fd, _created = open_below(root, relative, create=True, mode=0o755)
+    except UnsafePath as exc:
+        return None, "dest %s" % exc
+    except OSError as exc:
+        return None, "cannot create dest %s: %s" % (params["dest"], exc)
+    return fd, None
+
+
 def password_setup(params):
     """(argv password file, secret env, problem) from the module parameters."""
     if params.get("password_file"):
@@ -392,12 +449,13 @@ def _command_env():
     return dict(C_ENV)
 
 
-def mirror_argv(params, rsync_binary, password_file, dry_run):
+def mirror_argv(params, rsync_binary, password_file, dry_run, dest=None):
+    """The mirror's argv; ``dest`` replaces ``params["dest"]`` (``./`` when rsync runs inside the checked folder)."""
     source = daemon_url(params["host"], params["module"], params.get("path") or "", user=params.get("user"),
                         port=params.get("port"))
-    dest = params["dest"].rstrip("/") + "/"
+    dest = dest or params["dest"].rstrip("/") + "/"
     options = RsyncOptions(
-        binary=rsync_binary, symlinks=params.get("symlinks") or "preserve", safe_links=bool(params.get("safe_links")),
+        binary=rsync_binary, symlinks=params.get("symlinks") or "preserve", safe_links=bool(params.get("safe_links", True)),
         perms=bool(params.get("perms", True)), checksum=bool(params.get("checksum")), delete=bool(params.get("delete")),
         max_delete=params.get("max_delete"), dry_run=dry_run, password_file=password_file, bwlimit=params.get("bwlimit"),
         timeout=params.get("timeout"), contimeout=params.get("contimeout"), excludes=tuple(params.get("excludes") or ()), outbuf="B")
@@ -408,9 +466,9 @@ def summarize(stdout, limit):
     """(changes, result fields) from an rsync run's stdout."""
     changes = parse_itemized(stdout)
     stats = parse_stats(stdout)
-    arrived = [c.path for c in changes if c.transferred]
-    touched = [c.path for c in changes if not c.deleted and not c.transferred]
-    deleted = [c.path for c in changes if c.deleted]
+    arrived = [escape_name(c.path) for c in changes if c.transferred]
+    touched = [escape_name(c.path) for c in changes if not c.deleted and not c.transferred]
+    deleted = [escape_name(c.path) for c in changes if c.deleted]
     fields = {
         "transferred": arrived[:limit],
         "transferred_count": len(arrived),
@@ -451,8 +509,10 @@ def failure_mail(params, result, log_tail, stderr):
         lines += ["", "Tail of %s:" % result.get("log_file", "the log"), ""] + ["  " + line for line in log_tail]
     elif stderr:
         lines += ["", "rsync's error output:", ""] + ["  " + line for line in stderr.splitlines()[-20:]]
+    # Nothing from upstream reaches the mail raw: the log is escaped already, rsync's output may not be.
+    lines = [escape_text(line) for line in lines]
     try:
-        send_mail(subject=subject, text="\n".join(lines) + "\n", **settings)
+        send_mail(subject=escape_text(subject), text="\n".join(lines) + "\n", **settings)
     except MailError as exc:
         return False, str(exc)
     return True, None
@@ -468,6 +528,8 @@ def run_mirror(module):
         problems.append(error(params["bookkeeping_root"], "bookkeeping_root must be an absolute path"))
     if not os.path.isabs(params["dest"]):
         problems.append(error(params["dest"], "dest %r must be an absolute path" % params["dest"]))
+    elif dest_layout(params)[2]:
+        problems.append(error(params.get("dest_root"), dest_layout(params)[2]))
     if problems:
         result["errors"] = problems
         module.fail_json(msg="refused: %s" % reasons_text(problems), **result)
@@ -484,6 +546,12 @@ def run_mirror(module):
                   module=params["module"], path=params.get("path") or "", rsync_argv=argv)
 
     log = lock = None
+    dest_fd = None
+    if module.check_mode:
+        dest_fd, problem = open_dest(params, True)
+        if problem:
+            result["errors"] = [error(params["dest"], problem)]
+            module.fail_json(msg="pool %s refused: %s" % (label, problem), **result)
     if params.get("bookkeeping_root") and not module.check_mode:
         log = PoolLog(params["bookkeeping_root"], params["module"], params["dest"])
         lock = WriteLock(os.path.join(params["bookkeeping_root"], params["module"], "writeLock"))
@@ -499,42 +567,45 @@ def run_mirror(module):
             result.update(busy_result(lock.path, holder,
                                       "another transfer of %s is running (writeLock %s held by pid %s); skipped" % (label, lock.path, holder)))
             module.exit_json(**result)
-        if state == "took_over":
-            leftovers = rsync_leftovers(params["dest"], lock.stale_since) if os.path.isdir(params["dest"]) else []
-            for name in leftovers:
-                os.unlink(os.path.join(params["dest"], name))
+    try:
+        if not module.check_mode:
+            dest_fd, problem = open_dest(params, False)
+            if problem:
+                if log:
+                    log.write(["%s: refused: %s" % (stamp(log.now()), problem)])
+                result["errors"] = [error(params["dest"], problem)]
+                module.fail_json(msg="pool %s refused: %s" % (label, problem), **result)
+            # rsync runs inside the folder just checked (its descriptor, not its name).
+            argv = mirror_argv(params, rsync_binary, password_file, module.check_mode, dest="./")
+            result["rsync_argv"] = argv
+        if lock and state == "took_over":
+            leftovers = [escape_name(name) for name in remove_leftovers(dest_fd, lock.stale_since)]
             log.took_over(holder, reason, leftovers)
             result.update(lock_taken_over_from=holder, lock_takeover_reason=reason, removed_leftovers=leftovers)
-    try:
-        if not module.check_mode and not os.path.isdir(params["dest"]):
-            try:
-                os.makedirs(params["dest"], 0o755)
-            except OSError as exc:
-                if log:
-                    log.write(["%s: cannot create %s: %s" % (stamp(log.now()), params["dest"], exc)])
-                module.fail_json(msg="cannot create dest %s for module %s: %s" % (params["dest"], label, exc), **result)
         if log:
             log.start_run()
         env = _command_env()
-        run = runner.run_bulk(argv, env=env, secret_env=secret_env)
+        run = runner.run_bulk(argv, env=env, secret_env=secret_env, cwd=fd_path(dest_fd) if dest_fd is not None else None)
         changes, fields = summarize(run.stdout, params.get("max_listed") or 1000)
         result.update(fields)
         result["rsync_rc"] = run.rc
         result["rsync_rc_meaning"] = exit_meaning(run.rc)
         refusal = daemon_error(run.stderr)
         if refusal:
-            result["rsync_error"] = refusal
+            result["rsync_error"] = escape_text(refusal)
         result["changed"] = bool(changes)
         if module._diff:
-            result["diff"] = {"prepared": "\n".join("%s %s" % (c.code, c.path) for c in changes) + ("\n" if changes else "")}
+            result["diff"] = {"prepared": "\n".join("%s %s" % (c.code, escape_name(c.path)) for c in changes) + ("\n" if changes else "")}
         if log:
             lines = [c.log_line() for c in changes] if params.get("log_files", True) else []
             lines += summary_lines(run.stdout)
             log.write(lines)
             if run.rc != 0:
-                detail = "\n".join(line for line in run.stderr.splitlines() if line.strip())[-4000:]
+                detail = "\n".join(escape_text(line) for line in run.stderr.splitlines() if line.strip())[-4000:]
                 log.error(run.rc, exit_meaning(run.rc), detail or None)
     finally:
+        if dest_fd is not None:
+            os.close(dest_fd)
         if lock:
             lock.release()
 

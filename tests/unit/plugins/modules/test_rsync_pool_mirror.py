@@ -19,8 +19,8 @@ def calls(monkeypatch):
         seen.append((args, kwargs))
         return 0, ITEMIZED, ""
 
-    def run_bulk(runner, argv, env=None, secret_env=None):
-        seen.append((argv, {"environ_update": dict(env or {}, **(secret_env or {}))}))
+    def run_bulk(runner, argv, env=None, secret_env=None, cwd=None):
+        seen.append((argv, {"environ_update": dict(env or {}, **(secret_env or {})), "cwd": cwd}))
         return CommandResult(argv, 0, ITEMIZED, "")
 
     monkeypatch.setattr(basic.AnsibleModule, "run_command", run_command)
