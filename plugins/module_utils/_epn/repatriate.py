@@ -39,7 +39,7 @@ from ansible_collections.sciops.datasync.plugins.module_utils._core.rsync import
     parse_listing, parse_stats, remote_shell_source, rsh_command,
 )
 from ansible_collections.sciops.datasync.plugins.module_utils._core.runner import CommandRunner
-from ansible_collections.sciops.datasync.plugins.module_utils._core.ssh import SshConfigError, host_key_problem, ssh_argv
+from ansible_collections.sciops.datasync.plugins.module_utils._core.ssh import host_key_problem, ssh_argv
 from ansible_collections.sciops.datasync.plugins.module_utils._core.state import StateError, StateFile
 from ansible_collections.sciops.datasync.plugins.module_utils._epn.portal import (
     PortalClient, PortalError, iso_utc, load_credentials, parse_time,
@@ -445,8 +445,8 @@ class Repatriation:
             if ran.rc != 0:
                 message = (host_key_problem(ran.stderr, self.params["source_host"], self.params["source_port"], self.params["known_hosts"])
                            or daemon_error(ran.stderr) or (ran.stderr or "").strip()[-500:])
-                result.update(status="failed", msg="EPN %s: rsync exited %d (%s): %s" % (item["epn"], ran.rc, result["rc_meaning"],
-                                                                                          escape_text(message)))
+                message = "EPN %s: rsync exited %d (%s): %s" % (item["epn"], ran.rc, result["rc_meaning"], escape_text(message))
+                result.update(status="failed", msg=message)
                 return result
             if self.check:
                 result["status"] = "would_transfer"
