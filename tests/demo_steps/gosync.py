@@ -27,7 +27,7 @@ def run(demo):
     admin = demo.playbook("playbooks/globus_groups.yml")
     projects = _result(admin, "Project groups with description, policies, roles and approvals").get("results", [])
     lines = ["Globus group administration (playbooks/globus_groups.yml): %s" % ", ".join(
-        "%s %s" % (p["globus_groups_project"]["name"], "created" if p.get("created") else ("changed" if p.get("changed") else "unchanged"))
+        "%s %s" % (p["gosync_groups_project"]["name"], "created" if p.get("created") else ("changed" if p.get("changed") else "unchanged"))
         for p in projects)]
     rc, changed = demo.job("portal1", "gosync-new")
     lines += ["portal1 scheduled job gosync-new (cron */2: new users, then groups): %d change(s)" % changed]

@@ -3,6 +3,7 @@ renames, group administration. Each test has its own Globus client, groups and a
 
 import os
 import stat
+import sys
 
 import pytest
 
@@ -161,3 +162,35 @@ def test_group_administration_then_sync(ansible_playbook, world):
     assert "sciops-gamma-" + world.tag not in rows
     assert rows["sciops-delta-" + world.tag][2] == gid and rows["sciops-delta-" + world.tag][3] == "alice,bob"
     assert results["groups"]["renamed"][0]["old_name"] == "sciops-gamma-" + world.tag
+
+
+def test_globus_groups_playbook_uses_the_gosync_app(ansible_playbook, world):
+    """playbooks/globus_groups.yml with only the gosync role's variables: a project group under
+    gosync_root_group with the default description and its dotted-prefix policy file, then the list."""
+    import json
+
+    import yaml
+
+    policies = world.tmp / "policies"
+    policies.mkdir()
+    (policies / "policy.sciops.json").write_text(json.dumps({"join_requests": True, "group_visibility": "private"}))
+    listing = world.tmp / "groups.json"
+    name = "sciops.gamma-" + world.tag
+    inventory = world.tmp / "inventory.yml"
+    inventory.write_text(yaml.safe_dump({"portal": {"hosts": {"localhost": {
+        "ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+        "gosync_client_id": world.client_id, "gosync_client_secret_file": world.common["client_secret_file"],
+        "gosync_root_group": world.root_id,
+        "globus_groups_projects": [{"name": name, "members": ["carol@example.org"], "managers": ["alice@example.org"]}],
+        "globus_groups_policy_dir": str(policies),
+    }}}}))
+    result = ansible_playbook("-i", str(inventory), "playbooks/globus_groups.yml", "-e", "globus_groups_list_format=json",
+                              "-e", "globus_groups_list_file=%s" % listing, env=JSON)
+    applied = task_results(result.stdout)["Project groups with description, policies, roles and approvals"]["results"]
+    assert [(r["gosync_groups_project"]["name"], r["created"]) for r in applied] == [(name, True)]
+    assert applied[0]["gosync_groups_project"]["policies"] == {"join_requests": True, "group_visibility": "private"}
+    listed = {g["name"]: g for g in json.loads(listing.read_text())}
+    assert listed[name]["description"] == "Project " + name
+    assert listed[name]["parent_id"] == world.root_id
+    assert {m["username"]: m["role"] for m in listed[name]["members"] if m["status"] == "active"} == {
+        "alice@example.org": "manager", "carol@example.org": "member", world.client_id + "@clients.auth.globus.org": "admin"}
