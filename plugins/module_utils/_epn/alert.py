@@ -21,6 +21,7 @@ from ansible_collections.sciops.datasync.plugins.module_utils._epn.repatriate im
 )
 from ansible_collections.sciops.datasync.plugins.module_utils._core.mail import MailError, send_mail
 from ansible_collections.sciops.datasync.plugins.module_utils._core.results import error, reasons_text
+from ansible_collections.sciops.datasync.plugins.module_utils._core.rsync import escape_text
 from ansible_collections.sciops.datasync.plugins.module_utils._core.ssh import host_label
 from ansible_collections.sciops.datasync.plugins.module_utils._core.state import StateError, StateFile
 from ansible_collections.sciops.datasync.plugins.module_utils._epn.portal import PortalError, iso_utc, parse_time
@@ -151,6 +152,10 @@ def plan_alert(source_epns, epn_map, visits, alerted, now, realert_after_days=No
     return {"alert": alert, "skipped": skipped, "errors": errors}
 
 
+def _safe_value(value):
+    return escape_text(value) if isinstance(value, str) else value
+
+
 def render_email(items, context, template_text=None, template_html=None):
     """``(text, html)`` from Jinja templates (files, or the built-in ones); HTML autoescaped."""
     import jinja2
@@ -162,8 +167,10 @@ def render_email(items, context, template_text=None, template_html=None):
             return handle.read()
 
     values = dict(context, epns=items, count=len(items))
-    text_env = jinja2.Environment(autoescape=False, keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
-    html_env = jinja2.Environment(autoescape=True, keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+    # Values from the portal and the source (names, emails, EPN folders) never put raw control
+    # characters in the mail: every {{ value }} of both templates is escaped as rsync escapes names.
+    text_env = jinja2.Environment(autoescape=False, keep_trailing_newline=True, undefined=jinja2.StrictUndefined, finalize=_safe_value)
+    html_env = jinja2.Environment(autoescape=True, keep_trailing_newline=True, undefined=jinja2.StrictUndefined, finalize=_safe_value)
     text = text_env.from_string(load(template_text, DEFAULT_TEXT_TEMPLATE)).render(values)
     html = html_env.from_string(load(template_html, DEFAULT_HTML_TEMPLATE)).render(values)
     return text, html

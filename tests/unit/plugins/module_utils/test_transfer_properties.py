@@ -167,3 +167,12 @@ def test_fd_path_is_the_checked_folder_even_after_a_swap(tmp_path):
         assert stat.S_ISDIR(os.stat(paths.fd_path(fd)).st_mode)
     finally:
         os.close(fd)
+
+
+def test_alert_mail_values_from_the_portal_carry_no_control_characters():
+    from ansible_collections.sciops.datasync.plugins.module_utils._epn import alert
+    items = [{"epn": "15555a", "beamline": "MX1", "start_time": "s", "end_time": "e",
+              "principal_scientist": {"name": "Eve\x1b[2J\nForged: line", "email": "eve@example.org"}, "data_scientists": []}]
+    text, html = alert.render_email(items, {"source": "host"})
+    for body in (text, html):
+        assert "\x1b" not in body and "Forged: line" in body and "\\#012Forged" in body
