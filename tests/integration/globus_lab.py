@@ -16,7 +16,7 @@ import requests
 URL = "https://127.0.0.1:8701/"
 ADMIN = URL + "_lab"
 SDK_ENV_KEYS = ("GLOBUS_SDK_ENVIRONMENT", "GLOBUS_SDK_SERVICE_URL_AUTH", "GLOBUS_SDK_SERVICE_URL_GROUPS",
-                "GLOBUS_SDK_SERVICE_URL_TRANSFER")
+                "GLOBUS_SDK_SERVICE_URL_TRANSFER", "GLOBUS_SDK_VERIFY_SSL")
 
 
 def admin(method, route, body=None, **params):

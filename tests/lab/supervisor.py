@@ -265,15 +265,16 @@ class Lab:
     def environment(self):
         """What a controller-side client of the lab needs: the services' variables and the lab CA.
 
-        SSL_CERT_FILE and REQUESTS_CA_BUNDLE point at the controller bundle (the system store plus
-        the lab CA), so Python's ssl, ansible's open_url, requests and globus-sdk all verify the
+        SSL_CERT_FILE, REQUESTS_CA_BUNDLE and GLOBUS_SDK_VERIFY_SSL (globus-sdk sends through its
+        session without requests' environment merge) point at the controller bundle (the system store
+        plus the lab CA), so Python's ssl, ansible's open_url, requests and globus-sdk all verify the
         emulators' certificates; DATASYNC_LAB_CA is the lab CA alone (for modules' CA options).
         """
         paths = self.ca()
         env = {"DATASYNC_LAB_DIR": self.root, "DATASYNC_LAB_CA": paths["ca_file"],
-               "DATASYNC_LAB_CA_BUNDLE": paths["bundle_file"], "SSL_CERT_FILE": paths["bundle_file"],
-               "REQUESTS_CA_BUNDLE": paths["bundle_file"], "DATASYNC_LAB_SERVICES_HOST": ca.DNS_NAME,
+               "DATASYNC_LAB_CA_BUNDLE": paths["bundle_file"], "DATASYNC_LAB_SERVICES_HOST": ca.DNS_NAME,
                "DATASYNC_LAB_CONTROLLER_ADDRESS": self.controller_address}
+        env.update(self.ca_environment())
         for module in self.services:
             env.update(getattr(module, "env", lambda lab: {})(self))
         return env
@@ -281,16 +282,17 @@ class Lab:
     def hosts_environment(self):
         """What a job on a lab host needs: the services by the lab DNS name (services.lab, the bridge address),
         trust from the host's system store (REQUESTS_CA_BUNDLE too: requests in a virtualenv reads certifi)."""
-        env = {"REQUESTS_CA_BUNDLE": ca.HOST_SYSTEM_BUNDLE, "SSL_CERT_FILE": ca.HOST_SYSTEM_BUNDLE}
+        env = {"REQUESTS_CA_BUNDLE": ca.HOST_SYSTEM_BUNDLE, "SSL_CERT_FILE": ca.HOST_SYSTEM_BUNDLE,
+               "GLOBUS_SDK_VERIFY_SSL": ca.HOST_SYSTEM_BUNDLE}
         for module in self.services:
             env.update(getattr(module, "hosts_env", lambda lab: {})(self))
         return env
 
     def ca_environment(self):
-        """SSL_CERT_FILE and REQUESTS_CA_BUNDLE for the controller bundle: os.environ.update() them in a process
-        whose own clients (urllib, requests, globus-sdk) talk to the emulators."""
+        """SSL_CERT_FILE, REQUESTS_CA_BUNDLE and GLOBUS_SDK_VERIFY_SSL for the controller bundle: os.environ.update()
+        them in a process whose own clients (urllib, requests, globus-sdk) talk to the emulators."""
         bundle = self.ca()["bundle_file"]
-        return {"SSL_CERT_FILE": bundle, "REQUESTS_CA_BUNDLE": bundle}
+        return {"SSL_CERT_FILE": bundle, "REQUESTS_CA_BUNDLE": bundle, "GLOBUS_SDK_VERIFY_SSL": bundle}
 
     def network_document(self):
         hosts = {}
