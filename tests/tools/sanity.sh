@@ -19,7 +19,7 @@ trap 'rm -rf "$top"' EXIT
 work="$top/ansible_collections/sciops/datasync"
 mkdir -p "$work"
 tar -C "$repo" --exclude=./.git --exclude=./.venv --exclude=./.lab --exclude=./.cache --exclude=./.collections \
-  --exclude=./.ansible --exclude=./tests/output --exclude=__pycache__ --exclude=.pytest_cache -cf - . | tar -C "$work" -xf -
+  --exclude=./.ansible --exclude=./.hypothesis --exclude=./tests/output --exclude=__pycache__ --exclude=.pytest_cache -cf - . | tar -C "$work" -xf -
 cd "$work"
 ansible-test sanity --venv --python "${SANITY_PYTHON:-3.13}" --color no "$@"
 # Module code runs on target Pythons 3.9+: compile and import it with each one installed
