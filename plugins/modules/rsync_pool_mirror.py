@@ -88,7 +88,7 @@ options:
   perms:
     description:
       - Preserve permissions (C(--perms)). Times are always preserved.
-      - Setuid and setgid bits never arrive on files (C(--chmod=F-s)); device files and FIFOs are never created
+      - Setuid and setgid bits never arrive on files (C(--chmod=Fug-s)); device files and FIFOs are never created
         (C(--no-devices --no-specials)).
     type: bool
     default: true

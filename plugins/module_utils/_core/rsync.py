@@ -22,7 +22,7 @@ Pure functions only (no process is started here); run the argv with
 Every transfer argv ends with the guards against untrusted data (after any ``extra``
 words, so an ``-a`` or ``-D`` there cannot undo them): ``--safe-links`` (unless
 ``safe_links=False``), ``--no-devices --no-specials`` (no device file or FIFO is ever
-created from upstream data) and ``--chmod=F-s`` (no setuid or setgid file arrives).
+created from upstream data) and ``--chmod=Fug-s`` (no setuid or setgid file arrives).
 
 Commands should run with ``C_ENV`` (C locale, UTC) so numbers and times parse.
 """
@@ -265,7 +265,7 @@ def guard_words(options):
     if options.list_only:
         return []
     words = ["--safe-links"] if options.safe_links else []
-    return words + ["--no-devices", "--no-specials", "--chmod=F-s"]
+    return words + ["--no-devices", "--no-specials", "--chmod=Fug-s"]
 
 
 def extra_option_problem(words):

@@ -394,9 +394,11 @@ class Repatriation:
         """
         root, relative = self.params["destination_root"], destination_parts(item)
         if self.check:
-            problem = check_below(root, relative)
+            problem = check_below(root, relative) if os.path.isdir(root) else None
             return None, problem and "EPN %s: destination %s" % (item["epn"], problem)
         try:
+            if not os.path.isdir(root):
+                os.makedirs(root, 0o755)  # the configured root: made as before, and followed (it is configuration)
             fd, _created = open_below(root, relative, create=True)
         except UnsafePath as exc:
             return None, "EPN %s: destination %s" % (item["epn"], exc)

@@ -95,7 +95,7 @@ def test_guards_close_every_transfer_argv_whatever_the_extra_words(extra):
         assert any(w.split("=")[0] in ("--keep-dirlinks", "--write-devices") or (w.startswith("-") and not w.startswith("--") and "K" in w)
                    for w in extra)
         return
-    assert argv[-7:] == ["--safe-links", "--no-devices", "--no-specials", "--chmod=F-s", "--", "src/", "dest/"]
+    assert argv[-7:] == ["--safe-links", "--no-devices", "--no-specials", "--chmod=Fug-s", "--", "src/", "dest/"]
 
 
 # ---------------------------------------------------------------- the path walk
