@@ -218,9 +218,8 @@ class HttpClient:
             try:
                 response = self._once(request)
             except _CrossOriginRedirect as exc:
-                raise HttpError("%s: %s %s redirected to another origin (%s -> %s); a request with credentials "
-                                "follows redirects only within its origin" % (self.label, method, shown, origin_text(exc.source),
-                                                                            origin_text(exc.target)), url=shown)
+                text = "%s: %s %s redirected to another origin (%s -> %s); a request with credentials follows redirects only within its origin"
+                raise HttpError(text % (self.label, method, shown, origin_text(exc.source), origin_text(exc.target)), url=shown)
             except urllib.error.URLError as exc:
                 reason = getattr(exc, "reason", None) or exc
                 if isinstance(reason, ssl.SSLError):
@@ -241,8 +240,8 @@ class HttpClient:
                 if response is None:
                     text = "%s: cannot reach %s (%s %d times; giving up): %s" % (self.label, shown, method, attempt + 1, failure)
                 else:
-                    text = "%s: %s %s answered HTTP %d %d times%s" % (self.label, method, shown, response.status, attempt + 1,
-                                                                    (": " + wait) if isinstance(wait, str) else "; giving up")
+                    why = (": " + wait) if isinstance(wait, str) else "; giving up"
+                    text = "%s: %s %s answered HTTP %d %d times%s" % (self.label, method, shown, response.status, attempt + 1, why)
                 raise HttpError(self.scrub(text),
                                 status=response.status if response is not None else None, attempts=attempt + 1, url=shown)
             attempt += 1

@@ -121,7 +121,7 @@ def open_private(path, flags, mode=0o600, what="state file"):
     try:
         fd = os.open(path, flags | os.O_NOFOLLOW | _CLOEXEC | _NONBLOCK, mode)
     except OSError as exc:
-        if exc.errno == errno.ELOOP or (exc.errno in (errno.EMLINK, errno.ENOTDIR) and os.path.islink(path)):
+        if exc.errno == errno.ELOOP or (exc.errno != errno.ENOENT and os.path.islink(path)):
             raise UnsafePathError("%s %s is a symlink; refused (it is never followed)" % (what, path))
         raise
     try:

@@ -96,8 +96,8 @@ def get_json(url, credentials, http):
         except ValueError:
             detail = ""
         hint = {401: " (check the credentials file)", 403: " (the account may not read this beamline)"}.get(response.status, "")
-        raise BeamtimeError(http.scrub("scheduling API %s answered HTTP %s%s%s" % (shown, response.status, hint,
-                                                                                  (": " + str(detail)) if detail else "")))
+        detail = (": " + str(detail)) if detail else ""
+        raise BeamtimeError(http.scrub("scheduling API %s answered HTTP %s%s%s" % (shown, response.status, hint, detail)))
     if response.status != 200:
         raise BeamtimeError("scheduling API %s answered HTTP %s" % (shown, response.status))
     try:
