@@ -8,6 +8,7 @@ import time
 import pytest
 
 from ansible_collections.sciops.datasync.plugins.module_utils._core.lock import LockBusy, RunLock, busy_result, module_lock, read_holder
+from ansible_collections.sciops.datasync.plugins.module_utils._core.state import UnsafePathError
 
 COLLECTIONS = [p for p in sys.path if p.endswith(".collections")][0]
 
@@ -163,3 +164,44 @@ def test_module_lock_check_mode_creates_nothing(tmp_path):
 
 def test_busy_result_for_an_item_has_no_run_keys():
     assert busy_result("/l", 7) == {"skipped": True, "holder_pid": 7, "lock_file": "/l"}
+
+
+# ---------------------------------------------------------------- issue 14 item 2: the lock follows nothing
+
+def test_a_symlink_at_the_lock_path_is_refused_and_its_target_not_truncated(tmp_path):
+    target = tmp_path / "target"
+    target.write_text("precious\n")
+    link = tmp_path / "run.lock"
+    link.symlink_to(target)
+    with pytest.raises(UnsafePathError, match="lock file .*run.lock is a symlink"):
+        RunLock(str(link)).acquire()
+    assert target.read_text() == "precious\n"
+    assert read_holder(str(link)) is None  # the holder's pid is never read through a link
+
+
+def test_a_lock_in_a_folder_others_can_write_is_refused_naming_it(tmp_path):
+    folder = tmp_path / "open"
+    folder.mkdir()
+    folder.chmod(0o777)
+    with pytest.raises(UnsafePathError, match="lock folder %s is writable by group or others" % folder):
+        RunLock(str(folder / "run.lock")).acquire()
+    assert list(folder.iterdir()) == []
+
+
+def test_a_lock_file_with_another_link_is_refused(tmp_path):
+    target = tmp_path / "target"
+    target.write_text("precious\n")
+    os.link(str(target), str(tmp_path / "run.lock"))
+    with pytest.raises(UnsafePathError, match="has 2 hard links"):
+        RunLock(str(tmp_path / "run.lock")).acquire()
+    assert target.read_text() == "precious\n"
+
+
+def test_module_lock_reports_a_refused_lock_path(tmp_path):
+    link = tmp_path / "run.lock"
+    link.symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(_Exit) as caught:
+        with module_lock(_Module(), str(link)):
+            raise AssertionError("the body must not run")
+    assert caught.value.failed and "refused the lock" in caught.value.kwargs["msg"] and caught.value.kwargs["lock_file"] == str(link)
+    assert not (tmp_path / "elsewhere").exists()

@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from ansible_collections.sciops.datasync.plugins.module_utils._core.state import StateError, StateFile, atomic_write_json
+from ansible_collections.sciops.datasync.plugins.module_utils._core import state as _state
+from ansible_collections.sciops.datasync.plugins.module_utils._core.state import StateError, StateFile, UnsafePathError, atomic_write_json
 
 COLLECTIONS = [p for p in sys.path if p.endswith(".collections")][0]
 
@@ -74,3 +75,62 @@ def test_writer_killed_mid_write_leaves_old_or_new_content(tmp_path):
         assert data["payload"].startswith("%d-" % data["n"])
         last_seen = max(last_seen, data["n"])
     assert last_seen > 0
+
+
+# ---------------------------------------------------------------- issue 14 item 2: nothing followed, nothing foreign
+
+def test_a_symlink_at_the_state_path_is_refused_and_its_target_untouched(tmp_path):
+    target = tmp_path / "target"
+    target.write_text("keep")
+    link = tmp_path / "state.json"
+    link.symlink_to(target)
+    state = StateFile(str(link), "s")
+    with pytest.raises(UnsafePathError, match="state file .*state.json is a symlink"):
+        state.load()
+    with pytest.raises(UnsafePathError, match="is a symlink"):
+        state.save({"a": 1})
+    assert target.read_text() == "keep" and link.is_symlink()
+
+
+def test_a_state_file_with_two_links_or_writable_by_others_is_refused(tmp_path):
+    path = tmp_path / "state.json"
+    StateFile(str(path), "s").save({"a": 1})
+    os.link(str(path), str(tmp_path / "other"))
+    with pytest.raises(UnsafePathError, match="has 2 hard links"):
+        StateFile(str(path), "s").load()
+    os.unlink(str(tmp_path / "other"))
+    path.chmod(0o622)
+    with pytest.raises(UnsafePathError, match=r"writable by group or others \(mode 0622\)"):
+        StateFile(str(path), "s").load()
+
+
+@pytest.mark.parametrize("mode, refused", [(0o777, True), (0o775, True), (0o1777, False), (0o755, False)])
+def test_a_state_folder_writable_by_others_is_refused_unless_sticky(tmp_path, mode, refused):
+    folder = tmp_path / "f"
+    folder.mkdir()
+    folder.chmod(mode)
+    state = StateFile(str(folder / "s.json"), "s")
+    if refused:
+        with pytest.raises(UnsafePathError, match="state folder %s is writable by group or others" % folder):
+            state.save({"a": 1})
+        with pytest.raises(UnsafePathError):
+            state.load()
+        assert list(folder.iterdir()) == []
+    else:
+        state.save({"a": 1})
+        assert state.load() == {"a": 1}
+
+
+def test_unsafe_path_error_is_both_a_state_error_and_an_os_error():
+    exc = UnsafePathError("state file /x is a symlink")
+    assert isinstance(exc, StateError) and isinstance(exc, OSError) and str(exc) == exc.strerror == "state file /x is a symlink"
+
+
+def test_the_temp_file_never_follows_a_planted_name(tmp_path, monkeypatch):
+    target = tmp_path / "target"
+    target.write_text("keep")
+    names = iter(["aaaaaaaaaaaa", "bbbbbbbbbbbb"])
+    monkeypatch.setattr(_state.secrets, "token_hex", lambda n: next(names))
+    (tmp_path / ".s.json.aaaaaaaaaaaa.tmp").symlink_to(target)  # a planted temp name is skipped, never opened
+    StateFile(str(tmp_path / "s.json"), "s").save({"a": 1})
+    assert target.read_text() == "keep" and StateFile(str(tmp_path / "s.json"), "s").load() == {"a": 1}
