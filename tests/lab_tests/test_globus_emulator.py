@@ -193,6 +193,10 @@ def test_acl_rules_grant_access(client):
                                               "path": "/shared/", "permissions": "rw"})
     assert caught.value.http_status == 409
     rules = list(transfer.endpoint_acl_list(coll))
+    # as the real list: role-derived rw rules on / (id null, role_id set; the owner's), then the rules
+    role_rows = [r for r in rules if r.get("role_id")]
+    assert all((r["id"], r["path"], r["permissions"]) == (None, "/", "rw") for r in role_rows)
+    rules = [r for r in rules if not r.get("role_id")]
     assert [(r["principal_type"], r["principal"], r["path"], r["permissions"]) for r in rules] == [
         ("identity", other.client_id, "/shared/", "r")]
     assert "id" in rules[0]

@@ -58,7 +58,7 @@ def add_fault(handler, body):
         "id": str(uuid.uuid4()), "pattern": body.get("pattern", "*"), "method": body.get("method"),
         "status": status, "remaining": int(body.get("count", 1)), "retry_after": body.get("retry_after"),
         "client_id": body.get("client_id"), "code": body.get("code"), "message": body.get("message"),
-        "body": body.get("body"), "hits": 0,
+        "body": body.get("body"), "hits": 0, "after": bool(body.get("after", False)),
     }
     with handler.lab.fault_lock:
         handler.lab.faults.append(rule)
@@ -136,6 +136,49 @@ def fail_task(handler, body, tid):
     handler.lab.engine.fail(task, body.get("code", "FAULT_INJECTED"), body.get("description", "failed by the lab"),
                             handler.lab.state.now())
     return 200, task_view(task)
+
+
+def fault_task(handler, body, tid):
+    """The task stays ACTIVE with fault events (code, e.g. PERMISSION_DENIED) until resumed or its deadline."""
+    task = task_or_404(handler, tid)
+    if task["status"] != "ACTIVE":
+        raise AdminError(409, "task %s is %s" % (tid, task["status"]))
+    handler.lab.engine.stall(task, body.get("code", "PERMISSION_DENIED"), body.get("description", "Permission denied"),
+                             handler.lab.state.now())
+    return 200, task_view(task)
+
+
+def resume_task(handler, body, tid):
+    task = task_or_404(handler, tid)
+    handler.lab.engine.unstall(task)
+    return 200, task_view(task)
+
+
+def set_role(handler, body, cid):
+    """A collection role (administrator, access_manager, ...) for an identity; ``role: null`` removes it."""
+    state = handler.lab.state
+    coll = state.data["collections"].get(cid)
+    if coll is None:
+        raise AdminError(404, "no collection %s" % cid)
+    principal = state.resolve_identity(body.get("principal") or "")
+    if principal is None:
+        raise AdminError(400, "unknown principal %r" % body.get("principal"))
+    roles = coll.setdefault("roles", {})
+    role = body.get("role")
+    if role is None:
+        roles.pop(principal, None)
+    elif role not in ("administrator", "access_manager", "activity_manager", "activity_monitor"):
+        raise AdminError(400, "role must be administrator, access_manager, activity_manager or activity_monitor")
+    else:
+        roles[principal] = role
+    state.mark()
+    return 200, {"id": cid, "roles": roles}
+
+
+def list_timers(handler, body):
+    client = handler.query.get("client_id")
+    jobs = [j for j in handler.lab.state.data.get("timers", {}).values() if not client or j["owner_id"] == client]
+    return 200, {"timers": jobs}
 
 
 def expire_task(handler, body, tid):
@@ -340,6 +383,10 @@ ROUTES = [
     ("GET", r"/_lab/tasks/(?P<tid>[^/]+)", get_task),
     ("POST", r"/_lab/tasks/(?P<tid>[^/]+)/fail", fail_task),
     ("POST", r"/_lab/tasks/(?P<tid>[^/]+)/expire", expire_task),
+    ("POST", r"/_lab/tasks/(?P<tid>[^/]+)/fault", fault_task),
+    ("POST", r"/_lab/tasks/(?P<tid>[^/]+)/resume", resume_task),
+    ("POST", r"/_lab/collections/(?P<cid>[^/]+)/roles", set_role),
+    ("GET", r"/_lab/timers", list_timers),
     ("GET", r"/_lab/clock", get_clock),
     ("POST", r"/_lab/clock", clock),
     ("GET", r"/_lab/config", get_config),

@@ -79,6 +79,7 @@ def empty_state():
         "submissions": {},
         "tokens": {},
         "notifications": [],
+        "timers": {},
         "config": {
             "clock_offset": 0.0,
             "transfer_rate": None,
@@ -235,6 +236,7 @@ class State:
             "session_timeout": None,
             "terms_and_conditions": None,
             "policies": merged,
+            "session_timeouts": {},
             "memberships": {},
             "created": now or self.now(),
         }
@@ -271,6 +273,7 @@ class State:
             "host_endpoint_id": stable_id("host-endpoint", "lab"),
             "folder": folder,
             "description": description,
+            "roles": {},
         }
         self.data["acl"].setdefault(collection_id, {})
         self.mark()

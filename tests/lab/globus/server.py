@@ -27,14 +27,18 @@ from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from tests.lab import httpd
-from tests.lab.globus.engine import Engine, PathError, local_path, norm_path, permissions
+from tests.lab.globus import timers
+from tests.lab.globus.engine import Engine, PathError, SubmitError, label_problem, local_path, norm_path, permissions
 from tests.lab.globus.model import (
-    ROLES, RS_AUTH, RS_GROUPS, RS_TRANSFER, State, iso, ls_time, parse_time,
+    ROLES, RS_AUTH, RS_GROUPS, RS_TRANSFER, State, iso, ls_time, parse_time, stable_id,
 )
 
 GROUPS_ALL = "urn:globus:auth:scope:groups.api.globus.org:all"
 DEFAULT_SCOPE = "openid profile email urn:globus:auth:scope:auth.globus.org:view_identities"
-SYNC_LEVELS = {"exists": 0, "size": 1, "mtime": 2, "checksum": 3}
+IDENTITIES_PER_REQUEST = 100
+GROUP_TREE_MAX_SUBGROUPS = 75  # docs.globus.org/api/groups: a tree has at most 75 subgroups
+GROUP_TREE_MAX_DEPTH = 4  # ... and at most 4 layers of subgroups below the root
+COLLECTION_ROLES = ("administrator", "access_manager", "activity_manager", "activity_monitor")
 REASONS = {429: "TooManyRequests", 500: "InternalError", 502: "BadGateway", 503: "ServiceUnavailable",
            504: "GatewayTimeout", 401: "AuthenticationFailed", 403: "PermissionDenied", 404: "NotFound"}
 
@@ -99,6 +103,8 @@ class Lab:
 
 
 def service_of(path):
+    if path.startswith("/jobs") or path.startswith("/v2/timer"):
+        return "timer"
     if path.startswith("/v0.10/"):
         return "transfer"
     if path.startswith("/v2/groups") or path.startswith("/v2/preferences") or path.startswith("/v2/subscription_info"):
@@ -114,7 +120,11 @@ def error_body(service, status, code, message, path):
         return {"code": code, "message": message, "request_id": rid, "resource": path}
     if service == "groups":
         return {"code": code, "detail": message}
-    return {"errors": [{"status": str(status), "code": code, "detail": message, "id": rid}], "error": code.lower()}
+    if service == "timer":
+        return timers.error_body(status, code, message)
+    title = REASONS.get(status, "Error")
+    return {"errors": [{"status": str(status), "code": code, "detail": message, "id": rid, "title": title}],
+            "error": code.lower(), "error_description": title}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -192,6 +202,7 @@ class Handler(BaseHTTPRequestHandler):
         self.started = time.monotonic()
         self.logged = False
         self.log_entry = {"method": method, "path": self.path_only, "query": split.query, "service": self.service}
+        self.after_fault = None
         try:
             if self.path_only.startswith("/_lab/") or self.path_only == "/_lab":
                 self.route_admin(method)
@@ -245,14 +256,20 @@ class Handler(BaseHTTPRequestHandler):
                 break
         if delay:
             time.sleep(delay)
+        if chosen and chosen.get("after"):
+            self.after_fault = chosen  # the request is handled, then its reply is lost (route() answers the fault)
+            return
         if chosen:
-            status = int(chosen["status"])
-            headers = {}
-            if chosen.get("retry_after") is not None:
-                headers["Retry-After"] = chosen["retry_after"]
-            code = chosen.get("code") or REASONS.get(status, "Error%d" % status)
-            body = chosen.get("body") or error_body(self.service, status, code, chosen.get("message") or "injected by the lab", self.path_only)
-            raise HttpError(status, body, headers)
+            raise self.fault_error(chosen)
+
+    def fault_error(self, chosen):
+        status = int(chosen["status"])
+        headers = {}
+        if chosen.get("retry_after") is not None:
+            headers["Retry-After"] = chosen["retry_after"]
+        code = chosen.get("code") or REASONS.get(status, "Error%d" % status)
+        body = chosen.get("body") or error_body(self.service, status, code, chosen.get("message") or "injected by the lab", self.path_only)
+        return HttpError(status, body, headers)
 
     # ---- authentication ----------------------------------------------------------------
     def basic_client(self, required=True):
@@ -304,6 +321,14 @@ class Handler(BaseHTTPRequestHandler):
         ("PUT", r"/v2/groups/(?P<gid>[^/]+)/policies", "groups_policies_put"),
         ("GET", r"/v0.10/submission_id", "tr_submission_id"),
         ("POST", r"/v0.10/transfer", "tr_submit"),
+        ("POST", r"/v0.10/delete", "tr_delete"),
+        ("POST", r"/v2/timer", "timer_create"),
+        ("GET", r"/jobs", "timer_list"),
+        ("GET", r"/jobs/(?P<job>[^/]+)", "timer_get"),
+        ("PATCH", r"/jobs/(?P<job>[^/]+)", "timer_update"),
+        ("DELETE", r"/jobs/(?P<job>[^/]+)", "timer_delete"),
+        ("POST", r"/jobs/(?P<job>[^/]+)/pause", "timer_pause"),
+        ("POST", r"/jobs/(?P<job>[^/]+)/resume", "timer_resume"),
         ("GET", r"/v0.10/task_list", "tr_task_list"),
         ("GET", r"/v0.10/task/(?P<tid>[^/]+)", "tr_task"),
         ("PUT", r"/v0.10/task/(?P<tid>[^/]+)", "tr_task_update"),
@@ -334,6 +359,8 @@ class Handler(BaseHTTPRequestHandler):
                 continue
             with self.lab.state.lock:
                 status, body = getattr(self, name)(**match.groupdict())
+            if self.after_fault is not None:
+                raise self.fault_error(self.after_fault)
             self.send(status, body)
             return
         if path_matched:
@@ -419,6 +446,10 @@ class Handler(BaseHTTPRequestHandler):
         if usernames and ids:
             raise self.fail(400, "INVALID_PARAMETERS", "usernames and ids are mutually exclusive")
         found = []
+        values = [v for v in (usernames or ids or "").split(",") if v.strip()]
+        if len(values) > IDENTITIES_PER_REQUEST:
+            raise self.fail(400, "INVALID_PARAMETERS", "At most %d %s may be requested at once (got %d)" % (
+                IDENTITIES_PER_REQUEST, "usernames" if usernames else "ids", len(values)))
         provision = str(self.query.get("provision", "false")).lower() == "true"
         if usernames:
             for name in usernames.split(","):
@@ -479,10 +510,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def group_out(self, group, caller, include=()):
         fields = ("id", "name", "description", "parent_id", "group_type", "enforce_session", "session_limit",
-                  "session_timeout", "terms_and_conditions")
+                  "terms_and_conditions")
         doc = {k: group.get(k) for k in fields}
+        doc["session_limit"] = group.get("session_limit") or 28800
+        doc["session_timeouts"] = dict(group.get("session_timeouts") or {})
         doc["subscription_id"] = None
-        doc["subscription_admin_verified_id"] = None
+        doc["subscription_info"] = None
         if "policies" in include:
             doc["policies"] = dict(group["policies"])
         if "my_memberships" in include:
@@ -498,11 +531,18 @@ class Handler(BaseHTTPRequestHandler):
         if "child_ids" in include:
             doc["child_ids"] = sorted(g["id"] for g in self.lab.state.data["groups"].values() if g["parent_id"] == group["id"])
         if "allowed_actions" in include:
+            # a list of the action names the caller may take on the group
             role = self.role_of(group, caller)
             manage = role in ("admin", "manager")
-            doc["allowed_actions"] = {"view_group": True, "update_group": manage, "delete_group": role == "admin",
-                                      "view_memberships": manage, "invite_members": manage, "add_members": manage,
-                                      "join": False, "leave": role is not None}
+            actions = ["view_group"]
+            if manage:
+                actions += ["update_group", "view_memberships", "add_members", "invite_members", "remove_members",
+                            "approve_members", "change_roles", "update_policies", "create_subgroup"]
+            if role == "admin":
+                actions.append("delete_group")
+            if role is not None:
+                actions.append("leave")
+            doc["allowed_actions"] = actions
         return doc
 
     def groups_my(self):
@@ -523,7 +563,8 @@ class Handler(BaseHTTPRequestHandler):
         if not self.can_see(group, caller):
             raise self.fail(404, "NOT_FOUND", "Group %s not found" % gid)
         include = [part.strip() for part in (self.query.get("include") or "").split(",") if part.strip()]
-        return 200, self.group_out(group, caller, include)
+        # as real Groups: policies and my_memberships are always in the group document
+        return 200, self.group_out(group, caller, ["policies", "my_memberships"] + include)
 
     def groups_create(self):
         caller = self.groups_caller(manage=True)
@@ -539,10 +580,33 @@ class Handler(BaseHTTPRequestHandler):
                 raise self.fail(404, "NOT_FOUND", "parent group %s not found" % parent_id)
             if self.role_of(parent, caller) not in ("admin", "manager"):
                 raise self.fail(403, "FORBIDDEN", "only admins and managers of the parent can create subgroups")
+            self.check_tree_limits(parent)
         group = state.add_group(name, str(uuid.uuid4()), body.get("description") or "", parent_id or None, None)
         group["terms_and_conditions"] = body.get("terms_and_conditions")
         state.set_membership(group, caller, "admin", "active")
         return 201, self.group_out(group, caller, ("my_memberships", "policies"))
+
+    def check_tree_limits(self, parent):
+        groups = self.lab.state.data["groups"]
+        depth, root = 1, parent
+        while root.get("parent_id") and root["parent_id"] in groups:
+            depth += 1
+            root = groups[root["parent_id"]]
+        if depth > GROUP_TREE_MAX_DEPTH:
+            raise self.fail(409, "GROUP_TREE_DEPTH_EXCEEDED",
+                            "A group tree may have no more than %d layers of subgroups" % GROUP_TREE_MAX_DEPTH)
+        children = {}
+        for group in groups.values():
+            if group.get("parent_id"):
+                children.setdefault(group["parent_id"], []).append(group["id"])
+        count, frontier = 0, [root["id"]]
+        while frontier:
+            kids = children.get(frontier.pop(), [])
+            count += len(kids)
+            frontier.extend(kids)
+        if count >= GROUP_TREE_MAX_SUBGROUPS:
+            raise self.fail(409, "GROUP_TREE_SIZE_EXCEEDED",
+                            "A group tree may have no more than %d subgroups" % GROUP_TREE_MAX_SUBGROUPS)
 
     def require_manager(self, group, caller, admin_only=False):
         role = self.role_of(group, caller)
@@ -563,7 +627,7 @@ class Handler(BaseHTTPRequestHandler):
         if "name" in body and not (isinstance(body["name"], str) and body["name"].strip()):
             raise self.fail(422, "VALIDATION_ERROR", "name must be a non-empty string")
         self.lab.state.mark()
-        return 200, self.group_out(group, caller, ("policies",))
+        return 200, self.group_out(group, caller, ("policies", "my_memberships"))
 
     def groups_delete(self, gid):
         caller = self.groups_caller(manage=True)
@@ -571,7 +635,7 @@ class Handler(BaseHTTPRequestHandler):
         self.require_manager(group, caller, admin_only=True)
         if any(g["parent_id"] == gid for g in self.lab.state.data["groups"].values()):
             raise self.fail(409, "CONFLICT", "Group %s has subgroups; delete them first" % gid)
-        doc = self.group_out(group, caller, ())
+        doc = self.group_out(group, caller, ("policies", "my_memberships"))
         del self.lab.state.data["groups"][gid]
         self.lab.state.mark()
         return 200, doc
@@ -641,8 +705,7 @@ class Handler(BaseHTTPRequestHandler):
                     bad.append({"identity_id": identity_id, "code": problem[0], "detail": problem[1]})
                 else:
                     done.append(self.membership_out(group, group["memberships"][identity_id]))
-            if done:
-                result[action] = done
+            result[action] = done  # every requested action is answered, failures under errors
             if bad:
                 errors[action] = bad
         if errors:
@@ -763,54 +826,39 @@ class Handler(BaseHTTPRequestHandler):
             return 200, {"DATA_TYPE": "transfer_result", "code": "Duplicate", "message": "A transfer with id '%s' was already submitted" % submission_id,
                          "request_id": request_id(), "resource": "/transfer", "submission_id": submission_id, "task_id": task_id,
                          "task_link": task_link(task_id)}
-        src = self.collection_or_404(body.get("source_endpoint", ""))
-        dst = self.collection_or_404(body.get("destination_endpoint", ""))
-        items = body.get("DATA") or []
-        if not items:
-            raise self.fail(400, "ClientError.BadRequest", "A transfer needs at least one item")
-        for item in items:
-            if item.get("DATA_TYPE") not in ("transfer_item", "transfer_symlink_item") or not item.get("source_path") or not item.get("destination_path"):
-                raise self.fail(400, "ClientError.BadRequest", "each item needs DATA_TYPE transfer_item, source_path and destination_path")
-            self.resolve_local(src, item["source_path"])
-            self.resolve_local(dst, item["destination_path"])
-            self.check_access(src, caller, item["source_path"], "r")
-            self.check_access(dst, caller, item["destination_path"], "w")
-        now = state.now()
-        deadline = now + 86400
-        if body.get("deadline"):
-            try:
-                deadline = parse_time(body["deadline"])
-            except ValueError:
-                raise self.fail(400, "ClientError.BadRequest", "Invalid deadline %r" % body["deadline"])
-        sync_level = body.get("sync_level")
-        if isinstance(sync_level, str):
-            sync_level = SYNC_LEVELS.get(sync_level, sync_level)
-        if sync_level is not None and sync_level not in (0, 1, 2, 3):
-            raise self.fail(400, "ClientError.BadRequest", "sync_level must be 0-3")
-        task_id = str(uuid.uuid4())
-        task = {
-            "task_id": task_id, "type": "TRANSFER", "status": "ACTIVE", "nice_status": "Queued", "owner_id": caller,
-            "label": body.get("label"), "submission_id": submission_id, "request_time": now, "completion_time": None,
-            "deadline": deadline, "source_endpoint_id": src["id"], "destination_endpoint_id": dst["id"],
-            "sync_level": sync_level, "verify_checksum": bool(body.get("verify_checksum", True)),
-            "preserve_timestamp": bool(body.get("preserve_timestamp", False)),
-            "delete_destination_extra": bool(body.get("delete_destination_extra", False)),
-            "skip_source_errors": bool(body.get("skip_source_errors", False)),
-            "fail_on_quota_errors": bool(body.get("fail_on_quota_errors", False)),
-            "encrypt_data": bool(body.get("encrypt_data", False)),
-            "items": [{"source_path": i["source_path"], "destination_path": i["destination_path"],
-                       "recursive": bool(i.get("recursive", False))} for i in items],
-            "files": 0, "files_transferred": 0, "files_skipped": 0, "directories": 0, "bytes_transferred": 0,
-            "bytes_checksummed": 0, "subtasks_total": 0, "subtasks_pending": 0, "subtasks_succeeded": 0,
-            "subtasks_failed": 0, "faults": 0, "fatal_error": None, "events": [], "successful": [], "skipped_errors": [],
-        }
-        state.data["tasks"][task_id] = task
-        state.data["submissions"][key] = task_id
+        try:
+            task = self.lab.engine.new_transfer_task(caller, body, state.now(), submission_id)
+        except SubmitError as exc:
+            raise self.fail(exc.status, exc.code, exc.message)
+        state.data["submissions"][key] = task["task_id"]
         state.mark()
         return 202, {"DATA_TYPE": "transfer_result", "code": "Accepted",
                      "message": "The transfer has been accepted and a task has been created and queued for execution",
-                     "request_id": request_id(), "resource": "/transfer", "submission_id": submission_id, "task_id": task_id,
-                     "task_link": task_link(task_id)}
+                     "request_id": request_id(), "resource": "/transfer", "submission_id": submission_id, "task_id": task["task_id"],
+                     "task_link": task_link(task["task_id"])}
+
+    def tr_delete(self):
+        caller = self.transfer_caller()
+        body = self.json_body()
+        state = self.lab.state
+        if body.get("DATA_TYPE") != "delete":
+            raise self.fail(400, "ClientError.BadRequest", "DATA_TYPE must be delete")
+        submission_id = body.get("submission_id") or str(uuid.uuid4())
+        key = "%s/%s" % (caller, submission_id)
+        if key in state.data["submissions"]:
+            task_id = state.data["submissions"][key]
+            return 200, {"DATA_TYPE": "delete_result", "code": "Duplicate", "message": "A delete with id '%s' was already submitted" % submission_id,
+                         "request_id": request_id(), "resource": "/delete", "submission_id": submission_id, "task_id": task_id,
+                         "task_link": task_link(task_id)}
+        try:
+            task = self.lab.engine.new_delete_task(caller, body, state.now(), submission_id)
+        except SubmitError as exc:
+            raise self.fail(exc.status, exc.code, exc.message)
+        state.data["submissions"][key] = task["task_id"]
+        return 202, {"DATA_TYPE": "delete_result", "code": "Accepted",
+                     "message": "The delete has been accepted and a task has been created and queued for execution",
+                     "request_id": request_id(), "resource": "/delete", "submission_id": submission_id, "task_id": task["task_id"],
+                     "task_link": task_link(task["task_id"])}
 
     def task_or_404(self, tid, caller):
         task = self.lab.state.data["tasks"].get(tid)
@@ -826,7 +874,10 @@ class Handler(BaseHTTPRequestHandler):
         elapsed = ((task["completion_time"] or state.now()) - task["request_time"]) or 1
         doc = {
             "DATA_TYPE": "task", "task_id": task["task_id"], "type": task["type"], "status": task["status"],
-            "nice_status": task["nice_status"], "nice_status_short_description": task["nice_status"],
+            "nice_status": task["nice_status"],
+            "nice_status_short_description": task.get("nice_status_short_description") or task["nice_status"],
+            "nice_status_details": (task.get("stall") or {}).get("description"),
+            "nice_status_expires_in": -1 if task["status"] == "ACTIVE" else None,
             "label": task["label"], "owner_id": task["owner_id"], "username": owner.get("username"),
             "submission_id": task["submission_id"], "request_time": iso(task["request_time"]),
             "completion_time": iso(task["completion_time"]), "deadline": iso(task["deadline"]),
@@ -848,8 +899,15 @@ class Handler(BaseHTTPRequestHandler):
             "fatal_error": task["fatal_error"], "is_paused": False, "canceled_by_admin": None,
             "canceled_by_admin_message": None, "history_deleted": False, "command": "API 0.10",
             "destination_local_user": None, "source_local_user": None, "destination_local_user_status": None,
-            "source_local_user_status": None, "filter_rules": None, "is_ok": task["status"] == "ACTIVE" and task["faults"] == 0,
+            "source_local_user_status": None, "filter_rules": task.get("filter_rules"),
+            # real Transfer: is_ok is null once the task ended, false while it is retrying a fault
+            "is_ok": (not task.get("stall")) if task["status"] == "ACTIVE" else None,
         }
+        if task["type"] == "DELETE":
+            doc["files_deleted"] = task.get("files_deleted", 0)
+            doc["destination_endpoint_id"] = None
+            doc["destination_endpoint_display_name"] = None
+            doc["destination_endpoint"] = None
         return doc
 
     def tr_task(self, tid):
@@ -866,6 +924,9 @@ class Handler(BaseHTTPRequestHandler):
             if key not in ("DATA_TYPE", "label", "deadline"):
                 raise self.fail(400, "ClientError.BadRequest", "only label and deadline can be updated")
         if "label" in body:
+            problem = label_problem(body["label"])
+            if problem:
+                raise self.fail(400, "ClientError.BadRequest", "Invalid label: %s" % problem)
             task["label"] = body["label"]
         if "deadline" in body:
             try:
@@ -936,7 +997,7 @@ class Handler(BaseHTTPRequestHandler):
             raise self.fail(400, "ClientError.BadRequest", "invalid marker")
         page = rows[start:start + size]
         following = start + size if start + size < len(rows) else None
-        return 200, {"DATA_TYPE": data_type, "DATA": page, "marker": start or None, "next_marker": following}
+        return 200, {"DATA_TYPE": data_type, "DATA": page, "marker": start, "next_marker": following}
 
     def tr_successful(self, tid):
         caller = self.transfer_caller()
@@ -1048,7 +1109,7 @@ class Handler(BaseHTTPRequestHandler):
         if not os.path.isdir(os.path.dirname(local)):
             raise self.fail(502, "ExternalError.MkdirFailed.NotFound", "Parent directory of '%s' does not exist" % path)
         os.mkdir(local)
-        return 202, {"DATA_TYPE": "mkdir_result", "code": "DirectoryCreated", "message": "The directory was created successfully",
+        return 200, {"DATA_TYPE": "mkdir_result", "code": "DirectoryCreated", "message": "The directory was created successfully",
                      "request_id": request_id(), "resource": "/operation/endpoint/%s/mkdir" % ep}
 
     def endpoint_out(self, coll):
@@ -1064,17 +1125,27 @@ class Handler(BaseHTTPRequestHandler):
             "acl_editable": True, "activated": True, "expires_in": -1, "force_encryption": False, "disable_verify": False,
             "https_server": None, "myproxy_server": None, "oauth_server": None, "local_user_info_available": False,
             "username": owner.get("username"), "user_message": None, "user_message_link": None,
-            "my_effective_roles": ["administrator"] if coll["owner_id"] == self.caller_client else [],
+            "french_english_bilingual": False, "globus_connect_setup_key": None, "gcp_connected": None, "gcp_paused": None,
+            "s3_url": None, "s3_owner_activated": False, "host_path": None, "disable_anonymous_writes": False,
+            "force_verify": False, "mfa_required": False, "myproxy_dn": None, "non_functional_endpoint_display_name": None,
+            "non_functional_endpoint_id": None, "expire_time": None, "shareable": False, "in_use": False, "DATA": [],
+            "my_effective_roles": [self.collection_role(coll, self.caller_client)] if self.collection_role(coll, self.caller_client) else [],
         }
 
     def tr_endpoint(self, ep):
         self.transfer_caller()
         return 200, self.endpoint_out(self.collection_or_404(ep))
 
+    @staticmethod
+    def collection_role(coll, identity_id):
+        if coll["owner_id"] == identity_id:
+            return "administrator"
+        return (coll.get("roles") or {}).get(identity_id)
+
     def acl_owner(self, ep):
         caller = self.transfer_caller()
         coll = self.collection_or_404(ep)
-        if coll["owner_id"] != caller:
+        if self.collection_role(coll, caller) not in ("administrator", "access_manager"):
             raise self.fail(403, "PermissionDenied", "Only an administrator or access manager of collection %s can manage its access rules" % ep)
         return caller, coll
 
@@ -1082,9 +1153,21 @@ class Handler(BaseHTTPRequestHandler):
     def rule_out(rule):
         return {k: v for k, v in rule.items() if k != "notify_email"}
 
+    def role_rows(self, coll):
+        """Role-derived rows: administrators and access managers have an implicit rw rule on / (id null, role_id set)."""
+        holders = [(coll["owner_id"], "administrator")] + sorted((coll.get("roles") or {}).items())
+        rows = []
+        for identity_id, role in holders:
+            if role not in ("administrator", "access_manager"):
+                continue
+            rows.append({"DATA_TYPE": "access", "id": None, "principal_type": "identity", "principal": identity_id,
+                         "path": "/", "permissions": "rw", "role_id": stable_id("role", coll["id"], identity_id, role),
+                         "role_type": role, "create_time": None, "expiration_date": None})
+        return rows
+
     def tr_acl_list(self, ep):
-        self.acl_owner(ep)
-        rules = [self.rule_out(r) for r in self.lab.state.data["acl"].get(ep, {}).values()]
+        _caller, coll = self.acl_owner(ep)
+        rules = self.role_rows(coll) + [self.rule_out(r) for r in self.lab.state.data["acl"].get(ep, {}).values()]
         return 200, {"DATA_TYPE": "access_list", "DATA": rules, "endpoint": ep, "length": len(rules), "total": len(rules),
                      "offset": 0, "limit": 100, "has_next_page": False}
 
@@ -1157,6 +1240,49 @@ class Handler(BaseHTTPRequestHandler):
         self.lab.state.mark()
         return 200, {"DATA_TYPE": "result", "code": "Deleted", "message": "Access rule '%s' deleted successfully" % rule,
                      "request_id": request_id(), "resource": "/endpoint/%s/access/%s" % (ep, rule)}
+
+    # ---- Timers ------------------------------------------------------------------------
+    def timer_caller(self):
+        return self.bearer(timers.RS_TIMERS)["client_id"]
+
+    def timer_call(self, function, *args):
+        try:
+            return function(self.lab.state, *args)
+        except timers.TimerError as exc:
+            raise HttpError(exc.status, timers.error_body(exc.status, exc.code, exc.detail))
+
+    def timer_create(self):
+        caller = self.timer_caller()
+        job = self.timer_call(timers.create, caller, self.json_body())
+        return 201, {"timer": timers.v2_doc(job)}
+
+    def timer_list(self):
+        caller = self.timer_caller()
+        jobs = [j for j in self.lab.state.data.get("timers", {}).values() if j["owner_id"] == caller]
+        order = (self.query.get("order") or "submitted_at asc").split()
+        jobs.sort(key=lambda j: (j.get(order[0]) or 0, j["job_id"]), reverse=len(order) > 1 and order[1].lower() == "desc")
+        return 200, {"jobs": [timers.job_doc(j, describe=self.describe_task) for j in jobs]}
+
+    def describe_task(self, task_id):
+        task = self.lab.state.data["tasks"].get(task_id)
+        return self.task_out(task) if task else None
+
+    def timer_get(self, job):
+        return 200, timers.job_doc(self.timer_call(timers.get, self.timer_caller(), job), describe=self.describe_task)
+
+    def timer_update(self, job):
+        return 200, timers.job_doc(self.timer_call(timers.update, self.timer_caller(), job, self.json_body()), describe=self.describe_task)
+
+    def timer_delete(self, job):
+        return 200, timers.job_doc(self.timer_call(timers.delete, self.timer_caller(), job), describe=self.describe_task)
+
+    def timer_pause(self, job):
+        self.timer_call(timers.set_paused, self.timer_caller(), job, True)
+        return 200, {"message": "Successfully paused job %s." % job}
+
+    def timer_resume(self, job):
+        self.timer_call(timers.set_paused, self.timer_caller(), job, False)
+        return 200, {"message": "Successfully resumed job %s." % job}
 
     # ---- admin routes (/_lab/...) ------------------------------------------------------
     def route_admin(self, method):
