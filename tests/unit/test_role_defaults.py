@@ -33,7 +33,7 @@ def module_options(module):
     options = {}
     for fragment in doc.get("extends_documentation_fragment") or []:
         name = fragment[len(PREFIX):] if fragment.startswith(PREFIX) else fragment
-        file_name, _, attribute = name.partition(".")
+        file_name, attribute = (name.split(".", 1) + [""])[:2]
         fragment_doc = _assigned(os.path.join(REPO, "plugins", "doc_fragments", file_name + ".py"),
                                  (attribute or "documentation").upper())
         options.update((fragment_doc or {}).get("options") or {})
