@@ -89,6 +89,10 @@ options:
       skip_source_errors:
         description: Defaults to O(skip_source_errors).
         type: bool
+      filters:
+        description: Include/exclude rules of this sync; defaults to O(filters).
+        type: list
+        elements: dict
   only:
     description: Run only the syncs with these names (all when empty).
     type: list
@@ -125,6 +129,31 @@ options:
     default: false
   skip_source_errors:
     description: Skip source files that cannot be read instead of failing the task.
+    type: bool
+    default: false
+  filters:
+    description:
+      - Include/exclude rules, in order, as globus-cli's C(--include) and C(--exclude) (Transfer filter rules).
+      - "Each entry has one key, V(include) or V(exclude), whose value is a name glob (V(*), V(?), V([...])) matched
+        against each file (or directory) name met in the source tree, and an optional V(type): V(file) (the default)
+        or V(dir)."
+      - "The first rule matching a name decides; a name no rule matches is included. So an V(include) of V(*.h5)
+        followed by an V(exclude) of V(*) copies only C(.h5) files. An excluded directory is not entered."
+      - Only for a directory source.
+    type: list
+    elements: dict
+    default: []
+  stall_timeout:
+    description:
+      - Seconds a live task may keep retrying a fatal-looking fault (permission denied, not found, quota) before the
+        run reports it as an error, with the fault, instead of reporting the task as merely running until its deadline.
+      - Transfer keeps such a task V(ACTIVE) (C(is_ok) false, fault events) until its deadline; the stall is timed from
+        the first fault event of the current run of faults.
+    type: int
+    default: 3600
+  cancel_stalled:
+    description:
+      - Cancel a task found stalled (see O(stall_timeout)), so that the next run submits a new one once the cause is fixed.
     type: bool
     default: false
   wait:
@@ -276,6 +305,7 @@ def main():
             preserve_timestamp=dict(type="bool"),
             encrypt=dict(type="bool"),
             skip_source_errors=dict(type="bool"),
+            filters=dict(type="list", elements="dict"),
         )),
         only=dict(type="list", elements="str", default=[]),
         start=dict(type="bool", default=True),
@@ -285,6 +315,9 @@ def main():
         preserve_timestamp=dict(type="bool", default=True),
         encrypt=dict(type="bool", default=False),
         skip_source_errors=dict(type="bool", default=False),
+        filters=dict(type="list", elements="dict", default=[]),
+        stall_timeout=dict(type="int", default=3600),
+        cancel_stalled=dict(type="bool", default=False),
         wait=dict(type="bool", default=False),
         wait_timeout=dict(type="int", default=3600),
         error_events=dict(type="int", default=5),

@@ -89,7 +89,11 @@ found:
   returned: always
   type: bool
 group:
-  description: The group read with O(group_id) or O(name) (id, name, description, parent_id, policies, members).
+  description:
+    - The group read with O(group_id) or O(name) (id, name, description, parent_id, policies, members), with what
+      Globus Groups returns with every group (group_type, enforce_session, session_limit, session_timeouts,
+      subscription_id) and C(my_roles), the app's active roles in the group.
+    - C(policies) holds the policy keys Groups returned (real Groups may return only some of them).
   returned: when O(group_id) or O(name) is given
   type: dict
 groups:

@@ -20,8 +20,7 @@ from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync.d
 SYNC_LEVELS = {"exists": 0, "size": 1, "mtime": 2, "checksum": 3}
 
 SYNC_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-LABEL = re.compile(r"^[A-Za-z0-9 _.:()+-]{1,128}$")
-LABEL_RULE = "up to 128 of letters, digits, space and _ . : ( ) + -"
+LABEL_MAX = 128
 
 SYNC_DEFAULTS = {
     "sync_level": "checksum",
@@ -39,6 +38,41 @@ class SyncError(Exception):
 
 def default_label(name):
     return "Syncing data for %s" % name
+
+
+def label_problem(label):
+    """Why Transfer would refuse ``label`` (None when it accepts it): at most 128 characters,
+    no carriage return or newline, no leading or trailing whitespace."""
+    if not isinstance(label, str) or not label:
+        return "a label must be a non-empty string"
+    if len(label) > LABEL_MAX:
+        return "Transfer refuses labels longer than %d characters (this one has %d)" % (LABEL_MAX, len(label))
+    if "\r" in label or "\n" in label:
+        return "Transfer refuses labels with a carriage return or a newline"
+    if label != label.strip():
+        return "Transfer refuses labels that start or end with whitespace"
+    return None
+
+
+def resolve_filters(value, name):
+    """Filter rules from ``filters`` entries ``{include: pattern}`` / ``{exclude: pattern}`` (``type``: file, the default as
+    globus-cli's --include/--exclude, or dir), in order: the first rule matching a name decides, no match = included."""
+    rules = []
+    for entry in value or []:
+        if not isinstance(entry, dict):
+            raise SyncError("sync %s: filter %r must be {include: PATTERN} or {exclude: PATTERN}" % (name, entry))
+        methods = [key for key in ("include", "exclude") if entry.get(key) is not None]
+        unknown = sorted(set(entry) - {"include", "exclude", "type"})
+        if len(methods) != 1 or unknown:
+            raise SyncError("sync %s: filter %r must have exactly one of include or exclude (and optionally type)" % (name, entry))
+        pattern = entry[methods[0]]
+        if not isinstance(pattern, str) or not pattern or re.search(r"[\x00-\x1f/]", pattern):
+            raise SyncError("sync %s: filter pattern %r must be a non-empty name pattern without '/' or control characters" % (name, pattern))
+        kind = entry.get("type") or "file"
+        if kind not in ("file", "dir"):
+            raise SyncError("sync %s: filter type %r is not file or dir" % (name, kind))
+        rules.append({"method": methods[0], "name": pattern, "type": kind})
+    return rules
 
 
 def resolve_sync(raw, defaults):
@@ -76,15 +110,18 @@ def resolve_sync(raw, defaults):
     except ValueError as exc:
         raise SyncError("sync %s: %s" % (name, exc))
     label = raw.get("label") or default_label(name)
-    if not LABEL.match(label):
-        raise SyncError("sync %s: label %r is refused: %s" % (name, label, LABEL_RULE))
+    problem = label_problem(label)
+    if problem:
+        raise SyncError("sync %s: label %r is refused: %s" % (name, label, problem))
     sync["label"] = label
+    sync["filter_rules"] = resolve_filters(raw.get("filters") if raw.get("filters") is not None else defaults.get("filters"), name)
     return sync
 
 
 def resolve_syncs(params):
     """Resolved syncs and the errors of the refused ones (``_core.results`` entries, by sync name)."""
     defaults = {key: params.get(key) for key in SYNC_DEFAULTS}
+    defaults["filters"] = params.get("filters")
     only = params.get("only") or []
     resolved = []
     errors = []
@@ -137,6 +174,10 @@ def transfer_document(sync, deadline, submission_id=None, recursive=True):
             "recursive": bool(recursive),
         }],
     }
+    if sync.get("filter_rules"):
+        if not recursive:
+            raise SyncError("sync %s: filters apply to a directory; source %s is a file" % (sync["name"], sync["source_path"]))
+        document["filter_rules"] = [dict(rule, DATA_TYPE="filter_rule") for rule in sync["filter_rules"]]
     if submission_id:
         document["submission_id"] = submission_id
     return document

@@ -28,12 +28,15 @@ from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync.s
 from ansible_collections.sciops.datasync.plugins.module_utils._core.results import error, reasons, reasons_text
 from ansible_collections.sciops.datasync.plugins.module_utils._globus.errors import describe_error, fail_globus
 from ansible_collections.sciops.datasync.plugins.module_utils._globus.transfer import (
+    cancel_task,
     error_events,
     find_task_by_label,
     get_task,
+    LIVE_STATUSES,
     is_ended,
     is_live,
     submit,
+    task_summary,
     wait_for_tasks,
 )
 from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync.deadline import format_deadline
@@ -47,6 +50,45 @@ from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync.s
     sync_entry,
     sync_state_file,
 )
+
+
+# Fault codes that Transfer keeps retrying but that rarely heal by themselves.
+FATAL_LOOKING = ("PERMISSION_DENIED", "NOT_FOUND", "QUOTA", "NO_SPACE")
+
+
+def _event_time(text):
+    try:
+        value = datetime.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)
+
+
+def stalled_fault(transfer, task, stall_timeout, now):
+    """The fault of a live task that has kept retrying a fatal-looking fault for more than ``stall_timeout`` seconds, else None.
+
+    Transfer keeps such a task ACTIVE (``is_ok`` false, fault events) until its deadline. The
+    stall started at the oldest error event of the newest unbroken run of error events.
+    """
+    if stall_timeout is None or not task or task.get("status") != "ACTIVE" or task.get("is_ok") is not False:
+        return None
+    streak = []
+    for event in transfer.task_event_list(task["task_id"], limit=100):  # newest first
+        if not event.get("is_error"):
+            break
+        streak.append(event)
+    fatal = [e for e in streak if any(word in (e.get("code") or "").upper() for word in FATAL_LOOKING)]
+    if not fatal:
+        return None
+    since = _event_time(fatal[-1].get("time"))
+    if since is None:
+        return None
+    seconds = (now - since).total_seconds()
+    if seconds < stall_timeout:
+        return None
+    newest = fatal[0]
+    return {"code": newest.get("code"), "description": newest.get("description"), "details": newest.get("details"),
+            "since": fatal[-1].get("time"), "seconds": int(seconds), "events": len(fatal)}
 
 
 def preflight(transfer, sync, app, check_mode):
@@ -79,8 +121,11 @@ class CollectionSync:
     """One run over the configured syncs: observe, plan, apply, record."""
 
     def __init__(self, transfer, state, app, start=True, check_mode=False, wait=False, wait_timeout=3600,
-                 events=5, now=None, sleep=time.sleep, clock=time.monotonic):
+                 events=5, now=None, sleep=time.sleep, clock=time.monotonic, stall_timeout=None, cancel_stalled=False):
         self.transfer, self.state, self.app = transfer, state, app
+        self.stall_timeout, self.cancel_stalled = stall_timeout, cancel_stalled
+        self.stall_errors = []
+        self._live = None
         self.start, self.check_mode = start, check_mode
         self.wait, self.wait_timeout, self.events = wait, wait_timeout, events
         self.now = now or (lambda: datetime.datetime.now(datetime.timezone.utc))
@@ -102,10 +147,22 @@ class CollectionSync:
             recorded = get_task(self.transfer, entry["task_id"])
         found_live = None
         if not is_live(recorded):
-            found_live = find_task_by_label(self.transfer, sync["label"])
+            found_live = self._live_by_label().get(sync["label"])
             if found_live and recorded and found_live["task_id"] == recorded["task_id"]:
                 found_live = None
         return recorded, found_live
+
+    def _live_by_label(self):
+        """{label: newest live task}, read once per run with one task_list call (not one per sync)."""
+        if self._live is None:
+            self._live = {}
+            response = self.transfer.task_list(filter="type:TRANSFER/status:%s" % ",".join(LIVE_STATUSES),
+                                               orderby="request_time DESC", limit=1000)
+            for document in response:
+                label = document.get("label")
+                if label and label not in self._live and document.get("status") in LIVE_STATUSES:
+                    self._live[label] = task_summary(document)
+        return self._live
 
     def run(self, syncs):
         """``syncs``: raw option dicts already resolved by resolve_sync (or SyncError strings)."""
@@ -126,6 +183,10 @@ class CollectionSync:
                 results.append(self._error_result(sync, message))
         if self.wait:
             self._wait(results)
+        for result in results:
+            if not result.get("error") and result.get("task") and result["action"] in ("submitted", "report"):
+                self._check_stall(result)
+        errors.extend(self.stall_errors)
         for result in results:
             if result.get("error"):
                 continue
@@ -148,6 +209,30 @@ class CollectionSync:
         result = self._base_result(sync)
         result.update(action="error", error=message, task=None, submitted=False, changed=False)
         return result
+
+    def _check_stall(self, result):
+        """Report (and with cancel_stalled cancel) a live task stuck on a fatal-looking fault for longer than stall_timeout."""
+        task = result["task"]
+        fault = stalled_fault(self.transfer, task, self.stall_timeout, self.now())
+        if fault is None:
+            return
+        result["stalled"] = fault
+        message = ("sync %s: task %s has been retrying %s for %ds (since %s): %s%s" % (
+            result["name"], task["task_id"], fault["code"], fault["seconds"], fault["since"], fault["description"],
+            " (%s)" % fault["details"] if fault.get("details") else ""))
+        if self.cancel_stalled and not self.check_mode:
+            result["cancel_code"] = cancel_task(self.transfer, task["task_id"])
+            result["cancelled"] = True
+            result["changed"] = True
+            result["task"] = get_task(self.transfer, task["task_id"]) or task
+            message += "; the task was cancelled (cancel_stalled)"
+        elif self.cancel_stalled:
+            result["cancelled"] = True
+            result["changed"] = True
+            message += "; the task would be cancelled (cancel_stalled)"
+        else:
+            message += "; it keeps retrying until its deadline %s (cancel_stalled: true cancels it)" % task.get("deadline")
+        self.stall_errors.append(error(result["name"], message, task_id=task["task_id"], code=fault["code"]))
 
     def _record_ended(self, name, task):
         record_ended(self._entry(name), task)
@@ -197,7 +282,10 @@ class CollectionSync:
         task_id, code = submit(self.transfer, document)
         entry["task_id"] = task_id
         self._save()
-        task = get_task(self.transfer, task_id)
+        # No get_task round trip: a task just accepted is ACTIVE (the next run or wait reads it).
+        task = task_summary({"task_id": task_id, "status": "ACTIVE", "label": sync["label"], "deadline": deadline,
+                             "sync_level": document["sync_level"], "source_endpoint_id": sync["source_collection"],
+                             "destination_endpoint_id": sync["destination_collection"]})
         result.update(action="submitted", submitted=True, changed=True, task=task, task_id=task_id,
                       submission_code=code, transfer=document)
         return result
@@ -208,8 +296,11 @@ class CollectionSync:
         waiting = [r for r in candidates if is_live(r["task"])]
         latest = {}
         if waiting:
+            def stalled(summary):
+                return stalled_fault(self.transfer, summary, self.stall_timeout, self.now()) is not None
+
             latest = wait_for_tasks(self.transfer, [r["task"]["task_id"] for r in waiting], self.wait_timeout,
-                                    sleep=self.sleep, clock=self.clock)
+                                    sleep=self.sleep, clock=self.clock, give_up=stalled)
         for result in candidates:
             task = latest.get(result["task"]["task_id"]) or result["task"]
             result["task"] = task
@@ -236,7 +327,8 @@ def run_module(module):
         try:
             transfer = clients.transfer_client(module)
             run = CollectionSync(transfer, state, clients.client_username(module), start=params["start"], check_mode=module.check_mode,
-                                 wait=params["wait"], wait_timeout=params["wait_timeout"], events=params["error_events"])
+                                 wait=params["wait"], wait_timeout=params["wait_timeout"], events=params["error_events"],
+                                 stall_timeout=params["stall_timeout"], cancel_stalled=params["cancel_stalled"])
             try:
                 results, run_errors, diff = run.run(syncs)
             except StateError as exc:

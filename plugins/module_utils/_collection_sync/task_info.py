@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from ansible_collections.sciops.datasync.plugins.module_utils._core.names import is_uuid
 from ansible_collections.sciops.datasync.plugins.module_utils._globus.errors import fail_globus
-from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync.definition import LABEL, LABEL_RULE, SYNC_NAME, default_label
+from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync.definition import SYNC_NAME, default_label, label_problem
 from ansible_collections.sciops.datasync.plugins.module_utils._globus.transfer import (
     LIVE_STATUSES,
     error_events,
@@ -65,8 +65,8 @@ def run_task_info_module(module):
         module.fail_json(msg="sync name %r is refused" % params["name"])
     if params["task_id"] and not is_uuid(params["task_id"]):
         module.fail_json(msg="task_id %r is not a Transfer task id (UUID)" % params["task_id"], found=False)
-    if params["label"] and not LABEL.match(params["label"]):
-        module.fail_json(msg="label %r is refused: %s" % (params["label"], LABEL_RULE), found=False)
+    if params["label"] and label_problem(params["label"]):
+        module.fail_json(msg="label %r is refused: %s" % (params["label"], label_problem(params["label"])), found=False)
     try:
         transfer = clients.transfer_client(module)
         task = None

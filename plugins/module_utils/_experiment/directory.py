@@ -6,13 +6,19 @@
 Observe (stat the folder, list the collection's access rules, resolve identities),
 plan (pure: rules to add and to delete), apply (mkdir with parents, delete, add).
 Rules this module was not asked about are left alone unless ``exact`` is set.
+
+The access list also carries role-derived rows: each administrator and access manager of
+the collection has an implicit rw rule on ``/``, listed with ``role_id`` set and ``id``
+null. They are shown but never planned with: never deleted, compared or counted as a rule
+asked for. Adding and deleting are safe to retry: Transfer's 409 ``Exists`` for the very
+rule asked for, or 404 on a delete, after a reply that was lost, is success.
 """
 
 from __future__ import annotations
 
 from ansible_collections.sciops.datasync.plugins.module_utils._core.names import is_uuid
 from ansible_collections.sciops.datasync.plugins.module_utils._core.results import error, reasons_text
-from ansible_collections.sciops.datasync.plugins.module_utils._globus.errors import describe_error
+from ansible_collections.sciops.datasync.plugins.module_utils._globus.errors import describe_error, is_globus_error
 from ansible_collections.sciops.datasync.plugins.module_utils._globus.folders import (
     FolderError,
     ensure_directory,
@@ -26,6 +32,11 @@ PERMISSIONS = ("r", "rw")
 
 class ShareError(Exception):
     """A share that cannot be used; reported by name under ``errors``."""
+
+
+def is_role_row(rule):
+    """A role-derived access row (administrator / access manager): role_id set, no rule id."""
+    return bool(rule.get("role_id")) or rule.get("id") is None
 
 
 def on_path(rule, path):
@@ -107,7 +118,7 @@ def plan_rules(existing, wanted, path, state="present", exact=False):
     permissions); only those on ``path`` are considered. A rule whose permissions differ
     is replaced (deleted, then added).
     """
-    rules_on_path = [rule for rule in existing if on_path(rule, path)
+    rules_on_path = [rule for rule in existing if on_path(rule, path) and not is_role_row(rule)
                      and rule.get("principal_type") in ("identity", "group", "all_authenticated_users")]
     by_key = {}
     for rule in rules_on_path:
@@ -135,21 +146,56 @@ def plan_rules(existing, wanted, path, state="present", exact=False):
     seen = set()
     unique_delete = []
     for rule in delete:
-        if rule.get("id") not in seen:
-            seen.add(rule.get("id"))
+        if rule["id"] not in seen:  # role rows (no id) never get here
+            seen.add(rule["id"])
             unique_delete.append(rule)
     return {"add": add, "delete": unique_delete, "keep": keep}
+
+
+RULE_KEYS = ("id", "principal_type", "principal", "path", "permissions", "role_id", "role_type")
 
 
 def list_rules(transfer, collection):
     rules = []
     for rule in transfer.endpoint_acl_list(collection):
-        rules.append({key: rule.get(key) for key in ("id", "principal_type", "principal", "path", "permissions")})
+        rules.append({key: rule.get(key) for key in RULE_KEYS})
     return rules
 
 
 def _public(rule):
-    return {key: rule.get(key) for key in ("id", "principal_type", "principal", "path", "permissions", "name") if rule.get(key) is not None}
+    return {key: rule.get(key) for key in RULE_KEYS + ("name",) if rule.get(key) is not None}
+
+
+def same_rule(found, rule, path):
+    return (not is_role_row(found) and share_key(found) == share_key(rule) and on_path(found, path)
+            and found.get("permissions") == rule["permissions"])
+
+
+def add_rule(transfer, collection, rule, path):
+    """Add a rule; returns its id. A 409 Exists for this very rule (a retry after a lost reply) is success."""
+    document = {"DATA_TYPE": "access", "principal_type": rule["principal_type"], "principal": rule["principal"],
+                "path": path, "permissions": rule["permissions"]}
+    for key in ("notify_email", "notify_message"):
+        if rule.get(key):
+            document[key] = rule[key]
+    try:
+        return transfer.add_endpoint_acl_rule(collection, document).get("access_id")
+    except Exception as exc:  # pylint: disable=broad-except
+        if not is_globus_error(exc, status=409):
+            raise
+        found = [r for r in list_rules(transfer, collection) if same_rule(r, rule, path)]
+        if not found:
+            raise
+        return found[0]["id"]
+
+
+def delete_rule(transfer, collection, rule_id):
+    """Delete a rule; a 404 (already gone, e.g. a retry after a lost reply) is success."""
+    try:
+        transfer.delete_endpoint_acl_rule(collection, rule_id)
+    except Exception as exc:  # pylint: disable=broad-except
+        if not is_globus_error(exc, status=404):
+            raise
 
 
 def manage_directory(transfer, auth, collection, path, shares, state="present", exact=False, create=True,
@@ -186,15 +232,9 @@ def manage_directory(transfer, auth, collection, path, shares, state="present", 
         before = [_public(r) for r in existing if on_path(r, path)]
         if not check_mode:
             for rule in plan["delete"]:
-                transfer.delete_endpoint_acl_rule(collection, rule["id"])
+                delete_rule(transfer, collection, rule["id"])
             for rule in plan["add"]:
-                document = {"DATA_TYPE": "access", "principal_type": rule["principal_type"], "principal": rule["principal"],
-                            "path": path, "permissions": rule["permissions"]}
-                for key in ("notify_email", "notify_message"):
-                    if rule.get(key):
-                        document[key] = rule[key]
-                response = transfer.add_endpoint_acl_rule(collection, document)
-                rule["id"] = response.get("access_id")
+                rule["id"] = add_rule(transfer, collection, rule, path)
             after = [_public(r) for r in list_rules(transfer, collection) if on_path(r, path)]
         else:
             deleted = {r.get("id") for r in plan["delete"]}

@@ -58,39 +58,74 @@ def access_problem(exc, collection, path, app, what):
     return None
 
 
-def ensure_directory(transfer, collection, path, app, check_mode, name="directory"):
-    """Make ``path`` (and missing parents) on ``collection``; returns the paths created.
+def parent_dir(path):
+    return normalize_dir(path.rstrip("/").rsplit("/", 1)[0] or "/")
 
-    Raises FolderError (message starting with ``name``) when the app may not write there
-    or a part of the path is not a directory.
+
+def _mkdir(transfer, collection, folder, app, name):
+    """True when made, False when it exists, None when its parent is missing; raises FolderError on access problems."""
+    try:
+        transfer.operation_mkdir(collection, folder)
+        return True
+    except Exception as exc:  # pylint: disable=broad-except
+        if is_globus_error(exc, code_part="Exists"):
+            return False
+        if is_globus_error(exc, code_part="NotFound") and not is_globus_error(exc, code_part="Endpoint"):
+            return None
+        problem = access_problem(exc, collection, folder, app, "write")
+        if problem:
+            raise FolderError("%s: %s" % (name, problem))
+        raise
+
+
+def ensure_directory(transfer, collection, path, app, check_mode, name="directory"):
+    """Make ``path`` (and missing parents) on ``collection``; returns the paths created, top first.
+
+    One mkdir when the parent exists or the folder already exists (Transfer answers Exists):
+    the folder is made first and parents only when Transfer says one is missing, so the
+    common cases cost one call. In check mode nothing is made: the path is stat'ed up to the
+    first existing folder. Raises FolderError (message starting with ``name``) when the app
+    may not write there or a part of the path is not a directory.
     """
-    missing = []
-    current = normalize_dir(path)
-    while current != "/":
-        try:
-            found = stat_path(transfer, collection, current)
-        except Exception as exc:  # pylint: disable=broad-except
-            problem = access_problem(exc, collection, current, app, "write")
-            if problem:
-                raise FolderError("%s: %s" % (name, problem))
-            raise
-        if found is not None:
-            if found.get("type", "dir") != "dir":
-                raise FolderError("%s: %s on collection %s exists and is not a directory" % (name, current.rstrip("/"), collection))
-            break
-        missing.append(current)
-        current = normalize_dir(current.rstrip("/").rsplit("/", 1)[0] or "/")
-    missing.reverse()
+    target = normalize_dir(path)
+    if target == "/":
+        return []
     if check_mode:
+        missing = []
+        current = target
+        while current != "/":
+            try:
+                found = stat_path(transfer, collection, current)
+            except Exception as exc:  # pylint: disable=broad-except
+                problem = access_problem(exc, collection, current, app, "write")
+                if problem:
+                    raise FolderError("%s: %s" % (name, problem))
+                raise
+            if found is not None:
+                if found.get("type", "dir") != "dir":
+                    raise FolderError("%s: %s on collection %s exists and is not a directory" % (name, current.rstrip("/"), collection))
+                break
+            missing.append(current)
+            current = parent_dir(current)
+        missing.reverse()
         return missing
-    for folder in missing:
-        try:
-            transfer.operation_mkdir(collection, folder)
-        except Exception as exc:  # pylint: disable=broad-except
-            if is_globus_error(exc, code_part="Exists"):
-                continue
-            problem = access_problem(exc, collection, folder, app, "write")
-            if problem:
-                raise FolderError("%s: %s" % (name, problem))
-            raise
-    return missing
+    pending = []  # folders under the first one made, deepest first
+    current = target
+    created = []
+    while current != "/":
+        made = _mkdir(transfer, collection, current, app, name)
+        if made is None:
+            pending.append(current)
+            current = parent_dir(current)
+            continue
+        if made:
+            created.append(current)
+        break
+    for folder in reversed(pending):
+        made = _mkdir(transfer, collection, folder, app, name)
+        if made is None:
+            raise FolderError("%s: cannot make %s on collection %s: %s exists and is not a directory" % (
+                name, folder.rstrip("/"), collection, parent_dir(folder).rstrip("/")))
+        if made:
+            created.append(folder)
+    return created

@@ -21,7 +21,7 @@ TASK_FIELDS = (
     "task_id", "status", "nice_status", "label", "request_time", "completion_time", "deadline",
     "sync_level", "files", "files_transferred", "files_skipped", "directories",
     "bytes_transferred", "bytes_checksummed", "faults", "fatal_error",
-    "source_endpoint_id", "destination_endpoint_id",
+    "source_endpoint_id", "destination_endpoint_id", "is_ok",
 )
 
 
@@ -55,8 +55,16 @@ def _task_list_filter(label, statuses):
 
 
 def find_task_by_label(transfer, label, statuses=LIVE_STATUSES):
-    """Newest task carrying exactly ``label`` (optionally with one of ``statuses``), or None."""
-    response = transfer.task_list(filter=_task_list_filter(label, statuses), orderby="request_time DESC", limit=10)
+    """Newest task carrying exactly ``label`` (optionally with one of ``statuses``), or None.
+
+    A label Transfer accepts may hold the filter syntax's ``/`` or ``,``: such a label is not put
+    in the filter (it would change it); the newest tasks are read and matched here instead.
+    """
+    if "/" in label or "," in label:
+        value = "type:TRANSFER" + ("/status:%s" % ",".join(statuses) if statuses else "")
+        response = transfer.task_list(filter=value, orderby="request_time DESC", limit=1000)
+    else:
+        response = transfer.task_list(filter=_task_list_filter(label, statuses), orderby="request_time DESC", limit=10)
     for document in response:
         if document.get("label") == label and (not statuses or document.get("status") in statuses):
             return task_summary(document)
@@ -103,12 +111,22 @@ def submit(transfer, document):
     )
     for item in items:
         data.add_item(item["source_path"], item["destination_path"], recursive=item["recursive"])
+    for rule in fields.pop("filter_rules", None) or ():
+        data.add_filter_rule(rule["name"], method=rule["method"], type=rule["type"])
     response = transfer.submit_transfer(data)
     return response["task_id"], response.get("code")
 
 
-def wait_for_tasks(transfer, task_ids, timeout, sleep=time.sleep, clock=time.monotonic, max_interval=10.0):
-    """Poll until every task ended or ``timeout`` seconds passed; returns {task_id: summary}."""
+def cancel_task(transfer, task_id):
+    """Cancel a task; returns Transfer's code (Canceled, TaskComplete)."""
+    return transfer.cancel_task(task_id).get("code")
+
+
+def wait_for_tasks(transfer, task_ids, timeout, sleep=time.sleep, clock=time.monotonic, max_interval=10.0, give_up=None):
+    """Poll until every task ended or ``timeout`` seconds passed; returns {task_id: summary}.
+
+    ``give_up(summary)``: when true for a live task, it is no longer waited for (e.g. a stalled task).
+    """
     latest = {}
     pending = list(task_ids)
     started = clock()
@@ -117,7 +135,7 @@ def wait_for_tasks(transfer, task_ids, timeout, sleep=time.sleep, clock=time.mon
         for task_id in list(pending):
             summary = get_task(transfer, task_id)
             latest[task_id] = summary
-            if summary is None or is_ended(summary):
+            if summary is None or is_ended(summary) or (give_up is not None and give_up(summary)):
                 pending.remove(task_id)
         if not pending or clock() - started >= timeout:
             break

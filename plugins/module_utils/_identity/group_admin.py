@@ -35,8 +35,16 @@ def member_summary(membership):
     return {k: membership.get(k) for k in MEMBER_KEYS}
 
 
+GROUP_FIELDS = ("id", "name", "description", "parent_id")
+# What real Groups returns with every group document (globus_sdk.testing's recorded get_group), kept when present.
+GROUP_EXTRA_FIELDS = ("group_type", "enforce_session", "session_limit", "session_timeouts", "subscription_id")
+
+
 def group_summary(doc, members=True):
-    out = {k: doc.get(k) for k in ("id", "name", "description", "parent_id")}
+    out = {k: doc.get(k) for k in GROUP_FIELDS}
+    out.update((k, doc[k]) for k in GROUP_EXTRA_FIELDS if k in doc)
+    if doc.get("my_memberships") is not None:
+        out["my_roles"] = sorted({m.get("role") for m in doc["my_memberships"] if m.get("status") == "active" and m.get("role")})
     if doc.get("policies") is not None:
         out["policies"] = {k: doc["policies"].get(k) for k in POLICY_KEYS if k in doc["policies"]}
     if members and doc.get("memberships") is not None:

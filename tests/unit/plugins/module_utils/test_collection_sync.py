@@ -58,9 +58,9 @@ class FakeTransfer:
         return Response(self.tasks[task_id])
 
     def task_list(self, **kwargs):
-        label = kwargs["filter"].split("label:=")[1].split("/")[0]
-        statuses = kwargs["filter"].split("/status:")[1].split(",") if "/status:" in kwargs["filter"] else None
-        found = [t for t in self.tasks.values() if t["label"] == label and (statuses is None or t["status"] in statuses)]
+        label = kwargs["filter"].split("label:=")[1].split("/")[0] if "label:=" in kwargs["filter"] else None
+        statuses = kwargs["filter"].split("/status:")[1].split("/")[0].split(",") if "/status:" in kwargs["filter"] else None
+        found = [t for t in self.tasks.values() if label in (None, t["label"]) and (statuses is None or t["status"] in statuses)]
         return sorted(found, key=lambda t: t["request_time"], reverse=True)
 
     def task_event_list(self, task_id, limit=100):
@@ -83,6 +83,11 @@ class FakeTransfer:
 
     def operation_mkdir(self, collection, path):
         self._check(collection, path)
+        if (collection, normalize_dir(path)) in self.paths:
+            raise ApiError(502, "ExternalError.MkdirFailed.Exists", "exists")
+        parent = normalize_dir(path.rstrip("/").rsplit("/", 1)[0] or "/")
+        if parent != "/" and (collection, parent) not in self.paths:
+            raise ApiError(502, "ExternalError.MkdirFailed.NotFound", "parent missing")
         self.mkdirs.append(path)
         self.paths[(collection, normalize_dir(path))] = "dir"
         return Response(code="DirectoryCreated")
@@ -130,7 +135,10 @@ def test_resolve_defaults_checksum_and_paths():
     ({"destination_path": "/a/../b"}, ".."),
     ({"sync_level": "fast"}, "sync_level"),
     ({"time_limit": "soon"}, "time limit"),
-    ({"label": "bad;label"}, "label"),
+    ({"label": " leading space"}, "whitespace"),
+    ({"label": "trailing space "}, "whitespace"),
+    ({"label": "two\nlines"}, "newline"),
+    ({"label": "x" * 129}, "128"),
     ({"destination_collection": SRC, "destination_path": "/data/sub"}, "overlap"),
 ])
 def test_resolve_refuses_by_name(overrides, needle):
@@ -292,3 +300,69 @@ def test_single_file_source_is_not_recursive_and_its_folder_is_made(tmp_path):
     assert errors == [] and transfer.mkdirs == ["/copies/"]
     assert transfer.submitted[0]["DATA"][0]["recursive"] is False
     assert transfer.submitted[0]["DATA"][0]["destination_path"] == "/copies/raw.dat"
+
+
+def test_filters_become_transfer_filter_rules_in_order():
+    sync = make_sync(filters=[{"include": "*.h5"}, {"exclude": "*"}, {"exclude": "tmp", "type": "dir"}])
+    document = transfer_document(sync, format_deadline(NOW, 60), "sub-1")
+    assert document["filter_rules"] == [
+        {"DATA_TYPE": "filter_rule", "method": "include", "name": "*.h5", "type": "file"},
+        {"DATA_TYPE": "filter_rule", "method": "exclude", "name": "*", "type": "file"},
+        {"DATA_TYPE": "filter_rule", "method": "exclude", "name": "tmp", "type": "dir"}]
+    assert "filter_rules" not in transfer_document(make_sync(), format_deadline(NOW, 60))
+    with pytest.raises(SyncError, match="file"):
+        transfer_document(sync, format_deadline(NOW, 60), recursive=False)
+
+
+@pytest.mark.parametrize("filters", [[{"include": "a", "exclude": "b"}], [{"keep": "a"}], [{"exclude": "a/b"}],
+                                     [{"exclude": "x", "type": "link"}], ["*.h5"]])
+def test_bad_filters_are_refused_by_name(filters):
+    with pytest.raises(SyncError, match="sync raw: filter"):
+        make_sync(filters=filters)
+
+
+def test_transfer_accepts_any_label_it_would_accept():
+    assert make_sync(label="Sync; of raw/data [2026] é")["label"] == "Sync; of raw/data [2026] é"
+    assert make_sync(label="x" * 128)["label"] == "x" * 128
+
+
+class StalledTransfer(FakeTransfer):
+    def __init__(self, events, **kwargs):
+        super().__init__(**kwargs)
+        self.events = events
+        self.cancelled = []
+
+    def task_event_list(self, task_id, limit=100):
+        return self.events
+
+    def cancel_task(self, task_id):
+        self.cancelled.append(task_id)
+        self.tasks[task_id].update(status="FAILED", fatal_error={"code": "CANCELED"})
+        return Response(code="Canceled")
+
+
+def stalled_events(minutes):
+    fault = {"code": "PERMISSION_DENIED", "is_error": True, "description": "Permission denied", "details": "/copies/raw/x"}
+    return [dict(fault, time=(NOW - datetime.timedelta(minutes=m)).isoformat()) for m in range(0, minutes + 1, 5)] + [
+        {"code": "STARTED", "is_error": False, "time": (NOW - datetime.timedelta(minutes=minutes + 1)).isoformat()}]
+
+
+@pytest.mark.parametrize("cancel", [False, True])
+def test_a_stalled_task_is_reported_with_its_fault_and_cancelled_when_asked(tmp_path, cancel):
+    transfer = StalledTransfer(stalled_events(90))
+    first, errors, _diff = make_run(tmp_path, transfer).run([make_sync()])
+    task_id = first[0]["task_id"]
+    transfer.tasks[task_id].update(is_ok=False, nice_status="PERMISSION_DENIED")
+    results, errors, _diff = make_run(tmp_path, transfer, stall_timeout=3600, cancel_stalled=cancel).run([make_sync()])
+    assert results[0]["stalled"]["code"] == "PERMISSION_DENIED" and results[0]["stalled"]["seconds"] == 90 * 60
+    assert len(errors) == 1 and "PERMISSION_DENIED" in errors[0]["reason"] and "Permission denied" in errors[0]["reason"]
+    assert transfer.cancelled == ([task_id] if cancel else [])
+    assert results[0]["task"]["status"] == ("FAILED" if cancel else "ACTIVE")
+
+
+def test_a_recent_fault_is_not_a_stall(tmp_path):
+    transfer = StalledTransfer(stalled_events(10))
+    first, _errors, _diff = make_run(tmp_path, transfer).run([make_sync()])
+    transfer.tasks[first[0]["task_id"]].update(is_ok=False)
+    results, errors, _diff = make_run(tmp_path, transfer, stall_timeout=3600).run([make_sync()])
+    assert not errors and "stalled" not in results[0]

@@ -1,5 +1,7 @@
 import pytest
 
+from globus_fakes import ApiError
+
 from ansible_collections.sciops.datasync.plugins.module_utils._experiment import directory as gd
 from ansible_collections.sciops.datasync.plugins.module_utils._globus.identities import resolve_identities
 
@@ -93,6 +95,9 @@ class Transfer:
     def operation_stat(self, collection, path):
         return Stat(type="dir", name=path)
 
+    def operation_mkdir(self, collection, path):
+        raise ApiError(502, "ExternalError.MkdirFailed.Exists", "Path already exists")
+
     def endpoint_acl_list(self, collection):
         return list(self.rules)
 
@@ -117,3 +122,52 @@ def test_exact_with_a_refused_share_deletes_no_unasked_rule():
 
     clean = gd.manage_directory(transfer, Auth(), GROUP, "/share", [{"identity": ALICE}], exact=True)
     assert clean["errors"] == [] and sorted(transfer.deleted) == sorted(["r2", "new-1"])
+
+
+def role_row(principal, role="administrator"):
+    return {"id": None, "principal_type": "identity", "principal": principal, "path": "/", "permissions": "rw",
+            "role_id": "role-" + principal[:4], "role_type": role}
+
+
+def test_role_rows_are_never_deleted_duplicated_or_compared():
+    """Administrators and access managers have an implicit rw rule on / (id null): exact must leave them alone."""
+    existing = [role_row(ALICE), role_row(BOB, "access_manager"), rule("r1", "identity", ALICE, path="/")]
+    wanted = [{"principal_type": "identity", "principal": ALICE, "path": "/", "permissions": "rw"}]
+    plan = gd.plan_rules(existing, wanted, "/", exact=True)
+    assert [r["id"] for r in plan["delete"]] == ["r1"], "the explicit r rule is replaced, the role rows are left alone"
+    assert [r["permissions"] for r in plan["add"]] == ["rw"], "a role row does not count as the rule asked for"
+    transfer = Transfer(existing)
+    result = gd.manage_directory(transfer, Auth(), GROUP, "/", [{"identity": ALICE, "permissions": "rw"}], exact=True)
+    assert transfer.deleted == ["r1"] and not result["errors"]
+    assert sum(1 for r in result["rules"] if r.get("role_id")) == 2, "both role rows are shown"
+    again = gd.manage_directory(transfer, Auth(), GROUP, "/", [{"identity": ALICE, "permissions": "rw"}], exact=True)
+    assert not again["changed"] and transfer.deleted == ["r1"]
+
+
+class LostReply(Transfer):
+    """The change is made, then the reply is lost; the SDK's retry sees 409 Exists / 404."""
+
+    def add_endpoint_acl_rule(self, collection, document):
+        super().add_endpoint_acl_rule(collection, document)
+        raise ApiError(409, "Exists", "Access rule already exists")
+
+    def delete_endpoint_acl_rule(self, collection, rule_id):
+        super().delete_endpoint_acl_rule(collection, rule_id)
+        raise ApiError(404, "AccessRuleNotFound", "Access rule not found")
+
+
+def test_add_and_delete_are_safe_to_retry_after_a_lost_reply():
+    transfer = LostReply([rule("r2", "identity", BOB)])
+    result = gd.manage_directory(transfer, Auth(), GROUP, "/share", [{"identity": ALICE}], exact=True)
+    assert not result["errors"] and result["changed"]
+    assert transfer.deleted == ["r2"] and [r["principal"] for r in result["rules"]] == [ALICE]
+    assert result["rules"][0]["id"] == "new-1"
+
+
+def test_a_409_for_another_rule_is_still_an_error():
+    class Conflict(Transfer):
+        def add_endpoint_acl_rule(self, collection, document):
+            raise ApiError(409, "Exists", "Access rule already exists")
+
+    result = gd.manage_directory(Conflict([]), Auth(), GROUP, "/share", [{"identity": ALICE}])
+    assert result["errors"] and "Exists" in result["errors"][0]["reason"]

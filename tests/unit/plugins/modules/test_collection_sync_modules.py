@@ -78,7 +78,7 @@ def test_check_mode_plans_without_creating_the_state_or_lock_folder(tmp_path, mo
     assert sorted(p.name for p in tmp_path.iterdir()) == ["secret"], "check mode wrote nothing"
 
 
-@pytest.mark.parametrize("option, value", [("task_id", "../endpoint/x"), ("label", "x/status:SUCCEEDED"), ("name", "-rf")])
+@pytest.mark.parametrize("option, value", [("task_id", "../endpoint/x"), ("label", " x/status:SUCCEEDED"), ("name", "-rf")])
 def test_task_info_refuses_bad_ids_and_labels_before_any_call(tmp_path, monkeypatch, option, value):
     from ansible_collections.sciops.datasync.plugins.module_utils._globus import clients as _globus
 
