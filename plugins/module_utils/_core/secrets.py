@@ -81,3 +81,12 @@ def read_secret_file(path, what="secret file"):
     if text.endswith("\n"):
         return text[:-1]
     return text
+
+
+def read_login_pair(path, what):
+    """(username, password) from the first line ``username|password`` of a secret file."""
+    line = read_secret_file(path, what).split("\n", 1)[0].strip()
+    if "|" not in line:
+        raise SecretFileError("%s %s must start with a line 'username|password'" % (what, path))
+    username, password = line.split("|", 1)
+    return username, password

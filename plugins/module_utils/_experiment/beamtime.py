@@ -21,7 +21,7 @@ import re
 from urllib.parse import quote
 
 from ansible_collections.sciops.datasync.plugins.module_utils._core.http import HttpClient, HttpError, without_query
-from ansible_collections.sciops.datasync.plugins.module_utils._core.secrets import SecretFileError, read_secret_file
+from ansible_collections.sciops.datasync.plugins.module_utils._core.secrets import SecretFileError, read_login_pair
 
 BASE = "/beamline-scheduling/sched-api"
 ROUTES = {
@@ -52,12 +52,9 @@ def parse_time(text):
 
 def read_credentials(path):
     try:
-        line = read_secret_file(path, "scheduling credentials file").split("\n", 1)[0].strip()
+        return read_login_pair(path, "scheduling credentials file")
     except SecretFileError as exc:
         raise BeamtimeError(str(exc))
-    if "|" not in line:
-        raise BeamtimeError("scheduling credentials file %s must start with a line 'username|password'" % path)
-    return tuple(line.split("|", 1))
 
 
 def scheduling_client(validate_certs=True, ca_bundle=None, timeout=30, retries=3, backoff=1.0, credentials=None, no_log_values=None):

@@ -29,7 +29,7 @@ from urllib.parse import quote
 
 from ansible_collections.sciops.datasync.plugins.module_utils._core.http import HttpClient, HttpError
 from ansible_collections.sciops.datasync.plugins.module_utils._core.results import error, reasons_text
-from ansible_collections.sciops.datasync.plugins.module_utils._core.secrets import SecretFileError, read_secret_file
+from ansible_collections.sciops.datasync.plugins.module_utils._core.secrets import SecretFileError, read_login_pair
 
 # name: (service, method, path template, origin). {x} is raw (URL-quoted), {x!e} double base64.
 ROUTES = {
@@ -151,13 +151,9 @@ def dm_date(value):
 def read_login_file(path):
     """(username, password) from a DM login file: first line ``username|password``."""
     try:
-        line = read_secret_file(path, "DM login file").split("\n", 1)[0].strip()
+        return read_login_pair(path, "DM login file")
     except SecretFileError as exc:
         raise DmApiError(str(exc))
-    if "|" not in line:
-        raise DmApiError("DM login file %s must start with a line 'username|password'" % path)
-    username, password = line.split("|", 1)
-    return username, password
 
 
 class DmClient:
