@@ -74,6 +74,15 @@ class _Hooks:
         if key not in self.targets:
             self.targets.append(key)
 
+    def settle(self, hooks, result, run_one, save, state):
+        """Run the owed hooks, then commit their removal from the state and clear the journal."""
+        self.run(hooks, result, run_one)
+        if self.targets:
+            save(state)
+            if self.journal is not None:
+                self.journal.clear()
+        return result
+
     def run(self, hooks, result, run_one):
         """Run every pending hook of the targets in order; ``run_one(key, record, entry)`` returns None or a problem."""
         result["hooks_run"] = 0
@@ -206,12 +215,7 @@ def apply_user_plan(plan, state, save, backend, db, runner, hooks_dir=None, skel
         return problem
 
     hooks = list_hooks(hooks_dir)
-    owed.run(hooks, result, run_one)
-    if owed.targets:
-        save(state)
-        if journal is not None:
-            journal.clear()
-    return result
+    return owed.settle(hooks, result, run_one, save, state)
 
 
 def apply_group_plan(plan, state, save, backend, runner, hooks_dir=None, ledger=None, journal=None):
@@ -294,12 +298,7 @@ def apply_group_plan(plan, state, save, backend, runner, hooks_dir=None, ledger=
             result["errors"].append(dict(_public(item, *GROUP_KEYS), reason=problem, hook_action=entry["action"]))
         return problem
 
-    owed.run(hooks, result, run_one)
-    if owed.targets:
-        save(state)
-        if journal is not None:
-            journal.clear()
-    return result
+    return owed.settle(hooks, result, run_one, save, state)
 
 
 def preview_user_plan(plan):

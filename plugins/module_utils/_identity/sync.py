@@ -140,6 +140,17 @@ def _locked(module, lock_file, body):
         return body(lock)
 
 
+def _carry_out(module, preview, plan_changed, apply, change_keys):
+    """Check mode: the plan's preview; otherwise apply it. Returns (result, changed)."""
+    if module.check_mode:
+        return preview(), plan_changed()
+    try:
+        result = apply()
+    except LedgerError as exc:
+        module.fail_json(msg="identity sync ledger: %s" % exc)
+    return result, any(result[k] for k in change_keys) or result["hooks_run"] > 0
+
+
 def run_user_sync_module(module):
     """globus_user_sync."""
     from ansible_collections.sciops.datasync.plugins.module_utils._globus import clients  # pylint: disable=import-outside-toplevel
@@ -207,16 +218,11 @@ def run_user_sync_module(module):
         if plan["refused"]:
             module.fail_json(msg=plan["refused"], departures=len(plan["lock"]) + len(plan["remove"]), members=len(members))
         diff = user_plan_diff(plan)
-        if module.check_mode:
-            result = preview_user_plan(plan)
-            changed = user_plan_changed(plan)
-        else:
-            try:
-                result = apply_user_plan(plan, state, statefile.save, backend, db, runner, params["hooks_dir"], params["skeleton"],
-                                         params["create_home"], ledger, journal)
-            except LedgerError as exc:
-                module.fail_json(msg="identity sync ledger: %s" % exc)
-            changed = any(result[k] for k in ("created", "updated", "locked", "removed", "adopted")) or result["hooks_run"] > 0
+        result, changed = _carry_out(
+            module, lambda: preview_user_plan(plan), lambda: user_plan_changed(plan),
+            lambda: apply_user_plan(plan, state, statefile.save, backend, db, runner, params["hooks_dir"], params["skeleton"],
+                                    params["create_home"], ledger, journal),
+            ("created", "updated", "locked", "removed", "adopted"))
         for group_id, reason in sorted(failed.items()):
             result["errors"].append({"globus_group_id": group_id, "reason": "subgroup not read (departures not judged): " + reason})
         result["skipped_users"] = result.pop("skipped")
@@ -273,15 +279,10 @@ def run_group_sync_module(module):
         if plan["refused"]:
             module.fail_json(msg=plan["refused"], groups=len(docs))
         diff = group_plan_diff(plan)
-        if module.check_mode:
-            result = preview_group_plan(plan)
-            changed = group_plan_changed(plan)
-        else:
-            try:
-                result = apply_group_plan(plan, state, statefile.save, backend, runner, params["hooks_dir"], ledger, journal)
-            except LedgerError as exc:
-                module.fail_json(msg="identity sync ledger: %s" % exc)
-            changed = any(result[k] for k in ("created", "renamed", "updated", "removed")) or result["hooks_run"] > 0
+        result, changed = _carry_out(
+            module, lambda: preview_group_plan(plan), lambda: group_plan_changed(plan),
+            lambda: apply_group_plan(plan, state, statefile.save, backend, runner, params["hooks_dir"], ledger, journal),
+            ("created", "renamed", "updated", "removed"))
         result["skipped_groups"] = result.pop("skipped")
         result["errors"] = itemized(result["errors"], "globus_group", "globus_group_id", "name")
         result.update(changed=changed, lock_waited=round(lock.waited, 3), state_file=state_file, groups=len(docs),
