@@ -42,6 +42,10 @@ SCOPES = {
     "transfer": ("transfer.api.globus.org", "urn:globus:auth:scope:transfer.api.globus.org:all"),
     "groups": ("groups.api.globus.org", "urn:globus:auth:scope:groups.api.globus.org:all"),
     "auth": ("auth.globus.org", "urn:globus:auth:scope:auth.globus.org:view_identities"),
+    # Globus Timers; a transfer timer runs its transfers with the app's Transfer consent (dependent scope).
+    "timers": ("524230d7-ea86-4a52-8312-86065a9e0417",
+               "https://auth.globus.org/scopes/524230d7-ea86-4a52-8312-86065a9e0417/timer"
+               "[urn:globus:auth:scope:transfer.api.globus.org:all]"),
 }
 
 _SDK_IMPORT_ERROR = None
@@ -217,6 +221,10 @@ class GlobusClients:
     def auth(self):
         return self._client("auth", globus_sdk.AuthClient)
 
+    @property
+    def timers(self):
+        return self._client("timers", globus_sdk.TimersClient)
+
 
 def clients_from_params(params):
     """GlobusClients from module params (client_id, client_secret or client_secret_file, ...)."""
@@ -272,6 +280,11 @@ def groups_client(module):
 def auth_client(module):
     """An authenticated AuthClient (scope view_identities); fails the module if no token can be had."""
     return _module_client(module, "auth")
+
+
+def timers_client(module):
+    """An authenticated TimersClient (scope timer, with Transfer as its dependency); fails the module if no token can be had."""
+    return _module_client(module, "timers")
 
 
 def client_username(module):
