@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: globus_timer
 short_description: A recurring Globus Timers transfer timer running one collection sync
-version_added: "0.2.0"
+version_added: "0.1.0"
 description:
   - Keeps a Globus Timers transfer timer present or absent. The timer runs one sync (the options of
     M(sciops.datasync.globus_collection_sync)) every O(interval) on the Globus service itself, so no
