@@ -107,7 +107,7 @@ def run(scale):
         note = "%d syncs; ours also checks source access and makes destination folders" % count
         return [
             {"name": "collection sync submit %d syncs" % count, "ours": our_submit, "baseline": cli_submit,
-             "baseline_name": "globus transfer per sync (globus-cli)", "note": note},
+             "baseline_name": "globus transfer per sync (globus-cli)", "note": note, "goal": "ratio <= 1 (issue 15)"},
             {"name": "collection sync status %d syncs" % count, "ours": our_status, "baseline": cli_status,
              "baseline_name": "globus task show per sync (globus-cli)", "note": "status-only run (start=false)"},
         ]
