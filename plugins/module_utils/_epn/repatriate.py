@@ -365,7 +365,10 @@ class Repatriation:
         return build_argv(source, dest or item["destination"], options)
 
     def source_check(self, item, options):
-        """``(kind, message)``: ``ok``, ``missing`` or ``refused``/``failed`` with a message naming the EPN and the folder.
+        """``(kind, message, rc)``: ``ok``, ``missing`` or ``refused``/``failed`` with a message naming the EPN and the folder.
+
+        ``rc`` is the listing's exit code when it failed (``failed``: ssh could not connect, a
+        host key that does not match, ...), else None: a refused folder ran no transfer.
 
         Lists the EPN folder itself (no trailing slash, not recursive): rsync shows a link
         as a link there, where a transfer of ``folder/`` would follow it.
@@ -376,16 +379,16 @@ class Repatriation:
         argv = build_argv(remote_shell_source(self.params["source_host"], folder, trailing_slash=False), None, listing)
         ran = self.runner.run_bulk(argv, env=C_ENV)
         if ran.rc == 23 and source_missing(ran.stderr, folder):
-            return "missing", None
+            return "missing", None, None
         if ran.rc != 0:
             message = (host_key_problem(ran.stderr, self.params["source_host"], self.params["source_port"], self.params["known_hosts"])
                        or daemon_error(ran.stderr) or (ran.stderr or "").strip()[-500:])
             return "failed", "EPN %s: listing the source folder %s failed with rsync exit %d (%s): %s" % (
-                item["epn"], folder, ran.rc, exit_meaning(ran.rc), escape_text(message))
+                item["epn"], folder, ran.rc, exit_meaning(ran.rc), escape_text(message)), ran.rc
         problem = source_folder_problem(parse_listing(ran.stdout), folder)
         if problem:
-            return "refused", "EPN %s refused: %s; nothing was copied and the EPN is not recorded as synced" % (item["epn"], problem)
-        return "ok", None
+            return "refused", "EPN %s refused: %s; nothing was copied and the EPN is not recorded as synced" % (item["epn"], problem), None
+        return "ok", None, None
 
     def open_destination(self, item):
         """``(fd or None, message)``: the destination opened below ``destination_root`` without following links.
@@ -419,12 +422,13 @@ class Repatriation:
             return result
         fd = None
         try:
-            kind, message = self.source_check(item, options)
+            kind, message, rc = self.source_check(item, options)
             if kind == "missing":
                 result.update(status="skipped", reason="no folder %s on the source (no data for this visit yet)" % item["source"])
                 return result
             if kind != "ok":
-                result.update(status="failed", refused=kind == "refused", msg=message)
+                # A failed listing reports its rsync exit code (255: ssh failed, as the transfer would have).
+                result.update(status="failed", refused=kind == "refused", msg=message, rc=rc, rc_meaning=exit_meaning(rc))
                 return result
             fd, message = self.open_destination(item)
             if message:
