@@ -26,7 +26,7 @@ import pytest
 from tests.integration import epn_lab
 from tests.integration.test_epn_repatriate import kill_run, source_dir, synced
 from tests.lab.portal import source_tree
-from tests.integration.test_pools_mirror import mirror_task, play, run_mirror, snapshot, start_background, wait_for, write_playbook
+from tests.integration.test_pools_mirror import mirror_task, play, run_mirror, snapshot, start_background, wait_during, write_playbook
 
 MEMBER = "dsmember"
 FORGED = "20070824T1739: PACS product pool transfer rsync error 5."
@@ -132,14 +132,18 @@ def test_destination_swapped_mid_transfer_keeps_writing_into_the_checked_folder(
     ab12 = project_folder(root, "ab12", member)
     target = victim(shared)
     before = full_snapshot(target)
-    args = epn_args(lab, tmp_path, root, only=["13001a"], rsync_extra_options=["--bwlimit=6000"])
+    # 24 MB of master.h5 at 2000 KB/s: the swap (after its first MB) lands well inside the copy.
+    args = epn_args(lab, tmp_path, root, only=["13001a"], rsync_extra_options=["--bwlimit=2000"])
     big = os.path.join(ab12, "13001a", "data", "frames", "run 1", "master.h5")
+    full_size = os.path.getsize(os.path.join(source_dir(lab, "MX1", "13001a"), "frames", "run 1", "master.h5"))
     proc = start_background(lab_env, epn_lab.playbook(tmp_path, "sciops.datasync.epn_repatriate", args))
     try:
-        assert wait_for(lambda: os.path.exists(big) and os.path.getsize(big) > 1024 * 1024, timeout=60)
+        wait_during(proc, lambda: os.path.exists(big) and os.path.getsize(big) > 1024 * 1024, "the first MB of master.h5", timeout=60)
         as_member("mv", os.path.join(ab12, "13001a"), os.path.join(ab12, "13001a.moved"))
         as_member("mkdir", os.path.join(ab12, "13001a"))
         as_member("ln", "-s", target, os.path.join(ab12, "13001a", "data"))
+        # The swap happened mid-copy: what arrives from here on is written after it.
+        assert os.path.getsize(os.path.join(ab12, "13001a.moved", "data", "frames", "run 1", "master.h5")) < full_size
         assert proc.wait(timeout=120) == 0
     finally:
         if proc.poll() is None:
@@ -360,14 +364,17 @@ def test_pool_member_cannot_redirect_a_running_mirror(ansible_playbook, tmp_path
     with open(os.path.join(top, "zz-after.txt"), "w") as handle:
         handle.write("arrives after the swap\n")
     dest = os.path.join(area, "pool")
+    # 6 MB at 500 KB/s: the swap (as soon as the temp file shows) lands well inside the copy.
     slow = write_playbook(tmp_path, [mirror_task(pools_endpoint, module="scratch", path=name, dest=dest, dest_root=mirror,
-                                                 bwlimit="2000")], "slow")
+                                                 bwlimit="500")], "slow")
     background = start_background(lab_env, slow)
     try:
-        assert wait_for(lambda: glob.glob(os.path.join(dest, ".big.dat.*")), timeout=60)
+        wait_during(background, lambda: glob.glob(os.path.join(dest, ".big.dat.*")), "the temp file of big.dat", timeout=60)
         as_member("mv", dest, dest + ".moved")
         as_member("ln", "-s", target, dest)
-        background.wait(timeout=120)
+        # The swap happened mid-copy: big.dat and zz-after.txt are still to be written.
+        assert glob.glob(os.path.join(dest + ".moved", ".big.dat.*"))
+        assert background.wait(timeout=120) == 0
     finally:
         if background.poll() is None:
             kill_run(background.pid)

@@ -108,7 +108,9 @@ def test_check_mode_lists_files_and_changes_nothing(lab, ansible_playbook, tmp_p
 
 def test_sigkilled_run_is_not_recorded_and_the_next_run_resumes(lab, ansible_playbook, lab_env, tmp_path):
     args = epn_lab.repatriate_args(lab, tmp_path, only=["13001a"], rsync_extra_options=["--bwlimit=4000"])
-    env = dict(lab_env, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".collections"))
+    # The test-only controller inventory, as the ansible_playbook fixture's (ansible.cfg's default is the booted hosts').
+    env = dict(lab_env, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".collections"),
+               ANSIBLE_INVENTORY=os.path.join(REPO, "tests", "integration", "inventory"))
     binary = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
     big = tmp_path / "scratch" / "ab12" / "13001a" / "data" / "frames" / "run 1" / "master.h5"
     full_size = os.path.getsize(os.path.join(source_dir(lab, "MX1", "13001a"), "frames", "run 1", "master.h5"))

@@ -226,8 +226,15 @@ def test_readable_password_file_is_refused(ansible_playbook, tmp_path, pools):
 
 
 def playbook_env(lab_env):
+    """The environment of the ansible_playbook fixture, for a run started in the background.
+
+    The inventory must be the test-only controller inventory, as the fixture's: ansible.cfg's
+    default (inventories/lab) describes the booted hosts, whose group_vars (become, the hosts'
+    Python, an SSH key below inventory_dir) also reach the implicit localhost and make a
+    background run fail before its module starts.
+    """
     return dict(lab_env, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".collections"),
-                ANSIBLE_NOCOLOR="1")
+                ANSIBLE_INVENTORY=os.path.join(REPO, "tests", "integration", "inventory"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
 
 
 def start_background(lab_env, path):
@@ -245,23 +252,45 @@ def wait_for(predicate, timeout=30):
     return False
 
 
+def wait_during(background, predicate, what, timeout=60):
+    """Wait (at most ``timeout`` seconds) for ``predicate`` while the background run goes on.
+
+    A run that ends first fails the wait at once, with its output (a run that never started
+    its transfer is not a timeout).
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        if background.poll() is not None:
+            out, err = background.communicate()
+            if predicate():
+                return
+            raise AssertionError("the background run ended (rc %s) before %s:\n%s\n%s" % (
+                background.returncode, what, out.decode("utf-8", "replace")[-4000:], err.decode("utf-8", "replace")[-2000:]))
+        time.sleep(0.05)
+    raise AssertionError("%s did not happen within %d seconds" % (what, timeout))
+
+
 def test_concurrent_run_skips_then_killed_run_is_completed(ansible_playbook, tmp_path, pools, lab_env):
     name = unique("lock")
     source = scratch_tree(pools, name, big_mb=6)
     dest = str(tmp_path / "dest")
     icc = str(tmp_path / "icc")
     lock = os.path.join(icc, "scratch", "writeLock")
-    slow = write_playbook(tmp_path, [mirror_task(pools, module="scratch", path=name, dest=dest, bookkeeping_root=icc, bwlimit="1500")], "slow")
+    # Slow enough (6 MB at 300 KB/s: 20 s) that the big file is still arriving after the second
+    # run below; the run is killed as soon as its temp file is seen, so this costs no time.
+    slow = write_playbook(tmp_path, [mirror_task(pools, module="scratch", path=name, dest=dest, bookkeeping_root=icc, bwlimit="300")], "slow")
     background = start_background(lab_env, slow)
     try:
-        assert wait_for(lambda: os.path.exists(lock))
+        wait_during(background, lambda: os.path.exists(lock), "the writeLock")
         holder = int(open(lock).read())
         skipped = run_mirror(ansible_playbook, tmp_path, pools, module="scratch", path=name, dest=dest, bookkeeping_root=icc)
         assert skipped["skipped"] is True and skipped["holder_pid"] == holder and skipped["changed"] is False
         assert skipped["lock_file"] == lock
         assert "skipped: writeLock held by running pid %d" % holder in open(skipped["log_file"]).read()
         # Kill the whole run (ansible, module, rsync) mid-transfer, as a crash or kill -9 of the cron job would.
-        assert wait_for(lambda: glob.glob(os.path.join(dest, ".zz big.dat.*")))
+        wait_during(background, lambda: glob.glob(os.path.join(dest, ".zz big.dat.*")), "the temp file of zz big.dat")
         os.killpg(os.getpgid(holder), signal.SIGKILL)  # ansible's worker runs the module in its own session
         os.killpg(background.pid, signal.SIGKILL)
         background.wait()
@@ -329,7 +358,7 @@ def run_pools_playbook(ansible_playbook, tmp_path, pools, *extra):
     """playbooks/pools.yml as an operator runs it, on a mirror host whose group_vars name the lab daemon."""
     inventory = tmp_path / "inventory.yml"
     inventory.write_text(yaml.safe_dump({"mirror": {"hosts": {"localhost": {
-        "ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+        "ansible_connection": "local", "ansible_python_interpreter": sys.executable, "datasync_run_python": sys.executable,
         "transfer_pools_host": pools["host"], "transfer_pools_port": pools["port"],
         "transfer_pools_user": pools["user"], "transfer_pools_password_file": pools["password_file"],
         "transfer_pools_root": str(tmp_path / "icc"),
