@@ -16,6 +16,14 @@ icc-rsync folder (``bookkeeping_root``) each rsync module has
   (the pid is gone, or now belongs to a younger process) is taken over and that is
   logged, and the rsync temp files the killed run left in the destination are removed.
 
+The logs, ``logDay`` and ``writeLock`` are handled as the lock and state files are
+(``_core.state``): their folders (and every folder above) must be owned by the running
+user or root and not writable by others unless sticky, and each file is opened with
+``O_NOFOLLOW`` and checked on its descriptor (a regular file with one link, owned by the
+running user, not group/other-writable) before anything is read, truncated or appended;
+``logDay`` is replaced atomically and the writeLock's temp file is made ``O_EXCL``. A
+planted link or a foreign file fails the pool with ``UnsafePathError`` naming it.
+
 The destination is opened below ``dest_root`` without following links (``_core.paths``)
 and rsync runs inside that descriptor; names (and rsync's own messages) reach the log,
 the failure email and the result escaped as rsync escapes them (``\\#ooo``).
@@ -41,6 +49,8 @@ from ansible_collections.sciops.datasync.plugins.module_utils._core.rsync import
     C_ENV, WARNING_CODES, RsyncOptions, build_argv, daemon_error, daemon_url, escape_name, escape_text, exit_meaning,
     parse_itemized, parse_listing, parse_module_list, parse_stats, summary_lines)
 from ansible_collections.sciops.datasync.plugins.module_utils._core.secrets import secret_file_problem
+from ansible_collections.sciops.datasync.plugins.module_utils._core.state import (
+    UnsafePathError, atomic_write_bytes, ensure_trusted_folder, open_private)
 from ansible_collections.sciops.datasync.plugins.module_utils._core.runner import CommandRunner
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -50,6 +60,7 @@ _WILDCARDS = re.compile(r"[*?\[\]\\]")
 _WHITESPACE = re.compile(r"\s")
 _MODULE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._,+@=-]*$")
 _RSYNC_TEMP = re.compile(r"^\..+\.[A-Za-z0-9]{6}$")
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
 # ---------------------------------------------------------------- names
@@ -148,33 +159,33 @@ class PoolLog:
     def now(self):
         return self.clock()
 
+    @staticmethod
+    def _open(path, flags, what="transferPools weekday log"):
+        """``path`` opened without following a link and checked (``_core.state.open_private``)."""
+        return open_private(path, flags, 0o644, what)
+
     def open_day(self):
-        """Start (or continue) today's log; returns its path."""
+        """Start (or continue) today's log; returns its path. Raises UnsafePathError for a planted link or a foreign file."""
         moment = self.now()
         today = weekday(moment)
-        if not os.path.isdir(self.dir):
-            os.makedirs(self.dir, 0o755)
+        ensure_trusted_folder(self.dir, "transferPools log folder")
         path = os.path.join(self.dir, today)
         day_file = os.path.join(self.dir, "logDay")
         try:
-            with open(day_file, "r") as handle:
-                current = handle.read().strip()
-        except (IOError, OSError):
+            with os.fdopen(self._open(day_file, os.O_RDONLY, "transferPools logDay"), "r") as handle:
+                current = handle.read(64).strip()
+        except FileNotFoundError:
             current = None
-        fresh = current != today or not os.path.exists(path)
-        if not fresh:
-            # Same weekday name, but a week (or more) went by without a run.
-            age = time.mktime(moment.timetuple()) - os.path.getmtime(path)
-            fresh = age > 6 * 86400
-        if fresh:
-            with open(path, "w") as handle:
+        with os.fdopen(self._open(path, os.O_WRONLY | os.O_CREAT), "w") as handle:
+            info = os.fstat(handle.fileno())
+            # A new weekday, a new (empty) file, or the same weekday name a week (or more) later.
+            fresh = current != today or info.st_size == 0 or time.mktime(moment.timetuple()) - info.st_mtime > 6 * 86400
+            if fresh:
+                handle.truncate(0)  # checked on its descriptor first: nothing but our own log is ever emptied
                 handle.write(day_header(moment, self.products_dir))
-            os.chmod(path, 0o644)
-            tmp = day_file + ".tmp"
-            with open(tmp, "w") as handle:
-                handle.write(today + "\n")
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, day_file)
+                os.fchmod(handle.fileno(), 0o644)
+        if fresh:
+            atomic_write_bytes(day_file, (today + "\n").encode("ascii"), mode=0o644, what="transferPools logDay")
         self.path = path
         return path
 
@@ -182,7 +193,7 @@ class PoolLog:
         """Append ``lines``; a line holding newlines becomes several, and no raw control character is ever written."""
         if self.path is None:
             self.open_day()
-        with open(self.path, "a") as handle:
+        with os.fdopen(self._open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT), "a") as handle:
             for line in lines:
                 for part in line.rstrip("\n").split("\n"):
                     handle.write(escape_text(part) + "\n")
@@ -211,7 +222,7 @@ class PoolLog:
         if not self.path:
             return []
         try:
-            with open(self.path, "r", errors="replace") as handle:
+            with os.fdopen(self._open(self.path, os.O_RDONLY), "r", errors="replace") as handle:
                 return handle.read().splitlines()[-count:]
         except (IOError, OSError):
             return []
@@ -275,7 +286,9 @@ class WriteLock:
     ``acquire()`` returns ("acquired", None, None), ("took_over", old_pid, reason) or
     ("busy", holder_pid, reason). Check-and-create runs under an flock on the module
     folder, so two of our runs never both take a stale lock; the file itself is created
-    with link(), so it never exists without its pid (for scripts that read it).
+    with link(), so it never exists without its pid (for scripts that read it). The folder
+    must be trusted and the lock is never read through a link (module docstring); a planted
+    one raises UnsafePathError.
     """
 
     def __init__(self, path):
@@ -285,29 +298,36 @@ class WriteLock:
         self.stale_since = None
 
     def read(self):
+        """``(pid or None, mtime, exists)``; raises UnsafePathError for a link or a file not the running user's own."""
         try:
-            with open(self.path, "r") as handle:
-                text = handle.read(64).strip()
-            since = os.path.getmtime(self.path)
-        except (IOError, OSError):
+            fd = open_private(self.path, os.O_RDONLY, 0o644, "writeLock")
+        except FileNotFoundError:
             return None, None, False
+        with os.fdopen(fd, "r") as handle:
+            text = handle.read(64).strip()
+            since = os.fstat(handle.fileno()).st_mtime
         return (int(text) if text.isdigit() else None), since, True
 
     def _mutex(self):
         directory = os.path.dirname(self.path)
-        if not os.path.isdir(directory):
-            os.makedirs(directory, 0o755)
-        fd = os.open(directory, os.O_RDONLY)
+        ensure_trusted_folder(directory, "transferPools module folder")
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | _CLOEXEC)
         fcntl.flock(fd, fcntl.LOCK_EX)
         return fd
 
     def _create(self):
         tmp = "%s.%d.tmp" % (self.path, self.pid)
-        with open(tmp, "w") as handle:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | _CLOEXEC
+        try:
+            fd = os.open(tmp, flags, 0o644)
+        except FileExistsError:
+            os.unlink(tmp)  # left by a killed run of this pid, or planted: we hold the folder's flock
+            fd = os.open(tmp, flags, 0o644)
+        with os.fdopen(fd, "w") as handle:
             handle.write("%d\n" % self.pid)
             handle.flush()
+            os.fchmod(handle.fileno(), 0o644)
             os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
         try:
             os.link(tmp, self.path)
             return True
@@ -351,7 +371,10 @@ class WriteLock:
             return
         fd = self._mutex()
         try:
-            holder = self.read()[0]
+            try:
+                holder = self.read()[0]
+            except UnsafePathError:
+                holder = None  # replaced by something that is not our lock: leave it alone
             if holder == self.pid:
                 os.unlink(self.path)
         finally:

@@ -198,3 +198,55 @@ def test_password_setup(tmp_path):
     secret.chmod(0o600)
     assert pools.password_setup({"password_file": str(secret)}) == (str(secret), {}, None)
     assert pools.password_setup({"password": "x"}) == (None, {"RSYNC_PASSWORD": "x"}, None)
+
+
+# Issue 14: the weekday log, logDay and writeLock refuse links and foreign files, as the lock and state files do.
+
+def test_links_at_the_weekday_log_logday_and_writelock_are_refused_and_their_targets_untouched(tmp_path):
+    target = tmp_path / "victim"
+    target.write_text("someone else's file\n")
+    logs = tmp_path / "icc" / "pv" / "logs"
+    logs.mkdir(parents=True)
+    for planted in (logs / "Friday", logs / "logDay"):
+        planted.symlink_to(target)
+        with pytest.raises(pools.UnsafePathError, match="symlink"):
+            pools.PoolLog(str(tmp_path / "icc"), "pv", "/pools", clock=Clock(FRIDAY)).open_day()
+        planted.unlink()
+    log = pools.PoolLog(str(tmp_path / "icc"), "pv", "/pools", clock=Clock(FRIDAY))
+    log.open_day()
+    os.unlink(log.path)
+    os.symlink(str(target), log.path)  # swapped after the day was opened
+    with pytest.raises(pools.UnsafePathError, match="symlink"):
+        log.write(["x"])
+    lock = tmp_path / "icc" / "pv" / "writeLock"
+    lock.symlink_to(target)
+    with pytest.raises(pools.UnsafePathError, match="writeLock .* symlink"):
+        pools.WriteLock(str(lock)).acquire()
+    os.symlink(str(target), "%s.%d.tmp" % (lock, os.getpid()))  # a planted temp name is removed, never written through
+    lock.unlink()
+    acquired = pools.WriteLock(str(lock))
+    assert acquired.acquire()[0] == "acquired"
+    acquired.release()
+    assert not lock.exists() and not os.path.lexists("%s.%d.tmp" % (lock, os.getpid()))
+    assert target.read_text() == "someone else's file\n" and oct(target.stat().st_mode & 0o777) == oct(0o644)
+
+
+def test_writelock_and_logs_in_a_folder_others_can_write_are_refused(tmp_path):
+    icc = tmp_path / "icc"
+    (icc / "pv").mkdir(parents=True)
+    os.chmod(str(icc), 0o777)
+    with pytest.raises(pools.UnsafePathError, match="writable by group or others"):
+        pools.WriteLock(str(icc / "pv" / "writeLock")).acquire()
+    with pytest.raises(pools.UnsafePathError, match="writable by group or others"):
+        pools.PoolLog(str(icc), "pv", "/pools", clock=Clock(FRIDAY)).open_day()
+    assert not (icc / "pv" / "logs").exists() and not (icc / "pv" / "writeLock").exists()
+
+
+def test_a_writelock_with_two_links_is_refused(tmp_path):
+    (tmp_path / "pv").mkdir()
+    other = tmp_path / "other"
+    other.write_text("1\n")
+    os.link(str(other), str(tmp_path / "pv" / "writeLock"))
+    with pytest.raises(pools.UnsafePathError, match="2 hard links"):
+        pools.WriteLock(str(tmp_path / "pv" / "writeLock")).acquire()
+    assert other.read_text() == "1\n"
