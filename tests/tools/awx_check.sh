@@ -33,3 +33,20 @@ cd "$work"  # galaxy-importer writes importer_result.json into the current folde
 GALAXY_IMPORTER_CONFIG="$work/importer.cfg" PATH="$venv/bin:$PATH" \
   "$venv/bin/python" -m galaxy_importer.main "$work"/dist/sciops-datasync-*.tar.gz | tee "$work/importer.log" | tail -3
 grep -q "Importer processing completed successfully" "$work/importer.log"
+# The job templates as AWX runs them (tests/integration/test_awx_runner.py runs them against the lab):
+# ansible-runner from a private data dir (project/ with the collection on its collections path,
+# inventory/ from inventories/example, env/extravars); here every template's playbook is syntax-checked.
+pdd="$work/runner"
+rm -rf "$pdd"
+mkdir -p "$pdd/project/collections/ansible_collections/sciops" "$pdd/env"
+for name in playbooks roles ansible.cfg; do ln -s "$repo/$name" "$pdd/project/$name"; done
+ln -s "$repo" "$pdd/project/collections/ansible_collections/sciops/datasync"
+cp -r "$repo/inventories/example" "$pdd/inventory"
+echo '{}' > "$pdd/env/extravars"
+printf '{"ANSIBLE_COLLECTIONS_PATH": "%s", "ANSIBLE_CONFIG": "%s"}\n' "$pdd/project/collections" "$pdd/project/ansible.cfg" > "$pdd/env/envvars"
+echo 'example-only-vault-password' > "$work/vault-password"
+for playbook in site gosync collection_sync epn pools experiment globus_groups; do
+  ansible-runner run "$pdd" -p "playbooks/$playbook.yml" --cmdline "--syntax-check --vault-password-file $work/vault-password" -q >/dev/null \
+    || { echo "ansible-runner: playbooks/$playbook.yml failed its syntax check"; exit 1; }
+done
+echo "ansible-runner: every job template's playbook parses from a private data dir"
