@@ -14,12 +14,12 @@ description:
     M(sciops.datasync.globus_collection_sync)) every O(interval) on the Globus service itself, so no
     always-on transfer host is needed to start the syncs.
   - The timer is found by its O(name) among the app's timers (the name is the key; keep it unique).
-    A timer whose transfer or schedule differs from the options is replaced (deleted, then created):
+    A timer whose transfer or schedule differs from the options is replaced (deleted, then created);
     the Timers API does not change the transfer of a timer in place. O(start) is only used when the
     timer is created.
   - Before a timer is created the source path must exist and be readable by the app and the
     destination folder is made (with its parents), as the collection sync does.
-  - The transfers run as the app (the client identity): share the source (read) and the destination
+  - The transfers run as the app (the client identity); share the source (read) and the destination
     (read-write) with it. The transfer never deletes anything at the destination.
   - O(state=present) on an unchanged timer also returns its recent runs (each run's task, status and
     counts); run it in check mode to only report.
