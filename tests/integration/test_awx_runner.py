@@ -101,7 +101,7 @@ def _explain(runner):
 @pytest.mark.parametrize("playbook,extravars,tags,idempotent", TEMPLATES, ids=[t[0] for t in TEMPLATES])
 def test_job_template_check_then_run(tmp_path, lab, lab_site, playbook, extravars, tags, idempotent):
     check = run_job(tmp_path, lab, playbook, extravars, tags, check=True)
-    failed, _, stats = summary(check)
+    failed, _changed, stats = summary(check)
     assert check.status == "successful" and check.rc == 0, _explain(check)
     assert not failed and not stats.get("failures") and not stats.get("dark"), _explain(check)
 
