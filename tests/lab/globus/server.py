@@ -1324,8 +1324,8 @@ def main(argv=None):
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    print("globus lab listening on %s port %d%s (state %s)" % (", ".join(args.bind or ["127.0.0.1"]), args.port,
-                                                              " (https)" if args.tls_cert else "", lab.state.path), flush=True)
+    listening = (", ".join(args.bind or ["127.0.0.1"]), args.port, " (https)" if args.tls_cert else "", lab.state.path)
+    print("globus lab listening on %s port %d%s (state %s)" % listening, flush=True)
     server.serve_forever(poll_interval=0.2)
     lab.state.save()
     return 0
