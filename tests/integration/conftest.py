@@ -65,6 +65,18 @@ def ansible_playbook(lab_env):
     return run
 
 
+@pytest.fixture(scope="session")
+def lab_site(lab, ansible_playbook):
+    """playbooks/site.yml deployed once per session to the lab's booted hosts (inventories/lab,
+    SSH as the admin with sudo); the playbook result. Tests on the deployed hosts share it.
+    Skips where the hosts are not booted (they need root: make lab-up)."""
+    from tests.integration.site_lab import deploy_site, hosts_up
+
+    if not hosts_up(lab):
+        pytest.skip("the lab's booted hosts are not up (needs root: make lab-up)")
+    return deploy_site(lab, ansible_playbook)
+
+
 def module_results(stdout):
     """Parse the JSON printed by the test json callback (env ANSIBLE_STDOUT_CALLBACK=json)."""
     return json.loads(stdout[stdout.index("{"):])
