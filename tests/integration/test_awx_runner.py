@@ -18,6 +18,7 @@ import json
 import os
 import re
 import shutil
+import sys
 
 import pytest
 
@@ -68,6 +69,8 @@ def private_data_dir(root, lab, extravars, tags=None):
         "ANSIBLE_CONFIG": os.path.join(project, "ansible.cfg"),
         "DATASYNC_LAB_DIR": lab.root,
         "ANSIBLE_NOCOLOR": "1",
+        # AWX's execution environment has ansible-playbook on its PATH; here it is the venv's.
+        "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""),
     }
     with open(os.path.join(env, "envvars"), "w") as f:
         json.dump(envvars, f)

@@ -127,7 +127,8 @@ def test_dm_errors_surface_clearly_and_nothing_is_created(lab, ansible_playbook)
     assert "database unavailable" in failed["msg"]
     assert pvs["name"] not in dm_state(lab)["experiments"]
 
-    dm_admin(lab, "/fault", {"path": "/dm/experiments/addExperiment", "status": 503, "count": 1})
+    # More 503s than the client's retries (3), so the failure outlasts them and surfaces.
+    dm_admin(lab, "/fault", {"path": "/dm/experiments/addExperiment", "status": 503, "count": 10})
     result = run_experiment(ansible_playbook, "lab:T6:", "init", check=False)
     assert "HTTP 503" in task_results(result, "The DM experiment exists")[0]["msg"]
     dm_admin(lab, "/clear_faults")
@@ -186,18 +187,20 @@ def test_schedule_client_against_the_emulator_and_its_errors(lab, tmp_path):
     endpoints = lab.endpoints()["aps_beamtime"]
     base = endpoints["url"]
     good = _beamtime.read_credentials(endpoints["credentials_file"])
-    runs = _beamtime.get_json(base + _beamtime.ROUTES["all_runs"], good)
+    # No retries: the injected 503 below must surface at once.
+    http = _beamtime.scheduling_client(ca_bundle=endpoints["ca_file"], retries=0, credentials=good)
+    runs = _beamtime.get_json(base + _beamtime.ROUTES["all_runs"], good, http)
     assert any(r["runName"].endswith("-3") for r in runs)
     with pytest.raises(_beamtime.BeamtimeError) as caught:
-        _beamtime.get_json(base + _beamtime.ROUTES["all_runs"], (good[0], "wrong"))
+        _beamtime.get_json(base + _beamtime.ROUTES["all_runs"], (good[0], "wrong"), http)
     assert "HTTP 401 (check the credentials file)" in str(caught.value)
     request = urllib.request.Request(endpoints["admin_url"] + "/fault", method="POST",
                                      data=json.dumps({"path": "getAllRuns", "status": 503, "message": "maintenance"}).encode())
     urllib.request.urlopen(request, timeout=10).read()
     with pytest.raises(_beamtime.BeamtimeError) as caught:
-        _beamtime.get_json(base + _beamtime.ROUTES["all_runs"], good)
-    assert "HTTP 503: maintenance" in str(caught.value)
+        _beamtime.get_json(base + _beamtime.ROUTES["all_runs"], good, http)
+    assert "HTTP 503" in str(caught.value) and "maintenance" in str(caught.value)
     url = base + _beamtime.ROUTES["activities"].format(run="1999-1", beamline="2-BM-A,B")
     with pytest.raises(_beamtime.BeamtimeError) as caught:
-        _beamtime.get_json(url, good)
+        _beamtime.get_json(url, good, http)
     assert "Run 1999-1 not found" in str(caught.value)
