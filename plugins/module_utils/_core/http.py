@@ -40,7 +40,6 @@ MASK = "********"
 MIN_SCRUBBED = 4  # shorter values are not secrets worth the noise of masking them in every word
 
 
-
 def reply_excerpt(response, limit=200):
     """' (the service said: ...)' from an error reply's message or text, printable and short; '' when empty."""
     try:
@@ -52,6 +51,7 @@ def reply_excerpt(response, limit=200):
                         if isinstance(document, dict) and isinstance(document.get(k), str)), "")
     text = " ".join("".join(c if c.isprintable() else " " for c in message).split())[:limit]
     return " (the service said: %s)" % text if text else ""
+
 
 class HttpError(Exception):
     """A request that got no usable answer; the message holds no secret and no query string."""
@@ -254,8 +254,8 @@ class HttpClient:
                     text = "%s: cannot reach %s (%s %d times; giving up): %s" % (self.label, shown, method, attempt + 1, failure)
                 else:
                     why = (": " + wait) if isinstance(wait, str) else "; giving up"
-                    text = "%s: %s %s answered HTTP %d %d times%s%s" % (self.label, method, shown, response.status, attempt + 1, why,
-                                                                       reply_excerpt(response))
+                    text = "%s: %s %s answered HTTP %d %d times%s%s" % (
+                        self.label, method, shown, response.status, attempt + 1, why, reply_excerpt(response))
                 raise HttpError(self.scrub(text),
                                 status=response.status if response is not None else None, attempts=attempt + 1, url=shown)
             attempt += 1
