@@ -22,7 +22,7 @@ from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync.d
     resolve_sync,
 )
 from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync.run import preflight
-from ansible_collections.sciops.datasync.plugins.module_utils._core.results import error, reasons_text
+from ansible_collections.sciops.datasync.plugins.module_utils._core.results import error, exit_module
 from ansible_collections.sciops.datasync.plugins.module_utils._globus.errors import describe_error, is_globus_error
 
 SYNC_OPTIONS = ("source_collection", "source_path", "destination_collection", "destination_path", "sync_level",
@@ -251,9 +251,4 @@ def run_module(module):
     result = manage_timer(timers, transfer, params, clients.client_username(module), check_mode=module.check_mode)
     for warning in result.pop("warnings", []):
         module.warn(warning)
-    diff = result.pop("diff", None)
-    if module._diff and diff:
-        result["diff"] = diff
-    if result["errors"]:
-        module.fail_json(msg=reasons_text(result["errors"]), **result)
-    module.exit_json(**result)
+    exit_module(module, result)

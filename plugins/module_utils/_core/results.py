@@ -44,3 +44,13 @@ def itemized(entries, *keys):
         extra = {key: value for key, value in entry.items() if key not in ("item", "reason")}
         shaped.append(error(item, entry.get("reason"), **extra))
     return shaped
+
+
+def exit_module(module, result):
+    """End the module: ``diff`` only with --diff, and a failure naming every error when there is one."""
+    diff = result.pop("diff", None)
+    if module._diff and diff:
+        result["diff"] = diff
+    if result["errors"]:
+        module.fail_json(msg=reasons_text(result["errors"]), **result)
+    module.exit_json(**result)

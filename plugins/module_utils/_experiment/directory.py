@@ -17,7 +17,7 @@ rule asked for, or 404 on a delete, after a reply that was lost, is success.
 from __future__ import annotations
 
 from ansible_collections.sciops.datasync.plugins.module_utils._core.names import is_uuid
-from ansible_collections.sciops.datasync.plugins.module_utils._core.results import error, reasons_text
+from ansible_collections.sciops.datasync.plugins.module_utils._core.results import error, exit_module
 from ansible_collections.sciops.datasync.plugins.module_utils._globus.errors import describe_error, is_globus_error
 from ansible_collections.sciops.datasync.plugins.module_utils._globus.folders import (
     FolderError,
@@ -261,9 +261,4 @@ def run_module(module):
     result = manage_directory(transfer, auth, params["collection"], params["path"], shares, state=params["state"],
                               exact=params["exact"], create=params["create"], check_mode=module.check_mode,
                               app=clients.client_username(module))
-    diff = result.pop("diff", None)
-    if module._diff and diff:
-        result["diff"] = diff
-    if result["errors"]:
-        module.fail_json(msg=reasons_text(result["errors"]), **result)
-    module.exit_json(**result)
+    exit_module(module, result)
