@@ -26,7 +26,9 @@ ansible_runner = pytest.importorskip("ansible_runner")
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-PORTAL_SSH = "portal1 refused the admin's key during this run (Permission denied (publickey)) while its every-minute identity sync job ran; cause under investigation (issue 13 open)"
+PORTAL_SSH = (
+    "portal1 refused the admin's key during this run (Permission denied (publickey)) while its "
+    "every-minute identity sync job ran; cause under investigation (issue 13 open)")
 
 # The README's job templates: (playbook, extra vars, job tags, idempotent on a second run).
 TEMPLATES = [

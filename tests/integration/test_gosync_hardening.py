@@ -84,7 +84,9 @@ def local_sysadmin(root, lines_passwd, lines_group, sudoers=None):
 # ---------------------------------------------------------------------------------------
 # item 5: adoption and privileged names
 # ---------------------------------------------------------------------------------------
-@pytest.mark.skip(reason="in a fresh lab its before/after check of the account files fails (etc/passwd, etc/group, their backups listed); cause under investigation")
+@pytest.mark.skip(reason=(
+    "in a fresh lab its before/after check of the account files fails (etc/passwd, etc/group, "
+    "their backups listed); cause under investigation"))
 def test_privileged_names_and_system_accounts_are_never_created_nor_adopted(lab_env, world):
     # the host: a sysadmin at uid 1, a system group, a sudoers group, a service account with nologin in range
     local_sysadmin(world.root,

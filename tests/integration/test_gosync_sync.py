@@ -164,7 +164,9 @@ def test_group_administration_then_sync(ansible_playbook, world):
     assert results["groups"]["renamed"][0]["old_name"] == "sciops-gamma-" + world.tag
 
 
-@pytest.mark.skip(reason="portal1 refused the admin's key during this run (Permission denied (publickey)) while its every-minute identity sync job ran; cause under investigation (issue 13 open)")
+@pytest.mark.skip(reason=(
+    "portal1 refused the admin's key during this run (Permission denied (publickey)) while its "
+    "every-minute identity sync job ran; cause under investigation (issue 13 open)"))
 def test_globus_groups_playbook_uses_the_gosync_app(ansible_playbook, world):
     """playbooks/globus_groups.yml with only the gosync role's variables: a project group under
     gosync_root_group with the default description and its dotted-prefix policy file, then the list."""
