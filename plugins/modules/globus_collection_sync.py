@@ -31,6 +31,7 @@ extends_documentation_fragment:
   - sciops.datasync.globus
   - sciops.datasync.attributes
   - sciops.datasync.mail.run_summary
+  - sciops.datasync.transfer
 attributes:
   idempotent:
     support: partial
@@ -115,22 +116,6 @@ options:
         number followed by V(s), V(m), V(h) or V(d).
     type: str
     default: "1440"
-  verify_checksum:
-    description: Verify each file's checksum after it is copied.
-    type: bool
-    default: true
-  preserve_timestamp:
-    description: Give copied files the modification time of their source.
-    type: bool
-    default: true
-  encrypt:
-    description: Encrypt the data channel.
-    type: bool
-    default: false
-  skip_source_errors:
-    description: Skip source files that cannot be read instead of failing the task.
-    type: bool
-    default: false
   filters:
     description:
       - Include/exclude rules, in order, as globus-cli's C(--include) and C(--exclude) (Transfer filter rules).

@@ -27,6 +27,7 @@ author: sciops datasync maintainers (@sciops)
 extends_documentation_fragment:
   - sciops.datasync.globus
   - sciops.datasync.attributes
+  - sciops.datasync.transfer
 options:
   name:
     description: Name of the timer on Globus Timers (up to 200 characters); the key the module finds it by.
@@ -55,22 +56,6 @@ options:
     type: str
     choices: [exists, size, mtime, checksum]
     default: checksum
-  verify_checksum:
-    description: Verify each file's checksum after it is copied.
-    type: bool
-    default: true
-  preserve_timestamp:
-    description: Give copied files the modification time of their source.
-    type: bool
-    default: true
-  encrypt:
-    description: Encrypt the data channel.
-    type: bool
-    default: false
-  skip_source_errors:
-    description: Skip source files that cannot be read instead of failing the task.
-    type: bool
-    default: false
   filters:
     description:
       - Include/exclude rules, in order, as globus-cli's C(--include)/C(--exclude) (see
