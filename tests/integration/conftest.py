@@ -80,22 +80,3 @@ def lab_site(lab, ansible_playbook):
 def module_results(stdout):
     """Parse the JSON printed by the test json callback (env ANSIBLE_STDOUT_CALLBACK=json)."""
     return json.loads(stdout[stdout.index("{"):])
-
-
-def lab_hosts_up(lab):
-    """The lab's booted hosts are up (make lab-up as root) and their host keys written."""
-    network = json.load(open(lab.path("endpoints.json"))).get("network", {})
-    return bool(network.get("hosts")) and os.path.exists(lab.path("hosts", "known_hosts"))
-
-
-@pytest.fixture(scope="session")
-def lab_site(lab, ansible_playbook):
-    """playbooks/site.yml deployed once per session to the booted hosts (inventories/lab, over SSH);
-    the run-now, README and AWX tests run against that deployment. Returns the deploy's result."""
-    if not lab_hosts_up(lab):
-        pytest.skip("the lab's booted hosts are not up (needs root: make lab-up)")
-    from tests.lab.hosts.wheelhouse import link_into_lab
-    link_into_lab(lab.root, ("3.11",))
-    result = ansible_playbook("-i", "inventories/lab", "playbooks/site.yml", env={"ANSIBLE_INVENTORY": ""})
-    assert "failed=0" in result.stdout and "unreachable=0" in result.stdout, result
-    return result
