@@ -37,6 +37,7 @@ extends_documentation_fragment:
   - sciops.datasync.globus
   - sciops.datasync.attributes
   - sciops.datasync.identity_sync
+  - sciops.datasync.ldap
 options:
   root_group:
     description: Id of the Globus group whose subgroups become local groups.

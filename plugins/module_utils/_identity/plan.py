@@ -85,6 +85,10 @@ class UserOptions:
     denied: Tuple[str, ...] = DEFAULT_DENIED_NAMES
     adopt_uids: Optional[Tuple[int, int]] = None
     max_departures: Any = None
+    gecos_form: Any = None  # the backend's GECOS of a full name (None: clean_gecos; a directory keeps ASCII only)
+
+    def gecos(self, full_name):
+        return (self.gecos_form or clean_gecos)(full_name or "")
 
 
 @dataclass(frozen=True)
@@ -275,14 +279,14 @@ def _plan_new_user(plan, claim, entry, db, options, ids):
     ids.gids.add(gid)
     ids.next_uid = uid + 1
     plan["create"].append(_item(member, local, uid=uid, gid=gid, group=group_name, private_group=private,
-                                gecos=clean_gecos(member.full_name or ""), home=os.path.join(options.home_root, local),
+                                gecos=options.gecos(member.full_name), home=os.path.join(options.home_root, local),
                                 shell=options.shell, fingerprint=fingerprint(member), full_name=member.full_name, email=member.email))
 
 
 def _plan_known_user(plan, claim, entry, db, settings):
     member, record, local, options = claim.member, claim.record, claim.local, settings.options
     want_new = settings.mode in ("new", "all")
-    gecos = clean_gecos(member.full_name or "")
+    gecos = options.gecos(member.full_name)
     status = record.get("status")
     if entry is None:
         if status == "pending" or status == "removed" or want_new:

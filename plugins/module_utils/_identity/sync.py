@@ -19,6 +19,8 @@ from ansible_collections.sciops.datasync.plugins.module_utils._globus.errors imp
 from ansible_collections.sciops.datasync.plugins.module_utils._globus.groups import ACTIVE, Member, fetch_group_tree, get_group_doc, to_group_doc
 from ansible_collections.sciops.datasync.plugins.module_utils._core.results import itemized
 from ansible_collections.sciops.datasync.plugins.module_utils._globus.identities import identities_by_id
+from ansible_collections.sciops.datasync.plugins.module_utils._identity.accounts import AccountError
+from ansible_collections.sciops.datasync.plugins.module_utils._identity.directory import ascii_gecos, ldap_argument_spec
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.ledger import HookJournal, IdLedger, LedgerError
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.model import (
     STATE_SCHEMA, STATE_VERSION, drop_pending_hook, empty_state, state_gids, state_uids)
@@ -50,6 +52,7 @@ def identity_sync_argument_spec():
             percent=dict(type="int", default=10),
         )),
         ids_file=dict(type="path"),
+        **ldap_argument_spec()
     )
 
 
@@ -105,10 +108,43 @@ def _reconcile(module, statefile, state, ledger, journal):
     return uids | state_uids(state), gids | state_gids(state)
 
 
-def _reserved(root, home_root, db, ledger_ids):
+def _reserved(root, home_root, db, ledger_ids, local=None):
+    """Ids never handed out: home owners, the ledger's, and with a directory backend the host's own accounts."""
     folders = [home_root] + [os.path.dirname(e.home.rstrip("/")) for e in db.users.values() if e.home.startswith("/")]
     uids, gids = home_owners(root, folders)
+    if local is not None:
+        uids, gids = uids | set(local.uids), gids | set(local.gids)
     return Reserved(frozenset((uids | ledger_ids[0]) - {0}), frozenset((gids | ledger_ids[1]) - {0}))
+
+
+def _open_backend(module, root, nologin_shell="/usr/sbin/nologin"):
+    """(backend, db, local, runner) of ``backend``: the files under root, or the directory (``local`` is then the
+    host's own accounts, whose ids the directory must not reuse). A directory that is down or refuses the
+    bind fails the run before anything is changed."""
+    from ansible_collections.sciops.datasync.plugins.module_utils._identity.accounts import PosixAccounts  # pylint: disable=import-outside-toplevel
+    from ansible_collections.sciops.datasync.plugins.module_utils._core.runner import CommandRunner  # pylint: disable=import-outside-toplevel
+
+    runner = CommandRunner(module)
+    files = PosixAccounts(runner, root, nologin_shell=nologin_shell)
+    if module.params["backend"] != "ldap":
+        if not module.check_mode:
+            files.ensure_databases()
+        return files, files.read(), None, runner
+    from ansible_collections.sciops.datasync.plugins.module_utils._core import secrets  # pylint: disable=import-outside-toplevel
+    from ansible_collections.sciops.datasync.plugins.module_utils._identity import directory  # pylint: disable=import-outside-toplevel
+
+    settings = module.params["ldap"]
+    problem = directory.settings_problem(settings)
+    if problem:
+        module.fail_json(msg=problem)
+    try:
+        password = secrets.read_secret_file(settings["bind_password_file"], "ldap.bind_password_file")
+        conn = directory.connect(settings, password)
+        backend = directory.DirectoryAccounts(conn, settings["users_base"], settings["groups_base"], settings["group_schema"], root,
+                                              nologin_shell)
+        return backend, backend.read(), files.read(), runner
+    except (secrets.SecretFileError, AccountError) as exc:
+        module.fail_json(msg="%s; nothing was changed" % exc)
 
 
 def _without_memberships(docs, failed):
@@ -148,6 +184,8 @@ def _carry_out(module, preview, plan_changed, apply, change_keys):
         result = apply()
     except LedgerError as exc:
         module.fail_json(msg="identity sync ledger: %s" % exc)
+    except AccountError as exc:  # the directory went away mid-run: what was not done stays pending in the state
+        module.fail_json(msg="identity sync stopped: %s; the next run finishes what is pending" % exc)
     return result, any(result[k] for k in change_keys) or result["hooks_run"] > 0
 
 
@@ -166,12 +204,9 @@ def run_user_sync_module(module):
     denied, defs = _host_policy(module, root)
     options = UserOptions(params["uid_min"], params["uid_max"], params["primary_group"], params["home_root"], params["shell"],
                           params["departed"], params["adopt_existing"], denied, (defs["UID_MIN"], defs["UID_MAX"]),
-                          params["max_departures"])
+                          params["max_departures"], ascii_gecos if params["backend"] == "ldap" else None)
 
     def body(lock):
-        from ansible_collections.sciops.datasync.plugins.module_utils._identity.accounts import PosixAccounts  # pylint: disable=import-outside-toplevel
-        from ansible_collections.sciops.datasync.plugins.module_utils._core.runner import CommandRunner  # pylint: disable=import-outside-toplevel
-
         statefile, state = _load_state(module, state_file)
         ledger, journal = side_files(params, state_file)
         ledger_ids = _reconcile(module, statefile, state, ledger, journal)
@@ -207,14 +242,10 @@ def run_user_sync_module(module):
             members.append(Member(identity_id, ident.get("username") or m.get("username"),
                                   ident.get("name") if ident else record.get("full_name"),
                                   ident.get("email") if ident else record.get("email"), ACTIVE, m.get("role")))
-        runner = CommandRunner(module)
-        backend = PosixAccounts(runner, root, nologin_shell=params["nologin_shell"])
-        if not module.check_mode:
-            backend.ensure_databases()
-        db = backend.read()
+        backend, db, local, runner = _open_backend(module, root, params["nologin_shell"])
         settings = UserPlanSettings(rules, options, params["mode"], tuple(params["only"] or ()), params["force"],
                                     complete=not failed, absent=params["state"] == "absent")
-        plan = plan_users(members, state, db, settings, _reserved(root, params["home_root"], db, ledger_ids))
+        plan = plan_users(members, state, db, settings, _reserved(root, params["home_root"], db, ledger_ids, local))
         if plan["refused"]:
             module.fail_json(msg=plan["refused"], departures=len(plan["lock"]) + len(plan["remove"]), members=len(members))
         diff = user_plan_diff(plan)
@@ -255,9 +286,6 @@ def run_group_sync_module(module):
                            denied, (defs["GID_MIN"], defs["GID_MAX"]), params["max_departures"])
 
     def body(lock):
-        from ansible_collections.sciops.datasync.plugins.module_utils._identity.accounts import PosixAccounts  # pylint: disable=import-outside-toplevel
-        from ansible_collections.sciops.datasync.plugins.module_utils._core.runner import CommandRunner  # pylint: disable=import-outside-toplevel
-
         statefile, state = _load_state(module, state_file)
         ledger, journal = side_files(params, state_file)
         ledger_ids = _reconcile(module, statefile, state, ledger, journal)
@@ -268,14 +296,10 @@ def run_group_sync_module(module):
         except Exception as exc:  # pylint: disable=broad-except
             fail_globus(module, exc, "cannot read Globus group %s" % params["root_group"])  # re-raises any other error
         _without_memberships(docs, failed)
-        runner = CommandRunner(module)
-        backend = PosixAccounts(runner, root)
-        if not module.check_mode:
-            backend.ensure_databases()
-        db = backend.read()
+        backend, db, local, runner = _open_backend(module, root)
         settings = GroupPlanSettings(rules, options, tuple(params["include"] or ()), tuple(params["exclude"] or ()), complete=not failed)
         plan = plan_groups([to_group_doc(docs[k]) for k in sorted(docs)], failed, state, db, settings,
-                           _reserved(root, "/home", db, ledger_ids))
+                           _reserved(root, "/home", db, ledger_ids, local))
         if plan["refused"]:
             module.fail_json(msg=plan["refused"], groups=len(docs))
         diff = group_plan_diff(plan)

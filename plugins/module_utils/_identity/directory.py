@@ -1,0 +1,405 @@
+# -*- coding: utf-8 -*-
+# Copyright: sciops.datasync contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Accounts in an LDAP directory (the ``backend: ldap`` of the identity sync). Private to sciops.datasync: not a public API.
+
+``DirectoryAccounts`` has the methods of ``accounts.PosixAccounts`` and the same ``AccountDatabase``
+view, so plan and apply do not know which backend they drive:
+
+- users are ``account`` + ``posixAccount`` + ``shadowAccount`` entries ``uid=NAME,<users_base>``;
+  the lock is ``shadowExpire: 1`` with the nologin shell (SSSD's shadow expire policy and
+  pam_unix through nslcd refuse an expired account on every host reading the directory);
+  no password is ever written;
+- groups are ``posixGroup`` entries ``cn=NAME,<groups_base>`` with ``memberUid`` (RFC 2307), or
+  ``groupOfNames`` + ``posixGroup`` with ``member`` DNs (rfc2307bis; the directory needs that
+  schema). ``groupOfNames`` must have a member: an empty group holds its own DN, never read back;
+- a private group per user (``private_group``) is a group entry of the user's name.
+
+The connection is TLS only (``ldaps://`` or StartTLS), with the server's certificate verified
+against ``ca_file`` (or the system CAs) and its name checked; the bind password comes from a
+file read by ``_core.secrets`` (the one secret reader). Operations are sent without waiting
+for each reply (LDAP allows many outstanding requests on one connection) and their results
+collected afterwards, so a batch of 20,000 adds costs one round trip per window, not per entry.
+Homes are made on this host under ``root``, as the files backend makes them.
+
+ldap3 (pure Python) is the client: python-ldap only ships as source that needs libldap headers
+to build, and the hosts install their job virtualenv from binary wheels (docs/gosync.md).
+"""
+
+from __future__ import annotations
+
+import ssl
+import unicodedata
+
+from ansible_collections.sciops.datasync.plugins.module_utils._identity.accounts import (
+    AccountDatabase, AccountError, GroupEntry, PasswdEntry, PosixAccounts, ShadowEntry, clean_gecos)
+
+try:
+    import ldap3
+    from ldap3.core.exceptions import LDAPException
+    from ldap3.utils.dn import escape_rdn
+    HAS_LDAP3 = True
+except ImportError:  # reported by check_library()
+    HAS_LDAP3 = False
+    LDAPException = Exception
+
+GROUP_SCHEMAS = ("rfc2307", "rfc2307bis")
+USER_CLASSES = ["top", "account", "posixAccount", "shadowAccount"]
+USER_ATTRS = ["uid", "uidNumber", "gidNumber", "gecos", "homeDirectory", "loginShell", "shadowExpire"]
+PAGE = 1000
+WINDOW = 256  # requests in flight at once
+
+
+class DirectoryError(AccountError):
+    """The directory cannot be reached, refuses the bind, or refuses a change."""
+
+
+def ldap_argument_spec():
+    """The options of ``backend`` and ``ldap`` (doc fragment sciops.datasync.ldap)."""
+    return dict(
+        backend=dict(type="str", default="local", choices=["local", "ldap"]),
+        ldap=dict(type="dict", options=dict(
+            uri=dict(type="str", required=True),
+            start_tls=dict(type="bool", default=False),
+            ca_file=dict(type="path"),
+            validate_certs=dict(type="bool", default=True),
+            bind_dn=dict(type="str", required=True),
+            bind_password_file=dict(type="path", required=True, no_log=False),
+            users_base=dict(type="str", required=True),
+            groups_base=dict(type="str", required=True),
+            group_schema=dict(type="str", default="rfc2307", choices=list(GROUP_SCHEMAS)),
+            timeout=dict(type="int", default=30),
+        )),
+    )
+
+
+def settings_problem(settings):
+    """Why the ``ldap`` options cannot be used, or None."""
+    if not settings:
+        return "backend=ldap needs the ldap options (uri, bind_dn, bind_password_file, users_base, groups_base)"
+    uri = settings["uri"].lower()
+    if uri.startswith("ldap://"):
+        if not settings.get("start_tls"):
+            return "ldap.uri %s is not encrypted: use ldaps:// or set ldap.start_tls" % settings["uri"]
+    elif not uri.startswith("ldaps://"):
+        return "ldap.uri must start with ldaps:// or ldap:// (with ldap.start_tls)"
+    elif settings.get("start_tls"):
+        return "ldap.start_tls is for ldap:// URIs; an ldaps:// connection is already TLS"
+    if settings.get("group_schema", "rfc2307") not in GROUP_SCHEMAS:
+        return "ldap.group_schema must be one of %s" % ", ".join(GROUP_SCHEMAS)
+    if (settings.get("timeout") or 0) < 1:
+        return "ldap.timeout must be at least 1 second"
+    return None
+
+
+def ascii_gecos(text):
+    """GECOS is IA5 (ASCII) in RFC 2307: accents folded, anything else dropped."""
+    folded = unicodedata.normalize("NFKD", clean_gecos(text)).encode("ascii", "ignore").decode("ascii")
+    return " ".join(folded.split())
+
+
+def connect(settings, password):
+    """A bound ldap3 connection (asynchronous strategy) from the ``ldap`` options; raises DirectoryError."""
+    if not HAS_LDAP3:
+        raise DirectoryError("backend=ldap needs the Python library ldap3 in the Python that runs the module")
+    problem = settings_problem(settings)
+    if problem:
+        raise DirectoryError(problem)
+    validate = ssl.CERT_REQUIRED if settings.get("validate_certs", True) else ssl.CERT_NONE
+    tls = ldap3.Tls(validate=validate, ca_certs_file=settings.get("ca_file"), version=ssl.PROTOCOL_TLS_CLIENT)
+    uri = settings["uri"]
+    try:
+        server = ldap3.Server(uri, use_ssl=uri.lower().startswith("ldaps://"), tls=tls, get_info=ldap3.NONE,
+                              connect_timeout=settings.get("timeout") or 30)
+        conn = ldap3.Connection(server, user=settings["bind_dn"], password=password, client_strategy=ldap3.ASYNC,
+                                auto_bind=ldap3.AUTO_BIND_NONE, receive_timeout=settings.get("timeout") or 30,
+                                raise_exceptions=False, read_only=False)
+        conn.open()
+        if settings.get("start_tls") and not conn.start_tls():
+            raise DirectoryError("StartTLS with %s failed: %s" % (uri, conn.result.get("description") if conn.result else "no answer"))
+        if not conn.bind():
+            result = conn.result or {}
+            raise DirectoryError("the directory %s refused the bind as %s: %s" % (uri, settings["bind_dn"], result.get("description", "no answer")))
+    except LDAPException as exc:
+        raise DirectoryError("cannot reach the directory %s: %s" % (uri, exc))
+    return conn
+
+
+class DirectoryAccounts:
+    """Users and groups in an LDAP directory; homes on this host under ``root``."""
+
+    def __init__(self, conn, users_base, groups_base, group_schema="rfc2307", root="/", nologin_shell="/usr/sbin/nologin"):
+        self.conn = conn
+        self.users_base = users_base
+        self.groups_base = groups_base
+        self.group_schema = group_schema
+        self.root = root
+        self.nologin_shell = nologin_shell
+        self._homes = PosixAccounts(None, root, nologin_shell)
+        self._dns = {}  # user name -> DN as read (entries made elsewhere may use another RDN)
+        self._group_dns = {}
+
+    # -- protocol --------------------------------------------------------------
+    def _wait(self, msgid, what):
+        """(entries, result) of a request sent earlier; raises DirectoryError when the connection failed."""
+        try:
+            response, result = self.conn.get_response(msgid)
+        except LDAPException as exc:
+            raise DirectoryError("%s: the directory did not answer: %s" % (what, exc))
+        return response or [], result or {}
+
+    @staticmethod
+    def _failure(result, what):
+        if result.get("result") == 0:
+            return None
+        return "%s: %s%s" % (what, result.get("description") or "error %s" % result.get("result"),
+                             (" (%s)" % result["message"]) if result.get("message") else "")
+
+    def _one(self, send, what):
+        """Send one request, wait for it, raise DirectoryError when it failed."""
+        try:
+            msgid = send()
+        except LDAPException as exc:
+            raise DirectoryError("%s: %s" % (what, exc))
+        problem = self._failure(self._wait(msgid, what)[1], what)
+        if problem:
+            raise DirectoryError(problem)
+
+    def _pipeline(self, requests):
+        """Send ``(key, what, send)`` requests with up to WINDOW in flight; returns {key: problem} of those that failed."""
+        failures = {}
+        flight = []
+        for key, what, send in requests:
+            try:
+                flight.append((key, what, send()))
+            except LDAPException as exc:
+                failures[key] = "%s: %s" % (what, exc)
+            if len(flight) >= WINDOW:
+                self._land(flight, failures)
+        self._land(flight, failures)
+        return failures
+
+    def _land(self, flight, failures):
+        while flight:
+            key, what, msgid = flight.pop(0)
+            problem = self._failure(self._wait(msgid, what)[1], what)
+            if problem and key not in failures:
+                failures[key] = problem
+
+    def _search(self, base, search_filter, attributes):
+        """Every entry under ``base`` (paged); a missing base or a refused search raises DirectoryError."""
+        entries, cookie = [], None
+        while True:
+            what = "search %s" % base
+            try:
+                msgid = self.conn.search(base, search_filter, ldap3.SUBTREE, attributes=attributes, paged_size=PAGE, paged_cookie=cookie)
+            except LDAPException as exc:
+                raise DirectoryError("%s: %s" % (what, exc))
+            response, result = self._wait(msgid, what)
+            problem = self._failure(result, what)
+            if problem:
+                raise DirectoryError(problem)
+            entries.extend(e for e in response if e.get("type") == "searchResEntry")
+            cookie = ((result.get("controls") or {}).get("1.2.840.113556.1.4.319") or {}).get("value", {}).get("cookie")
+            if not cookie:
+                return entries
+
+    # -- names -----------------------------------------------------------------
+    def user_dn(self, name):
+        return self._dns.get(name) or "uid=%s,%s" % (escape_rdn(name), self.users_base)
+
+    def group_dn(self, name):
+        return self._group_dns.get(name) or "cn=%s,%s" % (escape_rdn(name), self.groups_base)
+
+    # -- reading ---------------------------------------------------------------
+    def ensure_databases(self):
+        """Nothing to create: the base DNs are the directory administrator's (a missing one fails the read)."""
+        return False
+
+    def read(self):
+        users, shadow = [], []
+        self._dns, self._group_dns = {}, {}
+        for entry in self._search(self.users_base, "(objectClass=posixAccount)", USER_ATTRS):
+            attrs = entry["attributes"]
+            name, uid, gid = _first(attrs, "uid"), _number(attrs, "uidNumber"), _number(attrs, "gidNumber")
+            if not name or uid is None or gid is None:
+                continue
+            self._dns.setdefault(name, entry["dn"])
+            users.append(PasswdEntry(name, "x", uid, gid, _first(attrs, "gecos") or "", _first(attrs, "homeDirectory") or "",
+                                     _first(attrs, "loginShell") or ""))
+            expire = _first(attrs, "shadowExpire")
+            shadow.append(ShadowEntry(name, "x", "", "", "", "", "", "" if expire is None else str(expire), ""))
+        dn_name = {dn.lower(): name for name, dn in self._dns.items()}
+        groups = []
+        member_attr = "member" if self.group_schema == "rfc2307bis" else "memberUid"
+        for entry in self._search(self.groups_base, "(objectClass=posixGroup)", ["cn", "gidNumber", member_attr]):
+            attrs = entry["attributes"]
+            name, gid = _first(attrs, "cn"), _number(attrs, "gidNumber")
+            if not name or gid is None:
+                continue
+            self._group_dns.setdefault(name, entry["dn"])
+            values = _all(attrs, member_attr)
+            if member_attr == "member":
+                members = [dn_name[v.lower()] for v in values if v.lower() in dn_name]
+            else:
+                members = values
+            groups.append(GroupEntry(name, "x", gid, members))
+        return AccountDatabase(users, groups, shadow)
+
+    # -- entries ---------------------------------------------------------------
+    def _user_attributes(self, user):
+        attrs = {"objectClass": USER_CLASSES, "uid": user.name, "cn": user.name, "uidNumber": str(user.uid), "gidNumber": str(user.gid),
+                 "homeDirectory": user.home, "loginShell": user.shell}
+        gecos = ascii_gecos(user.gecos)
+        if gecos:
+            attrs["gecos"] = gecos
+        return attrs
+
+    def _group_attributes(self, name, gid, members):
+        if self.group_schema == "rfc2307bis":
+            dns = [self.user_dn(m) for m in members] or [self.group_dn(name)]
+            return {"objectClass": ["top", "groupOfNames", "posixGroup"], "cn": name, "gidNumber": str(gid), "member": dns}
+        attrs = {"objectClass": ["top", "posixGroup"], "cn": name, "gidNumber": str(gid)}
+        if members:
+            attrs["memberUid"] = list(members)
+        return attrs
+
+    def create_batch(self, users=(), groups=(), db=None):
+        """Create new users (with their private groups) and groups, pipelined; returns {name: error}.
+
+        Groups and private groups go first so a user's primary group exists when the user
+        appears on a host; the results are then checked against a fresh read, like the files backend.
+        """
+        users, groups = list(users), list(groups)
+        if db is None:
+            db = self.read()
+        add = self.conn.add
+        requests = [(g.name, "add group %s" % g.name, _sender(add, self.group_dn(g.name), attributes=self._group_attributes(g.name, g.gid, g.members)))
+                    for g in groups]
+        requests += [(u.name, "add group %s" % u.name, _sender(add, self.group_dn(u.name), attributes=self._group_attributes(u.name, u.gid, [])))
+                     for u in users if u.private_group and u.name not in db.groups]
+        errors = self._pipeline(requests)
+        requests = [(u.name, "add user %s" % u.name, _sender(add, self.user_dn(u.name), attributes=self._user_attributes(u)))
+                    for u in users if u.name not in errors]
+        errors.update(self._pipeline(requests))
+        after = self.read()
+        for user in users:
+            if user.name in errors:
+                continue
+            entry = after.users.get(user.name)
+            if entry is None:
+                errors[user.name] = "user %s was not created" % user.name
+            elif entry.uid != user.uid or entry.gid != user.gid:
+                errors[user.name] = "user %s has uid %d gid %d in the directory instead of %d %d" % (
+                    user.name, entry.uid, entry.gid, user.uid, user.gid)
+        for group in groups:
+            entry = after.groups.get(group.name)
+            if group.name not in errors and (entry is None or entry.gid != group.gid):
+                errors[group.name] = "group %s was not created with gid %d" % (group.name, group.gid)
+        return errors
+
+    def add_user(self, user, db=None):
+        failures = self.create_batch([user], db=db)
+        if failures:
+            raise DirectoryError(failures[user.name])
+
+    def _modify(self, dn, changes, what):
+        self._one(_sender(self.conn.modify, dn, changes), what)
+
+    def modify_user(self, name, gecos=None, home=None, shell=None, gid=None):
+        changes = {}
+        if gecos is not None:
+            changes["gecos"] = [(ldap3.MODIFY_REPLACE, [ascii_gecos(gecos)] if ascii_gecos(gecos) else [])]
+        if shell is not None:
+            changes["loginShell"] = [(ldap3.MODIFY_REPLACE, [shell])]
+        if home is not None:
+            changes["homeDirectory"] = [(ldap3.MODIFY_REPLACE, [home])]
+        if gid is not None:
+            changes["gidNumber"] = [(ldap3.MODIFY_REPLACE, [str(gid)])]
+        if changes:
+            self._modify(self.user_dn(name), changes, "modify user %s" % name)
+
+    def lock_user(self, name):
+        """Expired since day 1 of 1970 and the nologin shell: every host reading the directory refuses the login."""
+        self._modify(self.user_dn(name), {"shadowExpire": [(ldap3.MODIFY_REPLACE, ["1"])],
+                                          "loginShell": [(ldap3.MODIFY_REPLACE, [self.nologin_shell])]}, "lock user %s" % name)
+
+    def unlock_user(self, name, shell):
+        self._modify(self.user_dn(name), {"shadowExpire": [(ldap3.MODIFY_REPLACE, [])],
+                                          "loginShell": [(ldap3.MODIFY_REPLACE, [shell])]}, "unlock user %s" % name)
+
+    def remove_user(self, name):
+        """Delete the entry, drop it from every group, and delete its private group (as userdel does); homes stay."""
+        db = self.read()
+        entry = db.users.get(name)
+        self._one(_sender(self.conn.delete, self.user_dn(name)), "remove user %s" % name)
+        for group in db.groups.values():
+            if name in group.members:
+                self.set_group_members(group.name, [m for m in group.members if m != name])
+        private = db.groups.get(name)
+        if entry is not None and private is not None and private.gid == entry.gid and not [m for m in private.members if m != name]:
+            self.remove_group(name)
+
+    def add_group(self, name, gid):
+        self._one(_sender(self.conn.add, self.group_dn(name), attributes=self._group_attributes(name, gid, [])), "add group %s" % name)
+
+    def rename_group(self, old, new):
+        dn = self.group_dn(old)
+        self._one(_sender(self.conn.modify_dn, dn, "cn=%s" % escape_rdn(new), delete_old_dn=True), "rename group %s to %s" % (old, new))
+        self._group_dns.pop(old, None)
+        self._group_dns[new] = "cn=%s,%s" % (escape_rdn(new), dn.split(",", 1)[1]) if "," in dn else self.group_dn(new)
+
+    def set_group_members(self, name, members, append=False):
+        if self.group_schema == "rfc2307bis":
+            values = [self.user_dn(m) for m in members] or [self.group_dn(name)]
+            attr = "member"
+        else:
+            values, attr = list(members), "memberUid"
+        if append:
+            current = self.read().groups.get(name)
+            have = set(current.members) if current else set()
+            values = [v for m, v in zip(members, values) if m not in have] if members else []
+            if not values:
+                return
+            change = [(ldap3.MODIFY_ADD, values)]
+        else:
+            change = [(ldap3.MODIFY_REPLACE, values)]
+        self._modify(self.group_dn(name), {attr: change}, "set members of group %s" % name)
+
+    def remove_group(self, name):
+        self._one(_sender(self.conn.delete, self.group_dn(name)), "remove group %s" % name)
+
+    # -- homes (on this host, as the files backend makes them) ---------------------
+    def create_home(self, home, uid, gid, skeleton=None, mode=0o750):
+        return self._homes.create_home(home, uid, gid, skeleton, mode)
+
+    def close(self):
+        try:
+            self.conn.unbind()
+        except LDAPException:
+            pass
+
+
+def _sender(method, *args, **kwargs):
+    return lambda: method(*args, **kwargs)
+
+
+def _all(attrs, key):
+    value = attrs.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        value = [value]
+    return [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in value]
+
+
+def _first(attrs, key):
+    values = _all(attrs, key)
+    return values[0] if values else None
+
+
+def _number(attrs, key):
+    try:
+        return int(_first(attrs, key))
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,191 @@
+"""The LDAP directory backend: plan and apply against ldap3's in-memory directory (the lab's slapd is in tests/integration)."""
+
+import json
+import os
+import socket
+from dataclasses import replace
+
+import pytest
+
+ldap3 = pytest.importorskip("ldap3")
+
+# pylint: disable=wrong-import-position
+from ansible_collections.sciops.datasync.plugins.module_utils._identity import directory as d  # noqa: E402
+from ansible_collections.sciops.datasync.plugins.module_utils._identity.accounts import GroupEntry, PasswdEntry, UserSpec  # noqa: E402
+from ansible_collections.sciops.datasync.plugins.module_utils._identity.apply import apply_group_plan, apply_user_plan  # noqa: E402
+from ansible_collections.sciops.datasync.plugins.module_utils._identity.model import empty_state  # noqa: E402
+from ansible_collections.sciops.datasync.plugins.module_utils._identity.names import GroupNameRules  # noqa: E402
+from ansible_collections.sciops.datasync.plugins.module_utils._identity.plan import (  # noqa: E402
+    GroupPlanSettings, UserPlanSettings, group_plan_changed, plan_groups, plan_users, user_plan_changed, user_plan_diff)
+
+from test_identity_sync import GOPTS, RULES, group_doc, member  # noqa: E402
+from test_identity_sync import OPTS as FILES_OPTS  # noqa: E402
+
+OPTS = replace(FILES_OPTS, gecos_form=d.ascii_gecos)
+
+ADMIN = "cn=sync,ou=services,dc=lab"
+PEOPLE, GROUPS = "ou=people,dc=lab", "ou=groups,dc=lab"
+
+
+def directory(schema="rfc2307", tmp_path=None):
+    conn = ldap3.Connection(ldap3.Server("mock"), user=ADMIN, password="secret", client_strategy=ldap3.MOCK_ASYNC)
+    conn.strategy.add_entry(ADMIN, {"userPassword": "secret", "cn": "sync"})
+    for dn in (PEOPLE, GROUPS):
+        conn.strategy.add_entry(dn, {"objectClass": ["organizationalUnit"], "ou": dn.split(",", maxsplit=1)[0][3:]})
+    assert conn.bind()
+    return d.DirectoryAccounts(conn, PEOPLE, GROUPS, schema, root=str(tmp_path or "/nonexistent"))
+
+
+def attributes(backend, dn):
+    msgid = backend.conn.search(dn, "(objectClass=*)", ldap3.BASE, attributes=ldap3.ALL_ATTRIBUTES)
+    response, result = backend.conn.get_response(msgid)
+    assert result["result"] == 0, result
+    return {k.lower(): [str(x) for x in (v if isinstance(v, list) else [v])] for k, v in response[0]["attributes"].items()}
+
+
+def saver():
+    saved = []
+    return saved, lambda s: saved.append(json.loads(json.dumps(s)))
+
+
+@pytest.mark.parametrize("schema", d.GROUP_SCHEMAS)
+def test_users_created_locked_unlocked_and_second_run_changes_nothing(schema):
+    backend = directory(schema)
+    state = empty_state()
+    saved, save = saver()
+    members = [member("ann", full="Ann Åström"), member("bob")]
+    db = backend.read()
+    plan = plan_users(members, state, db, UserPlanSettings(RULES, OPTS))
+    result = apply_user_plan(plan, state, save, backend, db, None, create_home=False)
+    assert not result["errors"] and [c["name"] for c in result["created"]] == ["ann", "bob"]
+    assert saved[0]["users"]["id-ann"]["status"] == "pending"  # recorded before the directory was written
+    ann = attributes(backend, "uid=ann," + PEOPLE)
+    assert sorted(ann["objectclass"]) == ["account", "posixAccount", "shadowAccount", "top"]
+    assert ann["uidnumber"] == ["20000"] and ann["gidnumber"] == ["20000"] and ann["gecos"] == ["Ann Astrom"]
+    assert "userpassword" not in ann and "shadowexpire" not in ann
+    assert attributes(backend, "cn=ann," + GROUPS)["gidnumber"] == ["20000"]  # the private group
+    db = backend.read()
+    assert db.users["bob"] == PasswdEntry("bob", "x", 20001, 20001, "Bob", "/home/bob", "/bin/bash")
+    assert not user_plan_changed(plan_users(members, state, db, UserPlanSettings(RULES, OPTS)))
+    # bob departs: shadowExpire 1 and nologin, seen by the next read as locked; then nothing to do
+    plan = plan_users(members[:1], state, db, UserPlanSettings(RULES, OPTS))
+    assert "(locked, expired)" in user_plan_diff(plan)["after"]
+    result = apply_user_plan(plan, state, save, backend, db, None, create_home=False)
+    bob = attributes(backend, "uid=bob," + PEOPLE)
+    assert [r["name"] for r in result["locked"]] == ["bob"] and bob["shadowexpire"] == ["1"] and bob["loginshell"] == ["/usr/sbin/nologin"]
+    db = backend.read()
+    assert db.user_locked("bob") and not user_plan_changed(plan_users(members[:1], state, db, UserPlanSettings(RULES, OPTS)))
+    # bob comes back: unlocked with his shell
+    plan = plan_users(members, state, db, UserPlanSettings(RULES, OPTS))
+    apply_user_plan(plan, state, save, backend, db, None, create_home=False)
+    bob = attributes(backend, "uid=bob," + PEOPLE)
+    assert "shadowexpire" not in bob and bob["loginshell"] == ["/bin/bash"]
+
+
+@pytest.mark.parametrize("schema,attr", [("rfc2307", "memberuid"), ("rfc2307bis", "member")])
+def test_groups_members_rename_and_removed_user_leaves_groups(schema, attr):
+    backend = directory(schema)
+    state = empty_state()
+    save = saver()[1]
+    members = [member("ann"), member("bob")]
+    db = backend.read()
+    apply_user_plan(plan_users(members, state, db, UserPlanSettings(RULES, OPTS)), state, save, backend, db, None, create_home=False)
+    rules = GroupNameRules(template="{name}")
+    groups = [group_doc("proj", "g-p", "ann", "bob"), group_doc("empty", "g-e")]
+    plan = plan_groups(groups, {}, state, backend.read(), GroupPlanSettings(rules, GOPTS))
+    result = apply_group_plan(plan, state, save, backend, None)
+    assert not result["errors"], result
+    proj = attributes(backend, "cn=proj," + GROUPS)
+    if schema == "rfc2307":
+        assert proj[attr] == ["ann", "bob"] and "posixGroup" in proj["objectclass"]
+        assert "memberuid" not in attributes(backend, "cn=empty," + GROUPS)
+    else:
+        assert proj[attr] == ["uid=ann," + PEOPLE, "uid=bob," + PEOPLE] and "groupOfNames" in proj["objectclass"]
+        assert attributes(backend, "cn=empty," + GROUPS)[attr] == ["cn=empty," + GROUPS]  # its own DN, never read back
+    db = backend.read()
+    assert db.groups["proj"] == GroupEntry("proj", "x", 5001, ["ann", "bob"]) and db.groups["empty"].members == []
+    assert not group_plan_changed(plan_groups(groups, {}, state, db, GroupPlanSettings(rules, GOPTS)))
+    # renamed in Globus and bob dropped: the entry is renamed (same gid) and bob leaves it
+    groups = [group_doc("proj2", "g-p", "ann"), group_doc("empty", "g-e")]
+    apply_group_plan(plan_groups(groups, {}, state, db, GroupPlanSettings(rules, GOPTS)), state, save, backend, None)
+    db = backend.read()
+    assert db.groups["proj2"] == GroupEntry("proj2", "x", 5001, ["ann"]) and "proj" not in db.groups
+    # a removed user leaves every group and loses its private group, as userdel does
+    backend.set_group_members("proj2", ["ann", "bob"])
+    backend.remove_user("bob")
+    db = backend.read()
+    assert "bob" not in db.users and "bob" not in db.groups and db.groups["proj2"].members == ["ann"]
+
+
+def test_failed_adds_are_reported_per_name_and_the_rest_created():
+    backend = directory()
+    backend.conn.strategy.add_entry("uid=ann," + PEOPLE, {"objectClass": ["posixAccount"], "uid": "ann", "uidNumber": "999",
+                                                          "gidNumber": "999", "homeDirectory": "/x", "cn": "ann"})
+    specs = [UserSpec("ann", 20000, 20000, "ann", False, "", "/home/ann", "/bin/sh"), UserSpec("bob", 20001, 20001, "bob", False, "", "/home/bob", "/bin/sh")]
+    errors = backend.create_batch(specs)
+    assert list(errors) == ["ann"] and "entryAlreadyExists" in errors["ann"]
+    assert backend.read().users["bob"].uid == 20001
+
+
+def test_many_users_are_pipelined_in_windows():
+    backend = directory()
+    specs = [UserSpec("u%04d" % n, 30000 + n, 30000 + n, None, False, "", "/home/u%04d" % n, "/bin/sh") for n in range(d.WINDOW * 2 + 7)]
+    assert backend.create_batch(specs) == {}
+    db = backend.read()
+    assert len(db.users) == len(specs) and db.users["u0300"].uid == 30300
+
+
+def test_entries_made_elsewhere_are_read_and_bad_ones_ignored():
+    backend = directory()
+    carol = {"objectClass": ["posixAccount"], "uid": "carol", "uidNumber": "20050", "gidNumber": "100", "homeDirectory": "/home/carol",
+             "cn": "Carol X"}
+    backend.conn.strategy.add_entry("cn=Carol X," + PEOPLE, carol)
+    backend.conn.strategy.add_entry("uid=bad," + PEOPLE, {"objectClass": ["posixAccount"], "uid": "bad", "uidNumber": "x", "cn": "bad"})
+    db = backend.read()
+    assert list(db.users) == ["carol"] and backend.user_dn("carol") == "cn=Carol X," + PEOPLE
+    backend.lock_user("carol")
+    assert backend.read().user_locked("carol")
+
+
+def test_missing_base_fails_the_read_never_an_empty_directory():
+    backend = directory()
+    backend.users_base = "ou=nowhere,dc=lab"
+    with pytest.raises(d.DirectoryError, match="noSuchObject"):
+        backend.read()
+
+
+@pytest.mark.parametrize("settings,problem", [
+    (None, "needs the ldap options"),
+    ({"uri": "ldap://h"}, "not encrypted"),
+    ({"uri": "ldaps://h", "start_tls": True}, "already TLS"),
+    ({"uri": "http://h"}, "must start with"),
+    ({"uri": "ldap://h", "start_tls": True, "timeout": 0}, "timeout"),
+    ({"uri": "ldap://h", "start_tls": True, "timeout": 5}, None),
+    ({"uri": "LDAPS://h:636", "timeout": 5}, None),
+])
+def test_settings_refuse_clear_text(settings, problem):
+    found = d.settings_problem(settings)
+    assert (found is None) if problem is None else (problem in found)
+
+
+def test_unreachable_directory_is_a_clear_error():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings = {"uri": "ldaps://127.0.0.1:%d" % port, "start_tls": False, "ca_file": None, "validate_certs": True,
+                "bind_dn": ADMIN, "users_base": PEOPLE, "groups_base": GROUPS, "timeout": 2}
+    with pytest.raises(d.DirectoryError, match="cannot reach the directory ldaps://127.0.0.1"):
+        d.connect(settings, "secret")
+
+
+def test_ascii_gecos():
+    assert d.ascii_gecos("Zoë Ñúñez, PhD:x") == "Zoe Nunez PhD x"
+    assert d.ascii_gecos("李") == ""
+
+
+def test_homes_are_made_on_this_host(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("needs root to chown")
+    backend = directory(tmp_path=tmp_path)
+    assert backend.create_home("/home/ann", 20000, 20000) is True
+    assert os.stat(tmp_path / "home" / "ann").st_uid == 20000
