@@ -6,7 +6,7 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # How to reach and log in to an rsync daemon (module_utils/_pools.py daemon_argument_spec()).
+    # How to reach and log in to an rsync daemon (module_utils/_pools/mirror.py daemon_argument_spec()).
     DOCUMENTATION = r"""
 options:
   host:
@@ -28,4 +28,11 @@ options:
   password:
     description: The password, passed to rsync in C(RSYNC_PASSWORD). Prefer O(password_file).
     type: str
+  contimeout:
+    description: Seconds to wait for the daemon to answer (C(--contimeout)).
+    type: int
+    default: 30
+  rsync_path:
+    description: The rsync binary; found on E(PATH) when omitted.
+    type: path
 """

@@ -132,28 +132,20 @@ message_id:
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.sciops.datasync.plugins.module_utils._epn.repatriate import epn_argument_spec, require_libraries
+from ansible_collections.sciops.datasync.plugins.module_utils._epn.repatriate import epn_module
 from ansible_collections.sciops.datasync.plugins.module_utils._epn.alert import run_alert
 from ansible_collections.sciops.datasync.plugins.module_utils._core.mail import mail_argument_spec
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            epn_argument_spec(),
-            state_file=dict(type="path", required=True),
-            realert_after_days=dict(type="int"),
-            subject=dict(type="str", default="Unknown ownership of EPNs"),
-            template_text=dict(type="path"),
-            template_html=dict(type="path"),
-            **mail_argument_spec(required=True)
-        ),
-        supports_check_mode=True,
-    )
-    require_libraries(module, (("paramiko", "paramiko"), ("jinja2", "jinja2"), ("yaml", "PyYAML")))
-    run_alert(module)
+    run_alert(epn_module(dict(
+        state_file=dict(type="path", required=True),
+        realert_after_days=dict(type="int"),
+        subject=dict(type="str", default="Unknown ownership of EPNs"),
+        template_text=dict(type="path"),
+        template_html=dict(type="path"),
+        **mail_argument_spec(required=True)
+    ), libraries=(("paramiko", "paramiko"), ("jinja2", "jinja2"), ("yaml", "PyYAML"))))
 
 
 if __name__ == "__main__":

@@ -171,28 +171,21 @@ visits:
 
 import os
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.sciops.datasync.plugins.module_utils._epn.repatriate import Repatriation, epn_argument_spec, require_libraries
+from ansible_collections.sciops.datasync.plugins.module_utils._epn.repatriate import Repatriation, epn_module
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            epn_argument_spec(),
-            only=dict(type="list", elements="str"),
-            destination_root=dict(type="path", required=True),
-            state_file=dict(type="path", required=True),
-            ignore_file=dict(type="path"),
-            lock_dir=dict(type="path"),
-            max_tasks=dict(type="int", default=1),
-            rsync_options=dict(type="list", elements="str"),
-            rsync_extra_options=dict(type="list", elements="str", default=[]),
-            rsync_path=dict(type="str", default="rsync"),
-        ),
-        supports_check_mode=True,
-    )
-    require_libraries(module, (("yaml", "PyYAML"),))
+    module = epn_module(dict(
+        only=dict(type="list", elements="str"),
+        destination_root=dict(type="path", required=True),
+        state_file=dict(type="path", required=True),
+        ignore_file=dict(type="path"),
+        lock_dir=dict(type="path"),
+        max_tasks=dict(type="int", default=1),
+        rsync_options=dict(type="list", elements="str"),
+        rsync_extra_options=dict(type="list", elements="str", default=[]),
+        rsync_path=dict(type="str", default="rsync"),
+    ), libraries=(("yaml", "PyYAML"),))
     if module.params["lock_dir"] is None:
         module.params["lock_dir"] = os.path.dirname(os.path.abspath(module.params["state_file"]))
     Repatriation(module).run()

@@ -39,13 +39,6 @@ options:
     description: I/O timeout in seconds.
     type: int
     default: 300
-  contimeout:
-    description: Seconds to wait for the daemon to answer.
-    type: int
-    default: 30
-  rsync_path:
-    description: The rsync binary; found on E(PATH) when omitted.
-    type: path
 seealso:
   - module: sciops.datasync.rsync_pool_mirror
 """
@@ -130,27 +123,17 @@ truncated:
   type: bool
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.sciops.datasync.plugins.module_utils._pools.mirror import daemon_argument_spec, run_info
+from ansible_collections.sciops.datasync.plugins.module_utils._pools.mirror import daemon_module, run_info
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            daemon_argument_spec(),
-            module=dict(type="str"),
-            path=dict(type="str", default=""),
-            recursive=dict(type="bool", default=False),
-            max_entries=dict(type="int", default=10000),
-            timeout=dict(type="int", default=300),
-            contimeout=dict(type="int", default=30),
-            rsync_path=dict(type="path"),
-        ),
-        mutually_exclusive=[("password_file", "password")],
-        supports_check_mode=True,
-    )
-    run_info(module)
+    run_info(daemon_module(dict(
+        module=dict(type="str"),
+        path=dict(type="str", default=""),
+        recursive=dict(type="bool", default=False),
+        max_entries=dict(type="int", default=10000),
+        timeout=dict(type="int", default=300),
+    )))
 
 
 if __name__ == "__main__":

@@ -108,10 +108,6 @@ options:
     description: I/O timeout in seconds (C(--timeout)); V(0) for none.
     type: int
     default: 600
-  contimeout:
-    description: Seconds to wait for the daemon to answer (C(--contimeout)).
-    type: int
-    default: 30
   log_files:
     description: List each transferred name in the weekday log, as transferPools did.
     type: bool
@@ -120,9 +116,6 @@ options:
     description: At most this many names in RV(transferred) and RV(deleted); the counts are always complete.
     type: int
     default: 1000
-  rsync_path:
-    description: The rsync binary; found on E(PATH) when omitted.
-    type: path
 notes:
   - rsync exit code 24 (files vanished upstream while copying) is a warning, not a failure.
   - A run killed with SIGKILL leaves C(writeLock) behind; the next run sees the pid is gone, takes the lock over and completes the mirror.
@@ -267,40 +260,30 @@ mail_error:
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.sciops.datasync.plugins.module_utils._core.mail import mail_argument_spec
-from ansible_collections.sciops.datasync.plugins.module_utils._pools.mirror import daemon_argument_spec, run_mirror
+from ansible_collections.sciops.datasync.plugins.module_utils._pools.mirror import daemon_module, run_mirror
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            daemon_argument_spec(),
-            module=dict(type="str", required=True),
-            path=dict(type="str", default=""),
-            dest=dict(type="path", required=True),
-            dest_root=dict(type="path"),
-            bookkeeping_root=dict(type="path"),
-            delete=dict(type="bool", default=False),
-            max_delete=dict(type="int"),
-            symlinks=dict(type="str", default="preserve", choices=["preserve", "copy", "skip"]),
-            safe_links=dict(type="bool", default=True),
-            perms=dict(type="bool", default=True),
-            checksum=dict(type="bool", default=False),
-            excludes=dict(type="list", elements="str", default=[]),
-            bwlimit=dict(type="str"),
-            timeout=dict(type="int", default=600),
-            contimeout=dict(type="int", default=30),
-            log_files=dict(type="bool", default=True),
-            max_listed=dict(type="int", default=1000),
-            rsync_path=dict(type="path"),
-            **mail_argument_spec()
-        ),
-        mutually_exclusive=[("password_file", "password")],
-        supports_check_mode=True,
-    )
-    run_mirror(module)
+    run_mirror(daemon_module(dict(
+        module=dict(type="str", required=True),
+        path=dict(type="str", default=""),
+        dest=dict(type="path", required=True),
+        dest_root=dict(type="path"),
+        bookkeeping_root=dict(type="path"),
+        delete=dict(type="bool", default=False),
+        max_delete=dict(type="int"),
+        symlinks=dict(type="str", default="preserve", choices=["preserve", "copy", "skip"]),
+        safe_links=dict(type="bool", default=True),
+        perms=dict(type="bool", default=True),
+        checksum=dict(type="bool", default=False),
+        excludes=dict(type="list", elements="str", default=[]),
+        bwlimit=dict(type="str"),
+        timeout=dict(type="int", default=600),
+        log_files=dict(type="bool", default=True),
+        max_listed=dict(type="int", default=1000),
+        **mail_argument_spec()
+    )))
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ import re
 import threading
 import time
 
-from ansible.module_utils.basic import missing_required_lib
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.sciops.datasync.plugins.module_utils._core.lock import LockBusy, RunLock, busy_result
 from ansible_collections.sciops.datasync.plugins.module_utils._core.names import path_component_problem
@@ -63,11 +63,14 @@ DEFAULT_RSYNC_OPTIONS = [
 
 # ---------------------------------------------------------------- options
 
-def require_libraries(module, libraries):
-    """Fail with missing_required_lib for the first of ``libraries`` ((import name, package name) pairs) not installed."""
+def epn_module(argument_spec, libraries):
+    """An AnsibleModule with the shared EPN options and ``argument_spec``, in check mode; it fails with
+    missing_required_lib for the first of ``libraries`` ((import name, package name) pairs) not installed."""
+    module = AnsibleModule(argument_spec=dict(epn_argument_spec(), **argument_spec), supports_check_mode=True)
     for library, name in libraries:
         if importlib.util.find_spec(library) is None:
             module.fail_json(msg=missing_required_lib(name))
+    return module
 
 
 def epn_argument_spec():

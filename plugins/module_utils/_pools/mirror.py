@@ -40,6 +40,8 @@ import socket
 import stat
 import time
 
+from ansible.module_utils.basic import AnsibleModule
+
 from ansible_collections.sciops.datasync.plugins.module_utils._core.lock import busy_result
 from ansible_collections.sciops.datasync.plugins.module_utils._core.mail import MailError, mail_settings, send_mail
 from ansible_collections.sciops.datasync.plugins.module_utils._core.names import path_component_problem, relative_path_problem
@@ -66,13 +68,24 @@ _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 # ---------------------------------------------------------------- names
 
 def daemon_argument_spec():
-    """How to reach and log in to the rsync daemon (doc fragment sciops.datasync.rsync_daemon)."""
+    """How to reach and log in to the rsync daemon, and the rsync that does (doc fragment sciops.datasync.rsync_daemon)."""
     return dict(
         host=dict(type="str", required=True),
         port=dict(type="int", default=DEFAULT_PORT),
         user=dict(type="str"),
         password_file=dict(type="path", no_log=False),
         password=dict(type="str", no_log=True),
+        contimeout=dict(type="int", default=30),
+        rsync_path=dict(type="path"),
+    )
+
+
+def daemon_module(argument_spec):
+    """An AnsibleModule with the daemon options, their rule (one password source) and ``argument_spec``, in check mode."""
+    return AnsibleModule(
+        argument_spec=dict(daemon_argument_spec(), **argument_spec),
+        mutually_exclusive=[("password_file", "password")],
+        supports_check_mode=True,
     )
 
 
