@@ -87,7 +87,7 @@ options:
 
 EXAMPLES = r"""
 - name: Sync the raw data every day at 12:00 UTC with Globus Timers
-  sciops.datasync.globus_timer:
+  sciops.datasync.globus_timer: &raw_data
     client_id: "{{ globus_client_id }}"
     client_secret_file: /etc/datasync/globus.secret
     name: raw-data
@@ -100,15 +100,9 @@ EXAMPLES = r"""
     filters:
       - exclude: "*.tmp"
 
-- name: Report the timer's recent runs without changing anything
+- name: Report the timer's recent runs and what the task above would change, changing nothing
   sciops.datasync.globus_timer:
-    client_id: "{{ globus_client_id }}"
-    client_secret_file: /etc/datasync/globus.secret
-    name: raw-data
-    source_collection: 3f1a2b4c-1d2e-4f50-8a6b-7c8d9e0f1a2b
-    source_path: /dirtoshare/
-    destination_collection: 9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b
-    destination_path: /backup/dirtoshare/
+    <<: *raw_data
   check_mode: true
   register: raw_data_timer
 
