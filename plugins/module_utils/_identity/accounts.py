@@ -53,41 +53,45 @@ def _int(text):
         return None
 
 
-def parse_passwd(text):
-    entries = []
+def _records(text, comment_marks):
+    """The colon-separated fields of each line, skipping blank lines and those starting with one of ``comment_marks``."""
     for line in text.splitlines():
-        if not line or line.startswith(("#", "+", "-")):
-            continue
-        fields = line.split(":")
-        if len(fields) != 7 or _int(fields[2]) is None or _int(fields[3]) is None:
-            continue
-        entries.append(PasswdEntry(fields[0], fields[1], int(fields[2]), int(fields[3]), fields[4], fields[5], fields[6]))
-    return entries
+        if line and not line.startswith(comment_marks):
+            yield line.split(":")
+
+
+def parse_passwd(text):
+    return [PasswdEntry(f[0], f[1], int(f[2]), int(f[3]), f[4], f[5], f[6])
+            for f in _records(text, ("#", "+", "-"))
+            if len(f) == 7 and _int(f[2]) is not None and _int(f[3]) is not None]
 
 
 def parse_group(text):
-    entries = []
-    for line in text.splitlines():
-        if not line or line.startswith(("#", "+", "-")):
-            continue
-        fields = line.split(":")
-        if len(fields) != 4 or _int(fields[2]) is None:
-            continue
-        members = [m for m in fields[3].split(",") if m]
-        entries.append(GroupEntry(fields[0], fields[1], int(fields[2]), members))
-    return entries
+    return [GroupEntry(f[0], f[1], int(f[2]), [m for m in f[3].split(",") if m])
+            for f in _records(text, ("#", "+", "-"))
+            if len(f) == 4 and _int(f[2]) is not None]
 
 
 def parse_shadow(text):
-    entries = []
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        fields = line.split(":")
-        if len(fields) < 9:
-            fields += [""] * (9 - len(fields))
-        entries.append(ShadowEntry(*fields[:9]))
-    return entries
+    return [ShadowEntry(*(f + [""] * (9 - len(f)))[:9]) for f in _records(text, ("#",))]
+
+
+def creation_errors(after, users, groups, errors):
+    """``errors`` ({name: error}) plus each of ``users`` and ``groups`` (specs) that the database
+    ``after`` does not hold with its ids; the names already in ``errors`` are not checked again."""
+    for kind, specs, entries, ids in (("user", users, after.users, ("uid", "gid")), ("group", groups, after.groups, ("gid",))):
+        for spec in specs:
+            if spec.name in errors:
+                continue
+            entry = entries.get(spec.name)
+            wanted = tuple(getattr(spec, name) for name in ids)
+            found = tuple(getattr(entry, name) for name in ids) if entry else None
+            if found is None:
+                errors[spec.name] = "%s %s was not created" % (kind, spec.name)
+            elif found != wanted:
+                errors[spec.name] = "%s %s was created with %s instead of %s" % (
+                    kind, spec.name, " ".join("%s %d" % pair for pair in zip(ids, found)), " ".join("%d" % n for n in wanted))
+    return errors
 
 
 def passwd_line(entry):
@@ -257,24 +261,7 @@ class PosixAccounts:
                 self.add_user(user, after)
             except AccountError as exc:
                 errors[user.name] = str(exc)
-        after = self.read()
-        for user in users:
-            if user.name in errors:
-                continue
-            entry = after.users.get(user.name)
-            if entry is None:
-                errors[user.name] = "user %s was not created" % user.name
-            elif entry.uid != user.uid or entry.gid != user.gid:
-                errors[user.name] = "user %s was created with uid %d gid %d instead of %d %d" % (user.name, entry.uid, entry.gid, user.uid, user.gid)
-        for group in groups:
-            if group.name in errors:
-                continue
-            entry = after.groups.get(group.name)
-            if entry is None:
-                errors[group.name] = "group %s was not created" % group.name
-            elif entry.gid != group.gid:
-                errors[group.name] = "group %s was created with gid %d instead of %d" % (group.name, entry.gid, group.gid)
-        return errors
+        return creation_errors(self.read(), users, groups, errors)
 
     # -- single changes (shadow-utils) ------------------------------------------
     def add_user(self, user, db=None):
