@@ -168,6 +168,16 @@ class PortalClient:
         except HttpError as exc:
             raise PortalError(self.http.scrub(str(exc)), self.equipment, exc.status)
 
+    def _answer(self, response, call, key, malformed):
+        """``key`` of the JSON body of a 200 answer to ``call``; PortalError naming the call, or saying ``malformed``, otherwise."""
+        if response.status != 200:
+            raise PortalError("%s: %s answered HTTP %d (%s)" % (self._label(), call, response.status, self._error_text(response)),
+                              self.equipment, response.status)
+        try:
+            return response.json()[key]
+        except (ValueError, KeyError, TypeError):
+            raise PortalError("%s: %s" % (self._label(), malformed), self.equipment)
+
     def _error_text(self, response):
         try:
             document = response.json()
@@ -192,13 +202,7 @@ class PortalClient:
             raise PortalError("%s: portal login as %s (client %s) refused with HTTP %d (%s): check its credentials"
                               % (self._label(), self.credentials["username"], self.credentials["client_name"],
                                  response.status, self._error_text(response)), self.equipment, response.status)
-        if response.status != 200:
-            raise PortalError("%s: portal login answered HTTP %d (%s)" % (self._label(), response.status, self._error_text(response)),
-                              self.equipment, response.status)
-        try:
-            token = response.json()["access_token"]
-        except (ValueError, KeyError, TypeError):
-            raise PortalError("%s: portal login answer has no access_token" % self._label(), self.equipment)
+        token = self._answer(response, "portal login", "access_token", "portal login answer has no access_token")
         if not isinstance(token, str) or not token:
             raise PortalError("%s: portal login answer has no access_token" % self._label(), self.equipment)
         self._secret(token)
@@ -221,11 +225,5 @@ class PortalClient:
         if response.status == 401:
             raise PortalError("%s: portal refused a fresh token for the visits (HTTP 401 after logging in again)" % self._label(),
                               self.equipment, 401)
-        if response.status != 200:
-            raise PortalError("%s: visits query answered HTTP %d (%s)" % (self._label(), response.status, self._error_text(response)),
-                              self.equipment, response.status)
-        try:
-            documents = response.json()["visits"]
-        except (ValueError, KeyError, TypeError):
-            raise PortalError("%s: visits answer is not {\"visits\": [...]}" % self._label(), self.equipment)
+        documents = self._answer(response, "visits query", "visits", "visits answer is not {\"visits\": [...]}")
         return [visit_record(d, self.equipment) for d in documents if isinstance(d, dict)]
