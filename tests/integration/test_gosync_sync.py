@@ -164,9 +164,6 @@ def test_group_administration_then_sync(ansible_playbook, world):
     assert results["groups"]["renamed"][0]["old_name"] == "sciops-gamma-" + world.tag
 
 
-@pytest.mark.skip(reason=(
-    "portal1 refused the admin's key during this run (Permission denied (publickey)) while its "
-    "every-minute identity sync job ran; cause under investigation (issue 13 open)"))
 def test_globus_groups_playbook_uses_the_gosync_app(ansible_playbook, world):
     """playbooks/globus_groups.yml with only the gosync role's variables: a project group under
     gosync_root_group with the default description and its dotted-prefix policy file, then the list."""
@@ -180,8 +177,10 @@ def test_globus_groups_playbook_uses_the_gosync_app(ansible_playbook, world):
     listing = world.tmp / "groups.json"
     name = "sciops.gamma-" + world.tag
     inventory = world.tmp / "inventory.yml"
+    # The playbook runs its modules with the job's Python (datasync_run_python; on a deployed host the
+    # job virtualenv's): here the controller's venv, which has globus-sdk.
     inventory.write_text(yaml.safe_dump({"portal": {"hosts": {"localhost": {
-        "ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+        "ansible_connection": "local", "datasync_run_python": sys.executable,
         "gosync_client_id": world.client_id, "gosync_client_secret_file": world.common["client_secret_file"],
         "gosync_root_group": world.root_id,
         "globus_groups_projects": [{"name": name, "members": ["carol@example.org"], "managers": ["alice@example.org"]}],
