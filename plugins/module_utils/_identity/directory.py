@@ -105,8 +105,7 @@ def connect(settings, password):
     problem = settings_problem(settings)
     if problem:
         raise DirectoryError(problem)
-    validate = ssl.CERT_REQUIRED if settings.get("validate_certs", True) else ssl.CERT_NONE
-    tls = ldap3.Tls(validate=validate, ca_certs_file=settings.get("ca_file"), version=ssl.PROTOCOL_TLS_CLIENT)
+    tls = _VerifiedTls(settings.get("ca_file"), settings.get("validate_certs", True))
     uri = settings["uri"]
     try:
         server = ldap3.Server(uri, use_ssl=uri.lower().startswith("ldaps://"), tls=tls, get_info=ldap3.NONE,
@@ -116,13 +115,33 @@ def connect(settings, password):
                                 raise_exceptions=False, read_only=False)
         conn.open()
         if settings.get("start_tls") and not conn.start_tls():
-            raise DirectoryError("StartTLS with %s failed: %s" % (uri, conn.result.get("description") if conn.result else "no answer"))
+            raise DirectoryError("StartTLS with %s failed: %s" % (uri, (conn.result or {}).get("description") or conn.last_error or "no answer"))
         if not conn.bind():
-            result = conn.result or {}
-            raise DirectoryError("the directory %s refused the bind as %s: %s" % (uri, settings["bind_dn"], result.get("description", "no answer")))
+            why = (conn.result or {}).get("description") or conn.last_error or "no answer"
+            raise DirectoryError("the directory %s refused the bind as %s: %s" % (uri, settings["bind_dn"], why))
     except LDAPException as exc:
         raise DirectoryError("cannot reach the directory %s: %s" % (uri, exc))
     return conn
+
+
+if HAS_LDAP3:
+    class _VerifiedTls(ldap3.Tls):
+        """TLS 1.2+ with Python's own certificate and name check (ldap3's name check misses IP address SANs)."""
+
+        def __init__(self, ca_file, validate):
+            super().__init__(validate=ssl.CERT_REQUIRED if validate else ssl.CERT_NONE, ca_certs_file=ca_file)
+            self.checked = validate
+
+        def wrap_socket(self, connection, do_handshake=False):
+            context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=self.ca_certs_file)
+            context.minimum_version = ssl.TLSVersion.TLSv1_2
+            if not self.checked:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            connection.socket = context.wrap_socket(connection.socket, server_hostname=connection.server.host,
+                                                    do_handshake_on_connect=do_handshake)
+            connection.tls_started = True
+            return True
 
 
 class DirectoryAccounts:
