@@ -31,6 +31,8 @@ import os
 import secrets
 import stat
 
+from ansible_collections.sciops.datasync.plugins.module_utils._core.paths import UnsafePath, open_below
+
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 _DIRECTORY = getattr(os, "O_DIRECTORY", 0)
@@ -85,7 +87,13 @@ def trusted_folder_problem(directory, what="state folder"):
 
 
 def ensure_trusted_folder(directory, what="state folder"):
-    """Create ``directory`` (0755) below a trusted existing folder and check it; raises UnsafePathError."""
+    """Create ``directory`` (0755) below a trusted existing folder and check it; raises UnsafePathError.
+
+    The deepest existing folder is checked first (``trusted_folder_problem``); the missing
+    folders below it are made with ``_core.paths.open_below`` (``mkdirat`` and ``openat`` with
+    ``O_NOFOLLOW``), so a link or file found on the way, planted before or after the check,
+    is refused naming it and nothing is created through it.
+    """
     directory = os.path.abspath(directory)
     existing = directory
     while not os.path.isdir(existing) and os.path.dirname(existing) != existing:
@@ -94,7 +102,11 @@ def ensure_trusted_folder(directory, what="state folder"):
     if problem:
         raise UnsafePathError(problem)
     if existing != directory:
-        os.makedirs(directory, 0o755, exist_ok=True)
+        try:
+            fd, _created = open_below(existing, os.path.relpath(directory, existing), create=True, mode=0o755)
+        except UnsafePath as exc:
+            raise UnsafePathError("%s %s" % (what, exc))
+        os.close(fd)
         problem = trusted_folder_problem(directory, what)
         if problem:
             raise UnsafePathError(problem)
