@@ -21,7 +21,7 @@ requirements:
   - prometheus_client (for the metrics)
 options:
   job:
-    description: The job name (label C(job) and audit field C(job)); default the playbook's file name without C(.yml).
+    description: The job name (label C(datasync_job) and audit field C(job)); default the playbook's file name without C(.yml).
     type: str
     env:
       - name: DATASYNC_JOB

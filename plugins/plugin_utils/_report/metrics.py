@@ -7,7 +7,7 @@ One file per job, ``datasync_<job>.prom``, written with prometheus_client's text
 (a temporary file renamed over it). Counters (``_total``), the last success and the
 consecutive failures of each item continue from the job's previous file, so the file is
 the only state the metrics need; a lost file restarts them, which Prometheus reads as a
-counter reset.
+counter reset. The job is the label ``datasync_job``: ``job`` is the scrape job's own label.
 """
 
 from __future__ import annotations
@@ -26,25 +26,25 @@ from ansible_collections.sciops.datasync.plugins.module_utils._core.state import
 RESULTS = ("success", "failed", "skipped")
 # Metric name (without _total for counters) -> (help, label names).
 COUNTERS = {
-    "datasync_job_runs": ("Runs of the job, by result.", ("job", "result")),
-    "datasync_items": ("Items changed or failed, by kind (user, group, sync, epn, pool) and action.", ("job", "kind", "action")),
-    "datasync_files_transferred": ("Files transferred, per sync, EPN project or pool (kind, name).", ("job", "kind", "name")),
-    "datasync_transferred_bytes": ("Bytes of the files transferred, per sync, EPN project or pool (kind, name).", ("job", "kind", "name")),
-    "datasync_lock_waits": ("Runs that waited for the run lock.", ("job",)),
-    "datasync_lock_wait_seconds": ("Seconds spent waiting for the run lock.", ("job",)),
-    "datasync_lock_skips": ("Runs or items skipped because their lock was busy.", ("job",)),
-    "datasync_departures_held_back": ("Departures refused by the max_departures guard.", ("job", "kind")),
-    "datasync_emails_sent": ("Emails sent.", ("job",)),
+    "datasync_job_runs": ("Runs of the job, by result.", ("datasync_job", "result")),
+    "datasync_items": ("Items changed or failed, by kind (user, group, sync, epn, pool) and action.", ("datasync_job", "kind", "action")),
+    "datasync_files_transferred": ("Files transferred, per sync, EPN project or pool (kind, name).", ("datasync_job", "kind", "name")),
+    "datasync_transferred_bytes": ("Bytes of the files transferred, per sync, EPN project or pool (kind, name).", ("datasync_job", "kind", "name")),
+    "datasync_lock_waits": ("Runs that waited for the run lock.", ("datasync_job",)),
+    "datasync_lock_wait_seconds": ("Seconds spent waiting for the run lock.", ("datasync_job",)),
+    "datasync_lock_skips": ("Runs or items skipped because their lock was busy.", ("datasync_job",)),
+    "datasync_departures_held_back": ("Departures refused by the max_departures guard.", ("datasync_job", "kind")),
+    "datasync_emails_sent": ("Emails sent.", ("datasync_job",)),
 }
 GAUGES = {
-    "datasync_job_last_run_timestamp_seconds": ("When the last run ended (Unix time).", ("job",)),
-    "datasync_job_last_success_timestamp_seconds": ("When the last successful run ended (Unix time).", ("job",)),
-    "datasync_job_duration_seconds": ("How long the last run took.", ("job",)),
-    "datasync_job_result": ("1 for the result of the last run, 0 for the others.", ("job", "result")),
-    "datasync_job_interval_seconds": ("Seconds between two scheduled runs of the job.", ("job",)),
-    "datasync_job_departures_held_back": ("Departures the last run refused (max_departures); nothing was changed.", ("job", "kind")),
-    "datasync_item_consecutive_failures": ("Runs in a row in which this item failed.", ("job", "kind", "item")),
-    "datasync_sync_task_stalled_seconds": ("Seconds the live task of a sync has been stalled on a fault (0: not stalled).", ("job", "sync")),
+    "datasync_job_last_run_timestamp_seconds": ("When the last run ended (Unix time).", ("datasync_job",)),
+    "datasync_job_last_success_timestamp_seconds": ("When the last successful run ended (Unix time).", ("datasync_job",)),
+    "datasync_job_duration_seconds": ("How long the last run took.", ("datasync_job",)),
+    "datasync_job_result": ("1 for the result of the last run, 0 for the others.", ("datasync_job", "result")),
+    "datasync_job_interval_seconds": ("Seconds between two scheduled runs of the job.", ("datasync_job",)),
+    "datasync_job_departures_held_back": ("Departures the last run refused (max_departures); nothing was changed.", ("datasync_job", "kind")),
+    "datasync_item_consecutive_failures": ("Runs in a row in which this item failed.", ("datasync_job", "kind", "item")),
+    "datasync_sync_task_stalled_seconds": ("Seconds the live task of a sync has been stalled on a fault (0: not stalled).", ("datasync_job", "sync")),
 }
 CARRIED_GAUGES = ("datasync_job_last_success_timestamp_seconds",)
 MAX_FAILING_ITEMS = 100  # label values per job: a mass failure shows in datasync_items_total instead
@@ -73,7 +73,7 @@ def build_registry(job, report, result, started, ended, previous, interval=None)
     gauges = {name: Gauge(name, text, labels, registry=registry) for name, (text, labels) in GAUGES.items()}
     for (sample, labels), value in sorted(previous.items()):
         labels = dict(labels)
-        if labels.get("job") != job:
+        if labels.get("datasync_job") != job:
             continue
         if sample.endswith("_total") and sample[:-6] in counters:
             counters[sample[:-6]].labels(**labels).inc(value)
@@ -102,7 +102,7 @@ def build_registry(job, report, result, started, ended, previous, interval=None)
     if interval:
         gauges["datasync_job_interval_seconds"].labels(job).set(interval)
     for kind, item in sorted(report.failing)[:MAX_FAILING_ITEMS]:
-        before = previous.get(("datasync_item_consecutive_failures", tuple(sorted({"job": job, "kind": kind, "item": item}.items()))), 0)
+        before = previous.get(("datasync_item_consecutive_failures", tuple(sorted({"datasync_job": job, "kind": kind, "item": item}.items()))), 0)
         gauges["datasync_item_consecutive_failures"].labels(job, kind, item).set(before + 1)
     for sync, seconds in report.stalled.items():
         gauges["datasync_sync_task_stalled_seconds"].labels(job, sync).set(seconds)

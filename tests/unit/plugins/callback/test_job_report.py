@@ -15,13 +15,14 @@ import subprocess
 import types
 
 import pytest
+import yaml
+from ansible import constants as C
 from ansible import context
 from ansible.executor.stats import AggregateStats
-from ansible.plugins.loader import callback_loader, init_plugin_loader
+from ansible_collections.sciops.datasync.plugins.callback import job_report
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import COLLECTIONS
-
+NAME = "sciops.datasync.job_report"
 CANARY = "CANARY-s3cr3t-7f1d"
 PROMTOOL = shutil.which("promtool")
 needs_promtool = pytest.mark.skipif(PROMTOOL is None, reason="promtool missing: install the Debian package prometheus (make system-deps)")
@@ -45,18 +46,14 @@ def _stats(failed=False):
 
 
 def _callback(tmp_path, job, **options):
-    global _LOADED  # pylint: disable=global-statement
-    if not _LOADED:
-        init_plugin_loader([COLLECTIONS])
-        _LOADED = True
+    """The callback with its options read through its DOCUMENTATION, as the plugin loader does."""
+    C.config.initialize_plugin_configuration_definitions("callback", NAME, yaml.safe_load(job_report.DOCUMENTATION)["options"])
     context.CLIARGS = context.CLIARGS.__class__({"check": False})
-    callback = callback_loader.get("sciops.datasync.job_report")
+    callback = job_report.CallbackModule()
+    callback._load_name = NAME
     callback.set_options(direct=dict({"job": job, "metrics_dir": str(tmp_path / "metrics"), "audit_log": str(tmp_path / "log" / "audit.log"),
                                       "journal": False}, **options))
     return callback
-
-
-_LOADED = False
 
 
 def run_job(tmp_path, job, results, failed=False, interval=0):
@@ -71,7 +68,7 @@ def run_job(tmp_path, job, results, failed=False, interval=0):
 
 def samples(path):
     text = path.read_text(encoding="utf-8")
-    return {(s.name, tuple(sorted((k, v) for k, v in s.labels.items() if k != "job"))): s.value
+    return {(s.name, tuple(sorted((k, v) for k, v in s.labels.items() if k != "datasync_job"))): s.value
             for family in text_string_to_metric_families(text) for s in family.samples}
 
 
