@@ -6,10 +6,19 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # The state file and run lock shared by globus_user_sync and globus_group_sync
+    # The Globus group, state file and run lock shared by globus_user_sync and globus_group_sync
     # (module_utils/_identity/sync.py identity_sync_argument_spec(); the other options it returns are documented per module).
+    # Each module overrides the description of root_group and recursive with what they mean for it.
     DOCUMENTATION = r"""
 options:
+  root_group:
+    description: Id of the Globus group the sync reads.
+    type: str
+    required: true
+  recursive:
+    description: Also descend into the subgroups of subgroups.
+    type: bool
+    default: false
   state_file:
     description:
       - JSON state file with the uids and gids handed out, shared by M(sciops.datasync.globus_user_sync) and

@@ -21,8 +21,6 @@ description:
   - Pending join requests are approved by name (O(approve)) or all at once (O(approve_all)).
   - Membership changes go in one batch call; per-item errors are reported under RV(errors).
 author: sciops datasync maintainers (@sciops)
-requirements:
-  - globus-sdk >= 4.9
 extends_documentation_fragment:
   - sciops.datasync.globus
   - sciops.datasync.attributes

@@ -16,8 +16,6 @@ description:
     filtered by O(include) / O(exclude) with gosync's filter semantics, like gosync C(group list).
     A subgroup that cannot be read is reported under RV(errors).
 author: sciops datasync maintainers (@sciops)
-requirements:
-  - globus-sdk >= 4.9
 extends_documentation_fragment:
   - sciops.datasync.globus
   - sciops.datasync.attributes.info_module

@@ -31,7 +31,6 @@ description:
   - Takes the run lock O(lock_file), shared with M(sciops.datasync.globus_user_sync).
 author: sciops datasync maintainers (@sciops)
 requirements:
-  - globus-sdk >= 4.9
   - shadow-utils (groupadd, groupmod, groupdel) and, for batches, systemd-sysusers
 extends_documentation_fragment:
   - sciops.datasync.globus
@@ -41,12 +40,8 @@ extends_documentation_fragment:
 options:
   root_group:
     description: Id of the Globus group whose subgroups become local groups.
-    type: str
-    required: true
   recursive:
     description: Also take the subgroups of subgroups.
-    type: bool
-    default: false
   include:
     description:
       - Filters on the Globus group name (gosync filter semantics) - V(/regex/), globs (V(osg.*)),
@@ -187,8 +182,6 @@ from ansible_collections.sciops.datasync.plugins.module_utils._identity.sync imp
 
 def main():
     argument_spec = dict(
-        root_group=dict(type="str", required=True),
-        recursive=dict(type="bool", default=False),
         include=dict(type="list", elements="str", default=[]),
         exclude=dict(type="list", elements="str", default=[]),
         name_template=dict(type="str", default="{name}"),

@@ -46,7 +46,6 @@ description:
     O(lock_wait=false) (gosync C(--nowait)) a busy lock returns RV(skipped) with the holder's pid.
 author: sciops datasync maintainers (@sciops)
 requirements:
-  - globus-sdk >= 4.9
   - shadow-utils (useradd, usermod, userdel) and, for batches, systemd-sysusers
 extends_documentation_fragment:
   - sciops.datasync.globus
@@ -56,16 +55,12 @@ extends_documentation_fragment:
 options:
   root_group:
     description: Id of the Globus group whose active members become users.
-    type: str
-    required: true
   include_subgroups:
     description: Also take the active members of the subgroups of O(root_group).
     type: bool
     default: false
   recursive:
     description: With O(include_subgroups), descend into subgroups of subgroups.
-    type: bool
-    default: false
   mode:
     description:
       - V(new) creates users not yet provisioned (gosync C(--new)); V(updated) updates, locks and
@@ -251,9 +246,7 @@ from ansible_collections.sciops.datasync.plugins.module_utils._identity.sync imp
 
 def main():
     argument_spec = dict(
-        root_group=dict(type="str", required=True),
         include_subgroups=dict(type="bool", default=False),
-        recursive=dict(type="bool", default=False),
         mode=dict(type="str", choices=["new", "updated", "all"], default="all"),
         only=dict(type="list", elements="str", default=[]),
         force=dict(type="bool", default=False),

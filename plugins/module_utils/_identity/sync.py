@@ -36,8 +36,11 @@ STATE_DIR = "var/lib/sciops-datasync"
 
 def identity_sync_argument_spec():
     """A fresh copy of the options globus_user_sync and globus_group_sync share (doc fragment sciops.datasync.identity_sync
-    documents state_file, lock_file, lock_wait, lock_timeout; each module documents the others)."""
+    documents root_group, recursive, state_file, lock_file, lock_wait, lock_timeout, deny_names, max_departures and
+    ids_file; each module documents the others)."""
     return dict(
+        root_group=dict(type="str", required=True),
+        recursive=dict(type="bool", default=False),
         adopt_existing=dict(type="bool", default=False),
         hooks_dir=dict(type="path"),
         root=dict(type="path", default="/"),
