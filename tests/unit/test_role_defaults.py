@@ -8,6 +8,7 @@ Module defaults come from the module's DOCUMENTATION plus its doc fragments.
 import ast
 import os
 import re
+import runpy
 
 import pytest
 import yaml
@@ -34,10 +35,13 @@ def module_options(module):
     for fragment in doc.get("extends_documentation_fragment") or []:
         name = fragment[len(PREFIX):] if fragment.startswith(PREFIX) else fragment
         file_name, attribute = (name.split(".", 1) + [""])[:2]
-        fragment_doc = _assigned(os.path.join(REPO, "plugins", "doc_fragments", file_name + ".py"),
-                                 (attribute or "documentation").upper())
+        # Loaded as ansible loads it: a fragment's text may be built from shared parts.
+        fragment_class = runpy.run_path(os.path.join(REPO, "plugins", "doc_fragments", file_name + ".py"))["ModuleDocFragment"]
+        fragment_doc = yaml.safe_load(getattr(fragment_class, (attribute or "documentation").upper()))
         options.update((fragment_doc or {}).get("options") or {})
-    options.update(doc.get("options") or {})
+    # As ansible merges: a module's entry for a fragment's option replaces only the keys it names.
+    for option, spec in (doc.get("options") or {}).items():
+        options[option] = dict(options.get(option) or {}, **spec)
     return options
 
 
