@@ -1,0 +1,164 @@
+"""Identity sync with backend ldap against the lab's slapd: users and groups land in the directory,
+a second run changes nothing, a departed user is expired (shadowExpire) with the nologin shell,
+check mode writes nothing, and a refused bind fails the run before anything is recorded.
+
+The directory is read back as cn=host-reader (what SSSD on the hosts binds as). Each test
+starts from empty ou=people and ou=groups (cleared as the directory's admin)."""
+
+import json
+import os
+import ssl
+
+import pytest
+
+from tests.integration.gosync_lab import GOOD, GlobusWorld, playbook_file, task_results
+
+ldap3 = pytest.importorskip("ldap3")
+
+JSON = {"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json"}
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab's slapd runs as a root-started service (needs root)")
+
+
+def _password(path):
+    with open(path) as handle:
+        return handle.read().rstrip("\n")
+
+
+def _bind(ep, dn, password_file):
+    tls = ldap3.Tls(ca_certs_file=ep["ca_file"], validate=ssl.CERT_REQUIRED, valid_names=[ep["lab_host"]])
+    conn = ldap3.Connection(ldap3.Server(ep["uri"], use_ssl=True, tls=tls), user=dn, password=_password(password_file),
+                            raise_exceptions=True)
+    conn.bind()
+    return conn
+
+
+def entries(ep, base, search_filter="(objectClass=*)"):
+    """{rdn value: {attribute: [values]}} of the entries below ``base``, read as the hosts' reader."""
+    conn = _bind(ep, ep["reader_dn"], ep["reader_password_file"])
+    conn.search(base, search_filter, ldap3.LEVEL, attributes=ldap3.ALL_ATTRIBUTES)
+    found = {}
+    for entry in conn.response:
+        attrs = {k.lower(): [str(v) for v in (vals if isinstance(vals, list) else [vals])] for k, vals in entry["attributes"].items()}
+        found[entry["dn"].split(",", 1)[0].split("=", 1)[1]] = attrs
+    conn.unbind()
+    return found
+
+
+def clear(ep):
+    conn = _bind(ep, ep["admin_dn"], ep["admin_password_file"])
+    for base in (ep["users_base"], ep["groups_base"]):
+        conn.search(base, "(objectClass=*)", ldap3.LEVEL, attributes=[])
+        for entry in list(conn.response):
+            conn.delete(entry["dn"])
+    conn.unbind()
+
+
+@pytest.fixture
+def world(lab, tmp_path):
+    ep = lab.endpoints()["slapd"]
+    clear(ep)
+    world = GlobusWorld(lab)
+    members = [world.identity(u) for u in GOOD]
+    world.root_id = world.group("gosync-ldap-" + world.tag, members)
+    world.alpha = world.group("sciops.alpha-" + world.tag, ["alice@example.org", "bob@example.org"], world.root_id)
+    world.beta = world.group("sciops.beta-" + world.tag, ["bob@example.org", "carol@example.org"], world.root_id)
+    world.ep = ep
+    world.tmp = tmp_path
+    world.ldap = {"uri": ep["uri"], "ca_file": ep["ca_file"], "bind_dn": ep["bind_dn"], "bind_password_file": ep["bind_password_file"],
+                  "users_base": ep["users_base"], "groups_base": ep["groups_base"]}
+    world.common = {"client_id": world.client_id, "client_secret_file": world.write_secret(tmp_path), "root_group": world.root_id,
+                    "root": str(tmp_path / "root"), "backend": "ldap"}
+    yield world
+    clear(ep)
+
+
+def run(ansible_playbook, world, *extra, user_args=None, group_args=None, ldap=None, check=True):
+    directory = dict(world.ldap, **(ldap or {}))
+    users = dict(world.common, ldap=directory, domains=["example.org"], uid_min=40000, uid_max=40999, **(user_args or {}))
+    groups = dict(world.common, ldap=directory, gid_min=41000, gid_max=41999, **(group_args or {}))
+    tasks = [{"name": "users", "sciops.datasync.globus_user_sync": users},
+             {"name": "groups", "sciops.datasync.globus_group_sync": groups}]
+    result = ansible_playbook(playbook_file(world.tmp, tasks), *extra, env=JSON, check=check)
+    return task_results(result.stdout)
+
+
+def test_users_and_groups_in_the_directory_second_run_unchanged(ansible_playbook, world):
+    results = run(ansible_playbook, world, "--diff")
+    assert results["users"]["changed"] is True and results["groups"]["changed"] is True
+    assert not results["users"]["errors"] and not results["groups"]["errors"]
+    people = entries(world.ep, world.ep["users_base"])
+    assert sorted(people) == GOOD
+    alice = people["alice"]
+    assert alice["uidnumber"] == ["40000"] and alice["gidnumber"] == ["40000"] and alice["loginshell"] == ["/bin/bash"]
+    assert alice["homedirectory"] == ["/home/alice"] and "shadowexpire" not in alice and "userpassword" not in alice
+    assert {"posixAccount", "shadowAccount"} <= set(alice["objectclass"])
+    groups = entries(world.ep, world.ep["groups_base"])
+    alpha, beta = "sciops-alpha-" + world.tag, "sciops-beta-" + world.tag
+    assert groups[alpha]["memberuid"] == ["alice", "bob"] and groups[beta]["memberuid"] == ["bob", "carol"]
+    assert 41000 <= int(groups[alpha]["gidnumber"][0]) <= 41999
+    assert groups["alice"]["gidnumber"] == ["40000"]  # the private group
+    assert "alice:x:40000:40000:" in results["users"]["diff"]["after"]
+    assert "%s:x:%s:alice,bob" % (alpha, groups[alpha]["gidnumber"][0]) in results["groups"]["diff"]["after"]
+    # homes are made on the host that ran the sync
+    assert os.stat(os.path.join(world.common["root"], "home", "carol")).st_uid == int(people["carol"]["uidnumber"][0])
+    # the second run, over StartTLS this time, changes nothing
+    again = run(ansible_playbook, world, ldap={"uri": world.ep["starttls_uri"], "start_tls": True})
+    assert again["users"]["changed"] is False and again["groups"]["changed"] is False
+    assert entries(world.ep, world.ep["users_base"]) == people
+
+
+def test_check_mode_writes_nothing(ansible_playbook, world):
+    results = run(ansible_playbook, world, "--check", "--diff")
+    assert results["users"]["changed"] is True and [c["name"] for c in results["users"]["created"]] == GOOD
+    assert "bob:x:40001:40001:" in results["users"]["diff"]["after"]
+    assert entries(world.ep, world.ep["users_base"]) == {} and entries(world.ep, world.ep["groups_base"]) == {}
+
+
+def test_departed_user_expired_everywhere_and_back_with_the_same_uid(ansible_playbook, world):
+    run(ansible_playbook, world)
+    uid = entries(world.ep, world.ep["users_base"])["bob"]["uidnumber"]
+    world.set_member(world.root_id, "bob@example.org", status="removed")
+    world.set_member(world.beta, "bob@example.org", status="left")
+    results = run(ansible_playbook, world, "--diff")
+    assert [u["name"] for u in results["users"]["locked"]] == ["bob"]
+    assert "(locked, expired)" in results["users"]["diff"]["after"]
+    bob = entries(world.ep, world.ep["users_base"])["bob"]
+    assert bob["shadowexpire"] == ["1"] and bob["loginshell"] == ["/usr/sbin/nologin"]
+    assert entries(world.ep, world.ep["groups_base"])["sciops-beta-" + world.tag]["memberuid"] == ["carol"]
+    again = run(ansible_playbook, world)
+    assert again["users"]["changed"] is False and again["groups"]["changed"] is False
+    world.set_member(world.root_id, "bob@example.org", status="active")
+    run(ansible_playbook, world)
+    bob = entries(world.ep, world.ep["users_base"])["bob"]
+    assert "shadowexpire" not in bob and bob["loginshell"] == ["/bin/bash"] and bob["uidnumber"] == uid
+
+
+def test_mass_departure_refused_and_directory_untouched(ansible_playbook, world):
+    run(ansible_playbook, world)
+    before = entries(world.ep, world.ep["users_base"])
+    for user in ("alice", "bob"):
+        world.set_member(world.root_id, "%s@example.org" % user, status="removed")
+    results = run(ansible_playbook, world, user_args={"max_departures": {"count": 1, "percent": 100}}, check=False)
+    assert results["users"].get("failed") is True and "refusing 2 user departures" in results["users"]["msg"]
+    assert entries(world.ep, world.ep["users_base"]) == before
+
+
+def test_refused_bind_or_unverified_certificate_fails_and_records_nothing(ansible_playbook, world):
+    wrong = world.tmp / "wrong.password"
+    wrong.write_text("not-the-password\n")
+    wrong.chmod(0o600)
+    results = run(ansible_playbook, world, ldap={"bind_password_file": str(wrong)}, check=False)
+    assert results["users"].get("failed") is True
+    assert "refused the bind as %s: invalidCredentials; nothing was changed" % world.ep["bind_dn"] in results["users"]["msg"]
+    state = os.path.join(world.common["root"], "var", "lib", "sciops-datasync", "identity_sync.json")
+    assert not os.path.exists(state) or not json.load(open(state)).get("users")
+    # the system CAs do not vouch for the lab directory: refused before the bind
+    results = run(ansible_playbook, world, ldap={"ca_file": "/etc/ssl/certs/ca-certificates.crt"}, check=False)
+    assert results["users"].get("failed") is True and "CERTIFICATE_VERIFY_FAILED" in results["users"]["msg"]
+    # a readable-by-others password file is refused by the secret reader
+    loose = world.tmp / "loose.password"
+    loose.write_text(_password(world.ep["bind_password_file"]) + "\n")
+    loose.chmod(0o644)
+    results = run(ansible_playbook, world, ldap={"bind_password_file": str(loose)}, check=False)
+    assert results["users"].get("failed") is True and "accessible by group or others" in results["users"]["msg"]
+    assert entries(world.ep, world.ep["users_base"]) == {}
