@@ -23,7 +23,7 @@ NAME = "prometheus"
 ORDER = 90
 # Not PORT: the supervisor would expect it on the bridge address too, and Prometheus listens
 # on one address (127.0.0.1; it reaches out to the hosts, nothing reaches in).
-API_PORT = 9390
+LOOPBACK_PORT = 9390
 NODE_EXPORTER_PORT = 9100
 PACKAGE = "prometheus-node-exporter"
 TEXTFILE_DIR = "/var/lib/datasync/metrics"
@@ -107,13 +107,13 @@ def prepare(lab):
 def command(lab):
     return ["prometheus", "--config.file=%s" % lab.path("prometheus", "prometheus.yml"),
             "--storage.tsdb.path=%s" % lab.path("prometheus", "data"), "--storage.tsdb.retention.time=2d",
-            "--web.listen-address=127.0.0.1:%d" % API_PORT, "--web.enable-lifecycle"]
+            "--web.listen-address=127.0.0.1:%d" % LOOPBACK_PORT, "--web.enable-lifecycle"]
 
 
 def ready(lab):
-    return port_open(API_PORT)
+    return port_open(LOOPBACK_PORT)
 
 
 def endpoints(lab):
-    return {"url": "http://127.0.0.1:%d" % API_PORT, "api": "http://127.0.0.1:%d/api/v1" % API_PORT, "job": "node",
+    return {"url": "http://127.0.0.1:%d" % LOOPBACK_PORT, "api": "http://127.0.0.1:%d/api/v1" % LOOPBACK_PORT, "job": "node",
             "textfile_dir": TEXTFILE_DIR, "node_exporter_port": NODE_EXPORTER_PORT}

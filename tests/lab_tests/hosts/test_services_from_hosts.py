@@ -72,8 +72,11 @@ def listeners():
 def test_every_service_listens_on_loopback_and_the_bridge_address_only(lab_hosts):
     local = listeners()
     for module in lab_hosts.services:
-        addresses = {entry.rsplit(":", 1)[0] for entry in local if entry.rsplit(":", 1)[1] == str(module.PORT)}
-        assert {"127.0.0.1", lab_hosts.controller_address} <= addresses, (module.NAME, addresses)
+        # A service only the controller uses (prometheus: it reaches out to the hosts) has LOOPBACK_PORT instead.
+        port = getattr(module, "PORT", None) or module.LOOPBACK_PORT
+        wanted = {"127.0.0.1", lab_hosts.controller_address} if hasattr(module, "PORT") else {"127.0.0.1"}
+        addresses = {entry.rsplit(":", 1)[0] for entry in local if entry.rsplit(":", 1)[1] == str(port)}
+        assert wanted <= addresses, (module.NAME, addresses)
         assert not addresses & {"0.0.0.0", "*", "[::]"}, (module.NAME, addresses)
 
 
