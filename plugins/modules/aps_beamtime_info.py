@@ -17,6 +17,7 @@ description:
 author: sciops datasync maintainers (@sciops)
 extends_documentation_fragment:
   - sciops.datasync.attributes.info_module
+  - sciops.datasync.web_api
 options:
   url:
     description: Base URL of the scheduling service (the part before C(/beamline-scheduling)).
@@ -43,17 +44,6 @@ options:
     description: Fail when no activity matches.
     type: bool
     default: false
-  validate_certs:
-    description: Verify the service's TLS certificate.
-    type: bool
-    default: true
-  ca_bundle:
-    description: CA bundle used to verify the service's certificate.
-    type: path
-  timeout:
-    description: HTTP timeout in seconds.
-    type: int
-    default: 30
 """
 
 EXAMPLES = r"""
@@ -91,12 +81,14 @@ beamtime:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.sciops.datasync.plugins.module_utils._core.http import http_argument_spec
 from ansible_collections.sciops.datasync.plugins.module_utils._experiment.beamtime import run_module
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
+            http_argument_spec(),
             url=dict(type="str", required=True),
             credentials_file=dict(type="path", required=True),
             beamline=dict(type="str", required=True),
@@ -104,9 +96,6 @@ def main():
             date=dict(type="str"),
             proposal=dict(type="str"),
             require=dict(type="bool", default=False),
-            validate_certs=dict(type="bool", default=True),
-            ca_bundle=dict(type="path"),
-            timeout=dict(type="int", default=30),
         ),
         supports_check_mode=True,
     )

@@ -25,6 +25,7 @@ description:
 author: sciops datasync maintainers (@sciops)
 extends_documentation_fragment:
   - sciops.datasync.attributes
+  - sciops.datasync.web_api
   - sciops.datasync.mail.notify
 options:
   name:
@@ -98,17 +99,6 @@ options:
     description: DM login file (C(DM_LOGIN_FILE)); its first line is C(username|password).
     type: path
     required: true
-  validate_certs:
-    description: Verify the services' TLS certificates.
-    type: bool
-    default: true
-  ca_bundle:
-    description: CA bundle used to verify the services' certificates.
-    type: path
-  timeout:
-    description: HTTP timeout in seconds.
-    type: int
-    default: 30
   fail_on_errors:
     description: Fail after applying the rest when a user was refused or could not be added or emailed.
     type: bool
@@ -200,6 +190,7 @@ dm_status_code:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.sciops.datasync.plugins.module_utils._core.http import http_argument_spec
 from ansible_collections.sciops.datasync.plugins.module_utils._experiment.dm import run_module
 from ansible_collections.sciops.datasync.plugins.module_utils._core.mail import smtp_options
 
@@ -207,6 +198,7 @@ from ansible_collections.sciops.datasync.plugins.module_utils._core.mail import 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
+            http_argument_spec(),
             name=dict(type="str", required=True),
             station=dict(type="str", required=True),
             create=dict(type="bool", default=True),
@@ -232,9 +224,6 @@ def main():
             ds_url=dict(type="str", required=True),
             daq_url=dict(type="str"),
             login_file=dict(type="path", required=True),
-            validate_certs=dict(type="bool", default=True),
-            ca_bundle=dict(type="path"),
-            timeout=dict(type="int", default=30),
             fail_on_errors=dict(type="bool", default=True),
         ),
         supports_check_mode=True,

@@ -138,6 +138,15 @@ class _SameOriginRedirects(urllib.request.HTTPRedirectHandler):
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
+def http_argument_spec():
+    """The options of a module whose web services are reached with HttpClient (doc fragment sciops.datasync.web_api)."""
+    return dict(
+        validate_certs=dict(type="bool", default=True),
+        ca_bundle=dict(type="path"),
+        timeout=dict(type="int", default=30),
+    )
+
+
 def tls_context(validate_certs=True, ca_bundle=None):
     """The SSL context for a client: verified against ``ca_bundle`` or the system store."""
     if ca_bundle or validate_certs:
