@@ -401,10 +401,6 @@ class RsyncStats:
             setattr(self, name, values.get(name))
         self.breakdown = values.get("breakdown") or {}
 
-    @property
-    def parsed(self):
-        return any(getattr(self, name) is not None for name in self.NAMES)
-
     def as_dict(self):
         data = {name: getattr(self, name) for name in self.NAMES}
         data["breakdown"] = dict(self.breakdown)

@@ -395,30 +395,13 @@ class WriteLock:
             self.held = False
 
 
-def rsync_leftovers(dest, since=None):
-    """Paths (relative to ``dest``) of rsync temp files (``.name.XXXXXX``) a killed run left behind.
-
-    With ``since`` (when the killed run wrote its writeLock) only files written after it
-    count, so a local dot file that merely looks like a temp name is left alone.
-    """
-    found = []
-    for top, dirs, files in os.walk(dest):
-        for name in files:
-            if _RSYNC_TEMP.match(name):
-                full = os.path.join(top, name)
-                info = os.lstat(full)
-                if not os.path.isfile(full) or os.path.islink(full):
-                    continue
-                if since is not None and info.st_mtime < since - 2:
-                    continue
-                found.append(os.path.relpath(full, dest))
-    return sorted(found)
-
-
 # ---------------------------------------------------------------- running rsync
 
 def remove_leftovers(dest_fd, since=None):
-    """Remove the rsync temp files (``rsync_leftovers``) below the folder open as ``dest_fd``; returns their paths.
+    """Remove the rsync temp files (``.name.XXXXXX``) a killed run left below the folder open as ``dest_fd``; returns their paths.
+
+    With ``since`` (when the killed run wrote its writeLock) only files written after it count,
+    so a local dot file that merely looks like a temp name is left alone.
 
     Walks with descriptors (``os.fwalk``, links never followed) and unlinks relative to
     each folder's descriptor, so a link planted in the tree cannot send the removal elsewhere.

@@ -149,15 +149,23 @@ def test_reused_pid_is_stale(tmp_path):
         younger.wait()
 
 
-def test_rsync_leftovers(tmp_path):
+def test_remove_leftovers(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / ".big.fits.Ab12Cd").write_bytes(b"x")
     (tmp_path / "a" / "big.fits").write_bytes(b"x")
     (tmp_path / ".hidden").write_bytes(b"x")
-    assert pools.rsync_leftovers(str(tmp_path)) == ["a/.big.fits.Ab12Cd"]
     (tmp_path / "a" / ".local.backup").write_bytes(b"mine")
     os.utime(str(tmp_path / "a" / ".local.backup"), (1000, 1000))  # older than the killed run
-    assert pools.rsync_leftovers(str(tmp_path), since=2000) == ["a/.big.fits.Ab12Cd"]
+    outside = tmp_path.parent / (tmp_path.name + "-outside.fits")
+    outside.write_bytes(b"not ours")
+    (tmp_path / "a" / ".link.fits.Zz99Yy").symlink_to(outside)
+    fd = os.open(str(tmp_path), os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        assert pools.remove_leftovers(fd, since=2000) == ["a/.big.fits.Ab12Cd"]
+    finally:
+        os.close(fd)
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == [".link.fits.Zz99Yy", ".local.backup", "big.fits"]
+    assert (tmp_path / ".hidden").exists() and outside.read_bytes() == b"not ours"
 
 
 @pytest.mark.parametrize("name", ["-la", "--rsh=sh", "pv/../etc", "..", "pv 1", "pv\t1", "pv\n", "p*", "pv?", "", "/pv", "pv[1]"])

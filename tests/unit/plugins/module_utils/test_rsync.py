@@ -60,7 +60,8 @@ def test_parse_stats():
     assert stats.speedup == 1.0
     assert stats.breakdown["deleted_files"] == {"reg": 1, "dir": 1}
     assert stats.as_dict()["created_files"] == 5
-    assert not rs.parse_stats("nothing here").parsed
+    empty = rs.parse_stats("nothing here")
+    assert all(value is None for name, value in empty.as_dict().items() if name != "breakdown") and empty.breakdown == {}
     assert rs.summary_lines(ITEMIZED)[0].startswith("sent 3,146,777 bytes")
 
 
