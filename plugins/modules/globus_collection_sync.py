@@ -194,23 +194,23 @@ EXAMPLES = r"""
       starttls: true
       credentials_file: /etc/datasync/smtp.credentials
 
-- name: Report on the syncs without starting anything
-  sciops.datasync.globus_collection_sync:
-    client_id: "{{ globus_client_id }}"
-    client_secret_file: /etc/datasync/globus.secret
-    state_file: /var/lib/datasync/collection_sync.json
-    start: false
-    syncs: "{{ collection_sync_syncs }}"
-  register: sync_status
+- name: Report on the syncs, then sync now and wait for the files
+  module_defaults:
+    sciops.datasync.globus_collection_sync:
+      client_id: "{{ globus_client_id }}"
+      client_secret_file: /etc/datasync/globus.secret
+      state_file: /var/lib/datasync/collection_sync.json
+      syncs: "{{ collection_sync_syncs }}"
+  block:
+    - name: Report on the syncs without starting anything
+      sciops.datasync.globus_collection_sync:
+        start: false
+      register: sync_status
 
-- name: Sync now and wait for the files
-  sciops.datasync.globus_collection_sync:
-    client_id: "{{ globus_client_id }}"
-    client_secret_file: /etc/datasync/globus.secret
-    state_file: /var/lib/datasync/collection_sync.json
-    wait: true
-    wait_timeout: 1800
-    syncs: "{{ collection_sync_syncs }}"
+    - name: Sync now and wait for the files
+      sciops.datasync.globus_collection_sync:
+        wait: true
+        wait_timeout: 1800
 """
 
 RETURN = r"""
