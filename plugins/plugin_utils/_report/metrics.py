@@ -13,6 +13,7 @@ counter reset. The job is the label ``datasync_job``: ``job`` is the scrape job'
 from __future__ import annotations
 
 import os
+import re
 
 try:
     from prometheus_client import CollectorRegistry, Counter, Gauge, write_to_textfile
@@ -51,6 +52,8 @@ MAX_FAILING_ITEMS = 100  # label values per job: a mass failure shows in datasyn
 
 
 def textfile_path(directory, job):
+    if not re.match(r"^[A-Za-z0-9_-]+$", job or ""):
+        raise ValueError("job name %r: only letters, digits, '-' and '_'" % (job,))
     return os.path.join(directory, "datasync_%s.prom" % job)
 
 

@@ -209,6 +209,12 @@ def test_refuses_a_planted_audit_link(tmp_path):
     assert not (tmp_path / "elsewhere").exists()
 
 
+def test_a_job_name_never_leaves_the_metrics_folder(tmp_path):
+    (tmp_path / "metrics").mkdir()
+    run_job(tmp_path, "../escaped", [("v2_runner_on_ok", "globus_group_sync", GROUPS_OK)])
+    assert sorted(p.name for p in tmp_path.rglob("*.prom")) == []
+
+
 def test_no_secret_anywhere(tmp_path):
     run_job(tmp_path, "gosync", [("v2_runner_on_failed", "globus_user_sync", USERS_OK), ("v2_runner_on_ok", "globus_group_sync", GROUPS_OK)],
             failed=True)
