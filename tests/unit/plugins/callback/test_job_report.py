@@ -89,8 +89,8 @@ USERS_REFUSED = {"failed": True, "departures": 12, "members": 3, "msg": "refusin
 
 
 def test_gosync_runs_metrics_carry_over_and_audit(tmp_path):
-    first = run_job(tmp_path, "gosync", [("v2_runner_on_failed", "globus_user_sync", USERS_OK),
-                                          ("v2_runner_on_ok", "globus_group_sync", GROUPS_OK)], failed=True, interval=300)
+    results = [("v2_runner_on_failed", "globus_user_sync", USERS_OK), ("v2_runner_on_ok", "globus_group_sync", GROUPS_OK)]
+    first = run_job(tmp_path, "gosync", results, failed=True, interval=300)
     one = samples(first)
     assert one[("datasync_job_result", (("result", "failed"),))] == 1
     assert ("datasync_job_last_success_timestamp_seconds", ()) not in one
@@ -145,10 +145,9 @@ POOL_BUSY = {"changed": False, "skipped": True, "holder_pid": 4242, "lock_file":
 
 def test_pools_loop_items_and_lock_skip(tmp_path):
     failed = dict(POOL_FAILED, invocation=None, item={"module": "sky"})
-    path = run_job(tmp_path, "pools", [("v2_runner_item_on_ok", "rsync_pool_mirror", POOL_OK),
-                                        ("v2_runner_item_on_failed", "rsync_pool_mirror", failed),
-                                        ("v2_runner_on_failed", "rsync_pool_mirror", {"results": [POOL_OK, failed], "failed": True})],
-                   failed=True)
+    results = [("v2_runner_item_on_ok", "rsync_pool_mirror", POOL_OK), ("v2_runner_item_on_failed", "rsync_pool_mirror", failed),
+               ("v2_runner_on_failed", "rsync_pool_mirror", {"results": [POOL_OK, failed], "failed": True})]
+    path = run_job(tmp_path, "pools", results, failed=True)
     got = samples(path)
     assert got[("datasync_files_transferred_total", (("kind", "pool"), ("name", "pv")))] == 2
     assert got[("datasync_transferred_bytes_total", (("kind", "pool"), ("name", "pv")))] == 4096
@@ -162,8 +161,8 @@ def test_pools_loop_items_and_lock_skip(tmp_path):
     assert busy[("datasync_files_transferred_total", (("kind", "pool"), ("name", "pv")))] == 2
 
 
-SYNCS = {"changed": True, "submitted": ["raw"], "skipped": False, "errors": [], "mail": {"sent": True, "to": ["ops@example.org"],
-                                                                                        "subject": "sync", "message_id": "<m1@x>"},
+SYNCS = {"changed": True, "submitted": ["raw"], "skipped": False, "errors": [],
+         "mail": {"sent": True, "to": ["ops@example.org"], "subject": "sync", "message_id": "<m1@x>"},
          "syncs": [{"name": "raw", "action": "submitted", "submitted": True, "task_id": "t-2",
                     "task": {"task_id": "t-2", "label": "datasync raw", "status": "ACTIVE"},
                     "ended_task": {"task_id": "t-1", "status": "SUCCEEDED", "files_transferred": 7, "bytes_transferred": 7000}},
