@@ -5,6 +5,7 @@ import time
 
 import yaml
 
+from ansible_collections.sciops.datasync.plugins.module_utils._core.http import HttpSettings
 from ansible_collections.sciops.datasync.plugins.module_utils._epn.portal import PortalClient, load_credentials
 
 from tests.integration import epn_lab
@@ -65,7 +66,7 @@ def test_5xx_burst_is_retried_and_a_long_outage_fails_clearly(lab, ansible_playb
 def test_expired_token_mid_session_logs_in_again(lab):
     """The real client against the emulator: a token that expires between two calls."""
     endpoint = lab.endpoints()["portal"]
-    client = PortalClient(endpoint["url"], 55, load_credentials(endpoint["credentials_file"])[55], backoff=0.1)
+    client = PortalClient(endpoint["url"], 55, load_credentials(endpoint["credentials_file"])[55], settings=HttpSettings(backoff=0.1))
     end = datetime.datetime.now(datetime.timezone.utc)
     start = end - datetime.timedelta(days=60)
     first = client.visits(start, end)

@@ -182,13 +182,14 @@ def test_share_creates_the_globus_folder_and_one_read_rule_per_user(lab, ansible
 
 
 def test_schedule_client_against_the_emulator_and_its_errors(lab, tmp_path):
+    from ansible_collections.sciops.datasync.plugins.module_utils._core.http import HttpSettings
     from ansible_collections.sciops.datasync.plugins.module_utils._experiment import beamtime as _beamtime
 
     endpoints = lab.endpoints()["aps_beamtime"]
     base = endpoints["url"]
     good = _beamtime.read_credentials(endpoints["credentials_file"])
     # No retries: the injected 503 below must surface at once.
-    http = _beamtime.scheduling_client(ca_bundle=endpoints["ca_file"], retries=0, credentials=good)
+    http = _beamtime.scheduling_client(HttpSettings(ca_bundle=endpoints["ca_file"], retries=0), credentials=good)
     runs = _beamtime.get_json(base + _beamtime.ROUTES["all_runs"], good, http)
     assert any(r["runName"].endswith("-3") for r in runs)
     with pytest.raises(_beamtime.BeamtimeError) as caught:

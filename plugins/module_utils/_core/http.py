@@ -31,6 +31,8 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from dataclasses import dataclass
+from typing import Optional
 
 RETRY_STATUSES = (429, 502, 503, 504)
 IDEMPOTENT_RETRY_STATUSES = (500,)
@@ -145,6 +147,26 @@ def http_argument_spec():
         ca_bundle=dict(type="path"),
         timeout=dict(type="int", default=30),
     )
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """How a client reaches its web service: TLS verification, timeout and retry policy."""
+
+    validate_certs: bool = True
+    ca_bundle: Optional[str] = None
+    timeout: float = 30
+    retries: int = 3
+    backoff: float = 1.0
+
+    @classmethod
+    def from_params(cls, params):
+        """The settings of a module whose options come from ``http_argument_spec()``."""
+        return cls(validate_certs=params["validate_certs"], ca_bundle=params["ca_bundle"], timeout=params["timeout"])
+
+    def client(self, label):
+        return HttpClient(validate_certs=self.validate_certs, ca_bundle=self.ca_bundle, timeout=self.timeout,
+                          retries=self.retries, backoff=self.backoff, label=label)
 
 
 def tls_context(validate_certs=True, ca_bundle=None):

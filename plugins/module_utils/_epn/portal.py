@@ -27,11 +27,10 @@ from __future__ import annotations
 
 import base64
 import datetime
-import time
 
 from urllib.parse import urlencode
 
-from ansible_collections.sciops.datasync.plugins.module_utils._core.http import HttpClient, HttpError
+from ansible_collections.sciops.datasync.plugins.module_utils._core.http import HttpError, HttpSettings
 from ansible_collections.sciops.datasync.plugins.module_utils._core.secrets import SecretFileError, read_secret_file
 
 CREDENTIAL_KEYS = ("username", "password", "client_name", "client_password")
@@ -133,19 +132,14 @@ class PortalClient:
     (the module's, when given) and scrubbed from every message.
     """
 
-    def __init__(self, base_url, equipment_id, credentials, verify=True, timeout=30, retries=3, backoff=1.0,
-                 http=None, sleep=time.sleep, no_log_values=None):
+    def __init__(self, base_url, equipment_id, credentials, settings=None, http=None, no_log_values=None):
         self.base_url = base_url.rstrip("/")
         self.equipment = int(equipment_id)
         self.credentials = credentials
         self.token = None
         self.logins = 0
         self.no_log_values = no_log_values if no_log_values is not None else set()
-        if http is None:
-            http = HttpClient(validate_certs=bool(verify), ca_bundle=verify if isinstance(verify, str) else None,
-                              timeout=timeout, retries=retries, backoff=backoff, sleep=sleep,
-                              label="equipment %d: portal" % self.equipment)
-        self.http = http
+        self.http = http or (settings or HttpSettings()).client("equipment %d: portal" % self.equipment)
         for key in ("password", "client_password"):
             self._secret(credentials.get(key))
 

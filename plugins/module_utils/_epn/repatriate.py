@@ -30,6 +30,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.sciops.datasync.plugins.module_utils._core.http import HttpSettings
 from ansible_collections.sciops.datasync.plugins.module_utils._core.lock import LockBusy, RunLock, busy_result
 from ansible_collections.sciops.datasync.plugins.module_utils._core.names import path_component_problem
 from ansible_collections.sciops.datasync.plugins.module_utils._core.paths import UnsafePath, check_below, fd_path, open_below
@@ -275,15 +276,15 @@ def list_portal_visits(params, start, end, no_log_values=None):
     ``no_log_values`` (the module's).
     """
     credentials = load_credentials(params["credentials_file"], no_log_values)
-    verify = params["ca_bundle"] or params["validate_certs"]
+    settings = HttpSettings(validate_certs=params["validate_certs"], ca_bundle=params["ca_bundle"], timeout=params["portal_timeout"],
+                            retries=params["portal_retries"], backoff=params["portal_backoff"])
     pairs, refused = equipment_beamlines(params)
     visits, failures = [], []
     for equipment_id, beamline in pairs:
         if equipment_id not in credentials:
             failures.append(error("equipment %s" % equipment_id, "equipment %s: no credentials in %s" % (equipment_id, params["credentials_file"])))
             continue
-        client = PortalClient(params["portal_url"], equipment_id, credentials[equipment_id], verify=verify,
-                              timeout=params["portal_timeout"], retries=params["portal_retries"], backoff=params["portal_backoff"],
+        client = PortalClient(params["portal_url"], equipment_id, credentials[equipment_id], settings=settings,
                               no_log_values=no_log_values)
         try:
             for visit in client.visits(start, end):

@@ -20,7 +20,7 @@ import re
 
 from urllib.parse import quote
 
-from ansible_collections.sciops.datasync.plugins.module_utils._core.http import HttpClient, HttpError, without_query
+from ansible_collections.sciops.datasync.plugins.module_utils._core.http import HttpError, HttpSettings, without_query
 from ansible_collections.sciops.datasync.plugins.module_utils._core.secrets import SecretFileError, read_login_pair
 
 BASE = "/beamline-scheduling/sched-api"
@@ -57,10 +57,9 @@ def read_credentials(path):
         raise BeamtimeError(str(exc))
 
 
-def scheduling_client(validate_certs=True, ca_bundle=None, timeout=30, retries=3, backoff=1.0, credentials=None, no_log_values=None):
+def scheduling_client(settings=None, credentials=None, no_log_values=None):
     """The HttpClient of the scheduling API: its password and Basic token scrubbed and in ``no_log_values``."""
-    http = HttpClient(validate_certs=validate_certs, ca_bundle=ca_bundle, timeout=timeout, retries=retries, backoff=backoff,
-                      label="scheduling API")
+    http = (settings or HttpSettings()).client("scheduling API")
     if credentials:
         for value in (credentials[1], basic_token(credentials)):
             http.add_secret(value)
@@ -158,8 +157,7 @@ def run_module(module):
         credentials = read_credentials(params["credentials_file"])
         module.no_log_values.add(credentials[1])
         base = params["url"].rstrip("/")
-        http = scheduling_client(validate_certs=params["validate_certs"], ca_bundle=params["ca_bundle"], timeout=params["timeout"],
-                                 credentials=credentials, no_log_values=module.no_log_values)
+        http = scheduling_client(HttpSettings.from_params(params), credentials=credentials, no_log_values=module.no_log_values)
         runs = get_json(base + ROUTES["all_runs"], credentials, http)
         run = pick_run(runs, when, params["run"])
         url = base + ROUTES["activities"].format(run=quote(run["runName"], safe=""), beamline=quote(params["beamline"], safe=","))

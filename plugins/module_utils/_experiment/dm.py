@@ -27,7 +27,7 @@ import re
 
 from urllib.parse import quote
 
-from ansible_collections.sciops.datasync.plugins.module_utils._core.http import HttpClient, HttpError
+from ansible_collections.sciops.datasync.plugins.module_utils._core.http import HttpError, HttpSettings
 from ansible_collections.sciops.datasync.plugins.module_utils._core.results import error, reasons_text
 from ansible_collections.sciops.datasync.plugins.module_utils._core.secrets import SecretFileError, read_login_pair
 
@@ -163,16 +163,14 @@ class DmClient:
     ``no_log_values`` (the module's, when given).
     """
 
-    def __init__(self, ds_url, daq_url, username, password, validate_certs=True, ca_bundle=None, timeout=30,
-                 retries=3, backoff=1.0, http=None, no_log_values=None):
+    def __init__(self, ds_url, daq_url, username, password, settings=None, no_log_values=None):
         self.urls = {"ds": ds_url.rstrip("/"), "daq": (daq_url or ds_url).rstrip("/")}
         self.username = username
         self.password = password
         self.sessions = {}
         self.logins = 0
         self.no_log_values = no_log_values if no_log_values is not None else set()
-        self.http = http or HttpClient(validate_certs=validate_certs, ca_bundle=ca_bundle, timeout=timeout, retries=retries,
-                                       backoff=backoff, label="DM")
+        self.http = (settings or HttpSettings()).client("DM")
         self._secret(password)
 
     def _secret(self, value):
@@ -409,8 +407,8 @@ def run_module(module):
     try:
         username, password = read_login_file(params["login_file"])
         module.no_log_values.add(password)
-        client = DmClient(params["ds_url"], params["daq_url"], username, password, validate_certs=params["validate_certs"],
-                          ca_bundle=params["ca_bundle"], timeout=params["timeout"], no_log_values=module.no_log_values)
+        client = DmClient(params["ds_url"], params["daq_url"], username, password, settings=HttpSettings.from_params(params),
+                          no_log_values=module.no_log_values)
         current = client.find_experiment(params["name"], params["station"])
         if current is None and not params["create"] and module.check_mode:
             module.warn("DM experiment %s does not exist yet; in check mode this step has nothing to show" % params["name"])

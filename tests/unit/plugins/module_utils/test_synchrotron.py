@@ -6,7 +6,7 @@ import urllib.parse
 
 import pytest
 
-from ansible_collections.sciops.datasync.plugins.module_utils._core.http import HttpClient, HttpError
+from ansible_collections.sciops.datasync.plugins.module_utils._core.http import HttpClient, HttpError, HttpSettings
 from ansible_collections.sciops.datasync.plugins.module_utils._epn import portal as _synchrotron
 
 CREDS = {"username": "u", "password": "p", "client_name": "c", "client_password": "cp"}
@@ -62,12 +62,12 @@ def test_login_and_visits_send_what_the_portal_expects():
     assert "T1-token" in portal.no_log_values and "cp" in portal.no_log_values
 
 
-def test_verify_maps_to_the_shared_helper():
+def test_settings_reach_the_shared_helper():
     portal = _synchrotron.PortalClient("https://p", 23, CREDS)
     assert (portal.http.validate_certs, portal.http.ca_bundle) == (True, None)
-    portal = _synchrotron.PortalClient("https://p", 23, CREDS, verify="/etc/ca.pem", retries=5)
+    portal = _synchrotron.PortalClient("https://p", 23, CREDS, settings=HttpSettings(ca_bundle="/etc/ca.pem", retries=5))
     assert (portal.http.validate_certs, portal.http.ca_bundle, portal.http.retries) == (True, "/etc/ca.pem", 5)
-    assert _synchrotron.PortalClient("https://p", 23, CREDS, verify=False).http.validate_certs is False
+    assert _synchrotron.PortalClient("https://p", 23, CREDS, settings=HttpSettings(validate_certs=False)).http.validate_certs is False
 
 
 def test_401_logs_in_again_once():
