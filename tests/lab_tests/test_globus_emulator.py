@@ -440,6 +440,29 @@ def test_globus_cli_smoke(client, lab, tmp_path):
     assert len(tree(os.path.join(dst_root, "copy"))) == 10
 
 
+def test_lab_environment_reaches_timers(client, lab, tmp_path):
+    """The lab environment handed to clients names the Timers service: globus-cli's timer commands work with it alone."""
+    for env in (lab.environment(), lab.hosts_environment()):
+        assert env["GLOBUS_SDK_SERVICE_URL_TIMER"] == env["GLOBUS_SDK_SERVICE_URL_TRANSFER"]
+    globus = os.path.join(os.path.dirname(sys.executable), "globus")
+    env = client.cli_env(lab, str(tmp_path))
+    src, _src_root = client.collection("timer-src", {"t/a.txt": "a"})
+    dst, _dst_root = client.collection("timer-dst")
+
+    def cli(*args):
+        proc = subprocess.run([globus] + list(args), env=env, capture_output=True, text=True, check=False, timeout=60)
+        assert proc.returncode == 0, (args, proc.stdout, proc.stderr)
+        return proc.stdout
+
+    made = json.loads(cli("timer", "create", "transfer", "--interval", "1d", "--name", "lab env timer", "--recursive", "-F", "json",
+                          "%s:/t/" % src, "%s:/t/" % dst))
+    job_id = made.get("timer", made)["job_id"]
+    assert "lab env timer" in cli("timer", "list")
+    assert json.loads(cli("timer", "show", job_id, "-F", "json"))["name"] == "lab env timer"
+    cli("timer", "delete", job_id)
+    assert "lab env timer" not in cli("timer", "list")
+
+
 def test_admin_identity_update_touches_memberships(client):
     groups = client.groups()
     username = "changing-%s@example.org" % client.client_id[:8]

@@ -117,6 +117,17 @@ def test_fault_after_the_change_loses_the_reply(lab):
     with pytest.raises(globus_sdk.TransferAPIError) as caught:
         transfer.add_endpoint_acl_rule(coll["id"], rule(alice, "/p/"))  # the retry: the rule is there
     assert (caught.value.http_status, caught.value.code) == (409, "Exists")
+    rule_id = [r["id"] for r in transfer.endpoint_acl_list(coll["id"]) if r["principal"] == alice][0]
+    lab.admin("POST", "/faults", {"pattern": "/v0.10/endpoint/*/access/*", "method": "DELETE", "status": 502, "after": True,
+                                  "client_id": lab.client_id})
+    with pytest.raises(globus_sdk.TransferAPIError) as caught:
+        with transfer.retry_config.tune(max_retries=0):
+            transfer.delete_endpoint_acl_rule(coll["id"], rule_id)
+    assert caught.value.http_status == 502
+    with pytest.raises(globus_sdk.TransferAPIError) as caught:
+        transfer.delete_endpoint_acl_rule(coll["id"], rule_id)  # the retry: the rule is gone
+    assert caught.value.http_status == 404
+    assert [r["principal"] for r in transfer.endpoint_acl_list(coll["id"]) if r["id"]] == []
 
 
 def test_stalled_task_stays_active_with_fault_events(lab):
@@ -166,7 +177,10 @@ def test_timer_fires_on_the_emulator_clock_through_globus_cli(lab, cli):
     deadline = time.monotonic() + 30
     while runs() < 1 and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert os.path.exists(os.path.join(dst["root"], "t", "one.txt")) or runs() == 1
+    first = json.loads(cli("timer", "show", job_id, "-F", "json"))
+    assert first["n_runs"] == 1
+    assert wait_ended(lab.transfer(), first["results"]["data"][0]["data"]["action_id"])["status"] == "SUCCEEDED"
+    assert os.listdir(os.path.join(dst["root"], "t")) == ["one.txt"]
     with open(os.path.join(src["root"], "t", "two.txt"), "w") as handle:
         handle.write("2")
     lab.admin("POST", "/clock", {"advance": 3600})
@@ -185,10 +199,29 @@ def test_timer_fires_on_the_emulator_clock_through_globus_cli(lab, cli):
 
 
 def test_globus_cli_group_show_and_delete(lab, cli):
-    group = lab.groups().create_group({"name": "cli-show-%s" % uuid.uuid4().hex[:6]})
+    name = "cli-show-%s" % uuid.uuid4().hex[:6]
+    group = lab.groups().create_group({"name": name})
     shown = cli("group", "show", group["id"])
+    # globus-cli prints the policies a real group carries without include=policies
     assert "Visibility:" in shown and "None" not in shown.split("Visibility:")[1].splitlines()[0]
+    assert name in cli("group", "list")
+    cli("group", "delete", group["id"])
+    assert name not in cli("group", "list")
+    with pytest.raises(globus_sdk.GroupsAPIError) as caught:
+        lab.groups().get_group(group["id"])
+    assert caught.value.http_status == 404
     coll = lab.collection({"gone/a": "a", "gone/b/c": "c"})
     out = json.loads(cli("delete", "--recursive", "-F", "json", "%s:/gone/" % coll["id"]))
     task = wait_ended(lab.transfer(), out["task_id"])
     assert task["status"] == "SUCCEEDED" and not os.path.exists(os.path.join(coll["root"], "gone"))
+
+
+def test_group_tree_subgroup_limit(lab):
+    groups = lab.groups()
+    root = groups.create_group({"name": "tree-size-%s" % uuid.uuid4().hex[:6]})["id"]
+    made = [groups.create_group({"name": "sub-%02d" % i, "parent_id": root})["id"] for i in range(75)]
+    with pytest.raises(globus_sdk.GroupsAPIError) as caught:
+        groups.create_group({"name": "sub-76", "parent_id": made[0]})
+    assert (caught.value.http_status, caught.value.code) == (409, "GROUP_TREE_SIZE_EXCEEDED")
+    for gid in made + [root]:
+        groups.delete_group(gid)

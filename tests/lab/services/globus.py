@@ -66,7 +66,7 @@ def endpoints(lab):
 def hosts_env(lab):
     url = "https://%s:%d/" % (DNS_NAME, PORT)
     return dict(env(lab), GLOBUS_SDK_SERVICE_URL_AUTH=url, GLOBUS_SDK_SERVICE_URL_GROUPS=url,
-                GLOBUS_SDK_SERVICE_URL_TRANSFER=url)
+                GLOBUS_SDK_SERVICE_URL_TRANSFER=url, GLOBUS_SDK_SERVICE_URL_TIMER=url)
 
 
 def env(lab):
@@ -76,6 +76,7 @@ def env(lab):
         "GLOBUS_SDK_SERVICE_URL_AUTH": URL,
         "GLOBUS_SDK_SERVICE_URL_GROUPS": URL,
         "GLOBUS_SDK_SERVICE_URL_TRANSFER": URL,
+        "GLOBUS_SDK_SERVICE_URL_TIMER": URL,  # globus_sdk.config names the Timers service "timer"
         "GLOBUS_CLI_CLIENT_ID": client["id"],
         "GLOBUS_CLI_CLIENT_SECRET": client["secret"],
     }
