@@ -5,14 +5,14 @@
 
 Usage (everything but ``to``, ``subject`` and ``text`` is optional)::
 
-    from ..module_utils._core.mail import MailError, send_mail
+    from ..module_utils._core.mail import MailError, SmtpServer, send_mail
 
     try:
         message_id = send_mail(
             to=["ops@example.org"], subject="pool pv: rsync error 5", text="plain body",
             html="<p>optional html alternative</p>",
-            host="smtp.example.org", port=587, starttls=True,
-            credentials_file="/etc/datasync/smtp.credentials",   # 'user:password' or user NL password
+            server=SmtpServer(host="smtp.example.org", port=587, starttls=True,
+                              credentials_file="/etc/datasync/smtp.credentials"),  # 'user:password' or user NL password
             sender="datasync@mirror1.example.org",              # default datasync@<fqdn>
         )
     except MailError as exc:          # every failure (connect, TLS, auth, refused) is a MailError
@@ -30,14 +30,16 @@ Usage (everything but ``to``, ``subject`` and ``text`` is optional)::
 - ``mail_argument_spec()`` is the ``mail`` option every mailing module uses (documented by
   the ``sciops.datasync.mail`` doc fragment); ``smtp_options()`` is its server part, for
   an option of another name (``aps_dm_experiment``'s ``notify``).
-- ``mail_settings(params)`` turns a module's ``mail`` option dict (keys: to, sender,
-  host, port, starttls, tls, credentials_file, ca_bundle, subject_prefix, timeout) into
-  keyword arguments for ``send_mail``.
+- ``SmtpServer.from_options(options)`` reads the server part of such an option;
+  ``mail_settings(options)`` turns a module's ``mail`` option dict (to, sender,
+  subject_prefix and the server) into keyword arguments for ``send_mail``.
 """
 
 from __future__ import annotations
 
 import socket
+from dataclasses import dataclass, fields
+from typing import Optional
 
 from ansible_collections.sciops.datasync.plugins.module_utils._core.secrets import SecretFileError, read_secret_file
 
@@ -112,7 +114,28 @@ def read_credentials(path):
     raise MailError("SMTP credentials file %s must hold 'user:password' or a user line and a password line" % path)
 
 
-def build_message(sender, to, subject, text, html=None, cc=None, reply_to=None, headers=None):
+@dataclass(frozen=True)
+class SmtpServer:
+    """How to reach the SMTP server: the ``SMTP_OPTIONS`` of a module's mail option.
+
+    ``tls`` is none, starttls or ssl; when None, ``starttls`` decides.
+    """
+
+    host: str = "localhost"
+    port: Optional[int] = None
+    tls: Optional[str] = None
+    starttls: bool = False
+    credentials_file: Optional[str] = None
+    ca_bundle: Optional[str] = None
+    timeout: int = 30
+
+    @classmethod
+    def from_options(cls, options):
+        """The server of a ``mail`` (or ``notify``) option dict; unset keys keep their defaults."""
+        return cls(**{field.name: options[field.name] for field in fields(cls) if options.get(field.name) is not None})
+
+
+def build_message(sender, to, subject, text, html=None, cc=None):
     """An ``email.message.EmailMessage`` (text, plus an html alternative when given)."""
     from email.message import EmailMessage
     from email.utils import formatdate, make_msgid
@@ -122,24 +145,18 @@ def build_message(sender, to, subject, text, html=None, cc=None, reply_to=None, 
     message["To"] = ", ".join(to)
     if cc:
         message["Cc"] = ", ".join(cc)
-    if reply_to:
-        message["Reply-To"] = reply_to
     message["Subject"] = subject
     message["Date"] = formatdate(localtime=True)
     domain = sender.rpartition("@")[2] or None
     message["Message-ID"] = make_msgid(domain=domain)
-    for key, value in (headers or {}).items():
-        message[key] = value
     message.set_content(text)
     if html:
         message.add_alternative(html, subtype="html")
     return message
 
 
-def send_mail(to, subject, text, html=None, host="localhost", port=None, sender=None, starttls=False,
-              tls=None, credentials_file=None, ca_bundle=None, timeout=30, cc=None, reply_to=None,
-              headers=None, subject_prefix=None):
-    """Send one message; returns its Message-ID. Raises MailError on any failure."""
+def send_mail(to, subject, text, server=None, html=None, sender=None, cc=None, subject_prefix=None):
+    """Send one message through ``server`` (an SmtpServer); returns its Message-ID. Raises MailError on any failure."""
     import smtplib
     import ssl
 
@@ -149,18 +166,20 @@ def send_mail(to, subject, text, html=None, host="localhost", port=None, sender=
     for address in recipients:
         if "\n" in address or "\r" in address or "@" not in address:
             raise MailError("invalid recipient address %r" % address)
-    mode = tls or ("starttls" if starttls else None)
+    server = server or SmtpServer()
+    host, timeout, ca_bundle = server.host, server.timeout, server.ca_bundle
+    mode = server.tls or ("starttls" if server.starttls else None)
     if mode not in (None, "none", "starttls", "ssl"):
         raise MailError("tls must be none, starttls or ssl")
     if subject_prefix:
         subject = "%s %s" % (subject_prefix, subject)
     sender = sender or "datasync@%s" % socket.getfqdn()
-    message = build_message(sender, list(to or []), subject, text, html=html, cc=cc, reply_to=reply_to, headers=headers)
-    port = int(port or (465 if mode == "ssl" else DEFAULT_PORT))
-    if credentials_file and mode in (None, "none") and not is_loopback(host):
+    message = build_message(sender, list(to or []), subject, text, html=html, cc=cc)
+    port = int(server.port or (465 if mode == "ssl" else DEFAULT_PORT))
+    if server.credentials_file and mode in (None, "none") and not is_loopback(host):
         raise MailError("refusing to log in to %s:%d over plain SMTP, which would send the password in clear: "
                         "set tls to starttls or ssl (plain login is only allowed to a loopback server)" % (host, port))
-    credentials = read_credentials(credentials_file) if credentials_file else None
+    credentials = read_credentials(server.credentials_file) if server.credentials_file else None
     # Verified by default: the system store (or ca_bundle), hostname checked, no off switch.
     context = ssl.create_default_context(cafile=ca_bundle) if mode in ("starttls", "ssl") else None
     try:
@@ -200,8 +219,8 @@ def mail_settings(options):
     """Keyword arguments for ``send_mail`` from a module's ``mail`` dict option (None when no recipients)."""
     if not options or not options.get("to"):
         return None
-    settings = {"to": list(options["to"])}
-    for key in ("sender", "host", "port", "starttls", "tls", "credentials_file", "ca_bundle", "subject_prefix", "timeout"):
+    settings = {"to": list(options["to"]), "server": SmtpServer.from_options(options)}
+    for key in ("sender", "subject_prefix"):
         if options.get(key) is not None:
             settings[key] = options[key]
     return settings

@@ -19,7 +19,7 @@ import stat
 from ansible_collections.sciops.datasync.plugins.module_utils._epn.repatriate import (
     epn_map_problems, epn_number, epn_problem, equipment_beamlines, list_portal_visits, now_utc,
 )
-from ansible_collections.sciops.datasync.plugins.module_utils._core.mail import MailError, send_mail
+from ansible_collections.sciops.datasync.plugins.module_utils._core.mail import MailError, mail_settings, send_mail
 from ansible_collections.sciops.datasync.plugins.module_utils._core.results import error, reasons_text
 from ansible_collections.sciops.datasync.plugins.module_utils._core.rsync import escape_text
 from ansible_collections.sciops.datasync.plugins.module_utils._core.ssh import host_label
@@ -224,11 +224,7 @@ def run_alert(module):
         result.update(text=text, html=html, changed=True)
         if not module.check_mode:
             try:
-                result["message_id"] = send_mail(
-                    to=mail["to"], subject=params["subject"], text=text, html=html, host=mail["host"], port=mail["port"],
-                    sender=mail["sender"], tls=mail["tls"], credentials_file=mail["credentials_file"],
-                    ca_bundle=mail["ca_bundle"], subject_prefix=mail["subject_prefix"], starttls=mail.get("starttls") or False,
-                    timeout=mail.get("timeout") or 30)
+                result["message_id"] = send_mail(subject=params["subject"], text=text, html=html, **mail_settings(mail))
             except MailError as exc:
                 module.fail_json(msg="the alert email was not sent: %s" % exc, **result)
             result["sent"] = True

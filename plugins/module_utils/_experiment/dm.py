@@ -490,13 +490,10 @@ def apply_actions(module, client, params, desired, actions, current, result):
 
 
 def send_notification(notify, action):
-    from ansible_collections.sciops.datasync.plugins.module_utils._core.mail import MailError, send_mail
+    from ansible_collections.sciops.datasync.plugins.module_utils._core.mail import MailError, SmtpServer, send_mail
 
     try:
         send_mail(to=[action["email"]], subject=notify.get("subject") or "Important information on APS experiment",
-                  text=notify["body"], host=notify.get("host") or "localhost", port=notify.get("port"),
-                  sender=notify.get("sender"), tls=notify.get("tls"), credentials_file=notify.get("credentials_file"),
-                  ca_bundle=notify.get("ca_bundle"), cc=notify.get("cc"), timeout=notify.get("timeout") or 30,
-                  starttls=notify.get("starttls") or False)
+                  text=notify["body"], server=SmtpServer.from_options(notify), sender=notify.get("sender"), cc=notify.get("cc"))
     except MailError as exc:
         raise DmApiError("emailing %s <%s> failed: %s" % (action["username"], action["email"], exc))

@@ -38,7 +38,7 @@ def test_send_text_and_html():
     pytest.importorskip("aiosmtpd")
     with Sink() as sink:
         message_id = _mail.send_mail(to=["a@example.org"], cc=["b@example.org"], subject="pool pv failed", text="plain body\n",
-                                     html="<p>html body</p>", host="127.0.0.1", port=sink.port, sender="ds@example.org",
+                                     html="<p>html body</p>", server=_mail.SmtpServer(host="127.0.0.1", port=sink.port), sender="ds@example.org",
                                      subject_prefix="[datasync]")
     sender, recipients, content = sink.messages[0]
     assert sender == "ds@example.org" and recipients == ["a@example.org", "b@example.org"]
@@ -56,7 +56,7 @@ def test_errors_are_mail_errors(tmp_path):
     with pytest.raises(_mail.MailError):
         _mail.send_mail(to=["a@example.org\nBcc: x@evil"], subject="s", text="t")
     with pytest.raises(_mail.MailError):
-        _mail.send_mail(to=["a@example.org"], subject="s", text="t", host="127.0.0.1", port=1, timeout=2)
+        _mail.send_mail(to=["a@example.org"], subject="s", text="t", server=_mail.SmtpServer(host="127.0.0.1", port=1, timeout=2))
 
 
 def test_credentials_file(tmp_path):
@@ -75,8 +75,10 @@ def test_credentials_file(tmp_path):
 def test_mail_settings():
     assert _mail.mail_settings(None) is None
     assert _mail.mail_settings({"to": []}) is None
-    settings = _mail.mail_settings({"to": ["a@example.org"], "host": "smtp", "port": None, "tls": "starttls"})
-    assert settings == {"to": ["a@example.org"], "host": "smtp", "tls": "starttls"}
+    settings = _mail.mail_settings({"to": ["a@example.org"], "host": "smtp", "port": None, "tls": "starttls", "sender": None,
+                                    "subject_prefix": "[ds]", "when": "ended"})
+    assert settings == {"to": ["a@example.org"], "server": _mail.SmtpServer(host="smtp", tls="starttls"), "subject_prefix": "[ds]"}
+    assert _mail.SmtpServer.from_options({"host": None, "port": 2525, "timeout": 5}) == _mail.SmtpServer(port=2525, timeout=5)
 
 
 class FakeSMTP:
@@ -124,8 +126,8 @@ def creds(tmp_path):
 @pytest.mark.parametrize("tls, starttls", [(None, False), ("none", False), ("none", True)])
 def test_plain_login_to_remote_server_is_refused(fake_smtp, creds, tls, starttls):
     with pytest.raises(_mail.MailError) as info:
-        _mail.send_mail(to=["a@example.org"], subject="s", text="t", host="smtp.example.org", tls=tls,
-                        starttls=starttls, credentials_file=creds)
+        _mail.send_mail(to=["a@example.org"], subject="s", text="t",
+                        server=_mail.SmtpServer(host="smtp.example.org", tls=tls, starttls=starttls, credentials_file=creds))
     assert "in clear" in str(info.value) and "smtp.example.org:25" in str(info.value)
     assert "s3cret" not in str(info.value)
     assert fake_smtp.calls == []          # refused before connecting
@@ -133,17 +135,17 @@ def test_plain_login_to_remote_server_is_refused(fake_smtp, creds, tls, starttls
 
 @pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "127.0.0.53", "::1", "[::1]", "LOCALHOST."])
 def test_plain_login_to_loopback_is_allowed(fake_smtp, creds, host):
-    _mail.send_mail(to=["a@example.org"], subject="s", text="t", host=host, port=2525, credentials_file=creds)
+    _mail.send_mail(to=["a@example.org"], subject="s", text="t", server=_mail.SmtpServer(host=host, port=2525, credentials_file=creds))
     assert ("login", "mailer") in fake_smtp.calls
     assert ("send", ["a@example.org"]) in fake_smtp.calls
 
 
 def test_plain_without_login_and_tls_with_login_are_allowed(fake_smtp, creds):
-    _mail.send_mail(to=["a@example.org"], subject="s", text="t", host="smtp.example.org")
+    _mail.send_mail(to=["a@example.org"], subject="s", text="t", server=_mail.SmtpServer(host="smtp.example.org"))
     assert not [call for call in fake_smtp.calls if call[0] == "login"]
     fake_smtp.calls = []
-    _mail.send_mail(to=["a@example.org"], subject="s", text="t", host="smtp.example.org", port=587, tls="starttls",
-                    credentials_file=creds)
+    _mail.send_mail(to=["a@example.org"], subject="s", text="t",
+                    server=_mail.SmtpServer(host="smtp.example.org", port=587, tls="starttls", credentials_file=creds))
     names = [call[0] for call in fake_smtp.calls]
     assert names.index("starttls") < names.index("login")
 
@@ -165,7 +167,7 @@ def test_tls_context_verifies_by_default(fake_smtp, monkeypatch, tmp_path):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(ssl, "create_default_context", spy)
-    _mail.send_mail(to=["a@example.org"], subject="s", text="t", host="smtp.example.org", starttls=True)
+    _mail.send_mail(to=["a@example.org"], subject="s", text="t", server=_mail.SmtpServer(host="smtp.example.org", starttls=True))
     context = [call[1] for call in fake_smtp.calls if call[0] == "starttls"][0]
     assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
     assert seen == [None]
@@ -208,11 +210,11 @@ def test_starttls_certificate_is_verified(tmp_path):
     sink.controller.SMTP_kwargs = {"tls_context": server_context, "require_starttls": True}
     with sink:
         with pytest.raises(_mail.MailError) as info:
-            _mail.send_mail(to=["a@example.org"], subject="s", text="t", host="127.0.0.1", port=sink.port,
-                            tls="starttls", timeout=10)
+            _mail.send_mail(to=["a@example.org"], subject="s", text="t",
+                            server=_mail.SmtpServer(host="127.0.0.1", port=sink.port, tls="starttls", timeout=10))
         assert "CERTIFICATE_VERIFY_FAILED" in str(info.value) or "certificate verify failed" in str(info.value)
-        _mail.send_mail(to=["a@example.org"], subject="trusted", text="t", host="127.0.0.1", port=sink.port,
-                        tls="starttls", ca_bundle=cert_file, timeout=10)
+        _mail.send_mail(to=["a@example.org"], subject="trusted", text="t",
+                        server=_mail.SmtpServer(host="127.0.0.1", port=sink.port, tls="starttls", ca_bundle=cert_file, timeout=10))
     assert len(sink.messages) == 1
 
 
