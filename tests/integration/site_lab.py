@@ -2,10 +2,12 @@
 on one as root over SSH, and deploy playbooks/site.yml to them (once per session: the
 `lab_site` fixture in conftest.py)."""
 
+import calendar
 import json
 import os
 import shlex
 import subprocess
+import time
 
 from tests.lab.hosts.wheelhouse import link_into_lab
 
@@ -33,3 +35,41 @@ def deploy_site(lab, ansible_playbook):
     result = ansible_playbook("-i", "inventories/lab", "playbooks/site.yml", env={"ANSIBLE_INVENTORY": ""})
     assert "failed=0" in result.stdout and "unreachable=0" in result.stdout, result
     return result
+
+
+def host_now(lab, host):
+    """The host's clock as epoch seconds (journalctl --since @N, job log times)."""
+    return int(ssh(lab, host, "date", "+%s").stdout.strip())
+
+
+def wait_for(what, probe, timeout, interval=3):
+    """Call probe() until it returns something true; that value, or an AssertionError naming what did not happen."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        last = probe()
+        if last:
+            return last
+        if time.monotonic() > deadline:
+            raise AssertionError("%s: not within %d s" % (what, timeout))
+        time.sleep(interval)
+
+
+def job_runs(log_text, job, since):
+    """(start, end rc) of each run of job the wrapper logged at or after epoch since; rc None while running."""
+    runs = []
+    for line in log_text.splitlines():
+        parts = line.split()
+        if len(parts) < 4 or parts[0] != "=====" or parts[3] != job:
+            continue
+        stamp = calendar.timegm(time.strptime(parts[1], "%Y-%m-%dT%H:%M:%SZ"))
+        if parts[2] == "start" and stamp >= since:
+            runs.append([stamp, None])
+        elif parts[2] == "end" and runs and runs[-1][1] is None and len(parts) > 4 and parts[4].startswith("rc="):
+            runs[-1][1] = int(parts[4][3:])
+    return [tuple(run) for run in runs]
+
+
+def playbook_on_lab(ansible_playbook, playbook, *args):
+    """A playbook with inventories/lab over SSH (as deploy_site), with extra arguments; the result (not checked)."""
+    return ansible_playbook("-i", "inventories/lab", playbook, *args, env={"ANSIBLE_INVENTORY": ""}, check=False)
