@@ -165,8 +165,7 @@ class HttpSettings:
         return cls(validate_certs=params["validate_certs"], ca_bundle=params["ca_bundle"], timeout=params["timeout"])
 
     def client(self, label):
-        return HttpClient(validate_certs=self.validate_certs, ca_bundle=self.ca_bundle, timeout=self.timeout,
-                          retries=self.retries, backoff=self.backoff, label=label)
+        return HttpClient(self, label=label)
 
 
 def tls_context(validate_certs=True, ca_bundle=None):
@@ -182,15 +181,14 @@ def tls_context(validate_certs=True, ca_bundle=None):
 class HttpClient:
     """Requests with a timeout, TLS verification, same-origin redirects, bounded retries and scrubbed messages."""
 
-    def __init__(self, validate_certs=True, ca_bundle=None, timeout=30, retries=3, backoff=1.0, max_wait=60.0,
-                 secrets=(), sleep=time.sleep, label="service"):
-        self.validate_certs = validate_certs
-        self.ca_bundle = ca_bundle
-        self.timeout = timeout
-        self.retries = max(0, int(retries))
-        self.backoff = backoff
+    def __init__(self, settings=None, label="service", secrets=(), max_wait=60.0):
+        settings = settings or HttpSettings()
+        self.validate_certs = settings.validate_certs
+        self.ca_bundle = settings.ca_bundle
+        self.timeout = settings.timeout
+        self.retries = max(0, int(settings.retries))
+        self.backoff = settings.backoff
         self.max_wait = max_wait
-        self.sleep = sleep
         self.label = label
         self.secrets = set()
         for value in secrets:
@@ -292,4 +290,4 @@ class HttpClient:
             attempt += 1
             self.retried += 1
             self.waits.append(wait)
-            self.sleep(wait)
+            time.sleep(wait)

@@ -24,7 +24,7 @@ def gaps(log):
 def test_503_with_retry_after_seconds_twice_then_200_waits_as_asked():
     answer = script((503, {"Retry-After": "1"}, {"error": "busy"}), (503, {"Retry-After": "1"}, {"error": "busy"}), (200, {}, {"ok": 1}))
     with HostileServer(answer) as server:
-        client = _http.HttpClient(backoff=0.01)
+        client = _http.HttpClient(_http.HttpSettings(backoff=0.01))
         response = client.request("GET", server.url + "/visits")
     assert response.status == 200 and response.json() == {"ok": 1}
     assert len(server.log) == 3 and client.retried == 2 and client.waits == [1.0, 1.0]
@@ -35,7 +35,7 @@ def test_retry_after_as_an_http_date_is_honoured():
     def busy(request):
         return 503, {"Retry-After": email.utils.formatdate(time.time() + 2, usegmt=True)}, {}
     with HostileServer(script(busy, (200, {}, {}))) as server:
-        client = _http.HttpClient(backoff=0.01)
+        client = _http.HttpClient(_http.HttpSettings(backoff=0.01))
         assert client.request("GET", server.url + "/x").status == 200
     assert len(server.log) == 2 and 0.5 < client.waits[0] <= 2.0
     assert gaps(server.log)[0] >= client.waits[0] - 0.05
@@ -43,7 +43,7 @@ def test_retry_after_as_an_http_date_is_honoured():
 
 def test_always_503_is_bounded_and_fails_clearly():
     with HostileServer(script((503, {"Retry-After": "0"}, {}))) as server:
-        client = _http.HttpClient(retries=3, backoff=0.01, label="portal")
+        client = _http.HttpClient(_http.HttpSettings(retries=3, backoff=0.01), label="portal")
         with pytest.raises(_http.HttpError) as caught:
             client.request("GET", server.url + "/visits?start=1")
     assert len(server.log) == 4
@@ -54,7 +54,7 @@ def test_always_503_is_bounded_and_fails_clearly():
 @pytest.mark.parametrize("status", [429, 502, 504])
 def test_other_transient_statuses_are_retried(status):
     with HostileServer(script((status, {}, {}), (200, {}, {}))) as server:
-        client = _http.HttpClient(backoff=0.01)
+        client = _http.HttpClient(_http.HttpSettings(backoff=0.01))
         assert client.request("POST", server.url + "/x", data="a=1").status == 200
     assert len(server.log) == 2 and client.waits == [0.01]
 
@@ -69,14 +69,14 @@ def test_retry_after_longer_than_max_wait_gives_up_at_once():
 
 def test_500_is_retried_only_when_idempotent():
     with HostileServer(script((500, {}, {}), (500, {}, {}), (200, {}, {}))) as server:
-        client = _http.HttpClient(backoff=0.01)
+        client = _http.HttpClient(_http.HttpSettings(backoff=0.01))
         assert client.request("POST", server.url + "/addExperiment").status == 500
         assert client.request("GET", server.url + "/x").status == 200
     assert len(server.log) == 3
 
 
 def test_backoff_grows_and_is_capped():
-    client = _http.HttpClient(backoff=1.0, max_wait=5)
+    client = _http.HttpClient(_http.HttpSettings(backoff=1.0), max_wait=5)
     assert [client._wait_for(None, n) for n in range(5)] == [1.0, 2.0, 4.0, 5, 5]
 
 
@@ -106,7 +106,7 @@ def test_same_origin_redirects_are_followed_with_the_credentials():
 
 
 def test_secrets_and_query_strings_never_reach_a_message():
-    client = _http.HttpClient(retries=0, secrets=[CANARY])
+    client = _http.HttpClient(_http.HttpSettings(retries=0), secrets=[CANARY])
     with HostileServer(script((503, {}, {}))) as server:
         with pytest.raises(_http.HttpError) as caught:
             client.request("GET", server.url + "/x/%s?token=%s" % (CANARY, CANARY))
@@ -115,7 +115,7 @@ def test_secrets_and_query_strings_never_reach_a_message():
 
 
 def test_unreachable_is_retried_when_idempotent_and_named(unused_port=1):
-    client = _http.HttpClient(retries=1, backoff=0.01, label="DM")
+    client = _http.HttpClient(_http.HttpSettings(retries=1, backoff=0.01), label="DM")
     with pytest.raises(_http.HttpError, match=r"DM: cannot reach http://127.0.0.1:1/dm/login \(POST 2 times; giving up\)"):
         client.request("POST", "http://127.0.0.1:%d/dm/login" % unused_port, data="u=1", idempotent=True)
     with pytest.raises(_http.HttpError, match=r"DM: cannot reach http://127.0.0.1:1/dm/x: "):
@@ -134,9 +134,9 @@ def test_tls_is_verified_by_default_and_trusts_a_given_ca_bundle(lab_ca, monkeyp
     monkeypatch.delenv("SSL_CERT_DIR", raising=False)
     with HostileServer(script((200, {}, {"ok": 1})), tls=(lab_ca["cert_file"], lab_ca["key_file"])) as server:
         with pytest.raises(_http.HttpError, match="TLS verification of https://127.0.0.1:.* failed"):
-            _http.HttpClient(retries=0).request("GET", server.url + "/x")
-        assert _http.HttpClient(ca_bundle=lab_ca["ca_file"]).request("GET", server.url + "/x").json() == {"ok": 1}
-        assert _http.HttpClient(validate_certs=False).request("GET", server.url + "/x").status == 200
+            _http.HttpClient(_http.HttpSettings(retries=0)).request("GET", server.url + "/x")
+        assert _http.HttpClient(_http.HttpSettings(ca_bundle=lab_ca["ca_file"])).request("GET", server.url + "/x").json() == {"ok": 1}
+        assert _http.HttpClient(_http.HttpSettings(validate_certs=False)).request("GET", server.url + "/x").status == 200
     assert len(server.log) == 2  # the refused handshake never became a request
 
 
