@@ -154,3 +154,26 @@ def test_group_info_shape_is_what_real_groups_returns(lab):
     assert summary["my_roles"] == ["admin"] and summary["group_type"] == "regular"
     assert summary["policies"]["group_visibility"] == "private" and summary["members"][0]["role"] == "admin"
     groups.delete_group(made["id"])
+
+
+def test_side_by_side_preflights_keep_each_sync_its_own_outcome(lab, tmp_path):
+    """Pre-flights run side by side: results stay in the order of the syncs and one sync's error stays its own."""
+    src, dst = lab.collection({"in/%d/f.txt" % n: str(n) for n in (0, 2, 3, 4, 5)}), lab.collection()
+    params = sync_params(src["id"], dst["id"])
+    params["syncs"] = [{"name": "side%d" % n, "source_collection": src["id"], "source_path": "/in/%d/" % n,
+                        "destination_collection": dst["id"], "destination_path": "/out/%d/deep/" % n} for n in range(6)]
+    syncs, errors = resolve_syncs(params)
+    assert not errors
+    transfer = lab.transfer()
+    results, errors, _diff = CollectionSync(transfer, sync_state_file(str(tmp_path / "s.json")), lab.username).run(syncs)
+    assert [r["name"] for r in results] == ["side%d" % n for n in range(6)]
+    assert [e["item"] for e in errors] == ["side1"] and "does not exist" in errors[0]["reason"]
+    assert [r["submitted"] for r in results] == [True, False, True, True, True, True]
+    made = [r["created_directories"] for r in results if r["submitted"]]
+    assert [m[-2:] for m in made] == [["/out/%d/" % n, "/out/%d/deep/" % n] for n in (0, 2, 3, 4, 5)]
+    assert sum(m.count("/out/") for m in made) == 1, "the shared parent is reported made once"
+    for result in results:
+        if result["submitted"]:
+            assert wait_ended(transfer, result["task_id"])["status"] == "SUCCEEDED"
+    got = sorted(os.path.relpath(os.path.join(p, f), dst["root"]) for p, _d, fs in os.walk(dst["root"]) for f in fs)
+    assert got == ["out/%d/deep/f.txt" % n for n in (0, 2, 3, 4, 5)]

@@ -3,6 +3,9 @@ globus-sdk, against a per-sync `globus transfer` / `globus task show` loop with 
 (what an operator scripts without the collection).
 
 Runs its own Globus emulator on a free port with its own state folder (the lab one is untouched).
+The emulator answers in about a millisecond, so globus-cli's process start dominates its side; the
+second pair of rows repeats both with WAN_LATENCY added to every request (as a facility far from
+Globus sees it), where the number of calls each side makes shows.
 """
 
 from __future__ import annotations
@@ -14,11 +17,13 @@ import sys
 import tempfile
 import time
 
+import requests
 import yaml
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 COLLECTIONS = os.path.join(REPO, ".collections")
 SCALES = {"full": 20, "small": 3}
+WAN_LATENCY = 0.05  # seconds added to each request in the latency rows
 CLIENT = {"id": "d08b351a-2516-55d1-9257-d2e8a3e81ebc", "secret": "bench-collection-sync-secret", "name": "bench"}
 SRC = "3f1a2b4c-1d2e-4f50-8a6b-7c8d9e0f1a2b"
 DST = "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b"
@@ -35,7 +40,7 @@ def seed(count):
                             {"id": DST, "display_name": "bench dst", "owner": CLIENT["id"], "folder": "dst", "files": {}}]}
 
 
-def ours(url, count, state_path):
+def ours(url, count, state_path, prefix=""):
     if COLLECTIONS not in sys.path:
         sys.path.insert(0, COLLECTIONS)
     import globus_sdk  # pylint: disable=import-outside-toplevel
@@ -48,8 +53,8 @@ def ours(url, count, state_path):
 
     clients = GlobusClients(CLIENT["id"], CLIENT["secret"])
     transfer = globus_sdk.TransferClient(authorizer=clients.authorizer("transfer"), base_url=url)
-    syncs = [resolve_sync({"name": "sync%02d" % n, "source_collection": SRC, "source_path": "/sync%02d/ours/" % n,
-                           "destination_collection": DST, "destination_path": "/sync%02d/ours/" % n}, {})
+    syncs = [resolve_sync({"name": "%ssync%02d" % (prefix, n), "source_collection": SRC, "source_path": "/sync%02d/ours/" % n,
+                           "destination_collection": DST, "destination_path": "/%ssync%02d/ours/" % (prefix, n)}, {})
              for n in range(count)]
     state = StateFile(state_path, STATE_SCHEMA, STATE_VERSION)
     begin = time.perf_counter()
@@ -63,14 +68,14 @@ def ours(url, count, state_path):
     return submit, status
 
 
-def baseline(url, count):
+def baseline(url, count, prefix=""):
     env = dict(os.environ, GLOBUS_SDK_ENVIRONMENT="bench", GLOBUS_SDK_SERVICE_URL_AUTH=url, GLOBUS_SDK_SERVICE_URL_TRANSFER=url,
                GLOBUS_SDK_SERVICE_URL_GROUPS=url, GLOBUS_CLI_CLIENT_ID=CLIENT["id"], GLOBUS_CLI_CLIENT_SECRET=CLIENT["secret"])
     binary = os.path.join(os.path.dirname(sys.executable), "globus")
     task_ids = []
     begin = time.perf_counter()
     for n in range(count):
-        proc = subprocess.run([binary, "transfer", SRC + ":/sync%02d/cli/" % n, DST + ":/sync%02d/cli/" % n, "--recursive",
+        proc = subprocess.run([binary, "transfer", SRC + ":/sync%02d/cli/" % n, DST + ":/%ssync%02d/cli/" % (prefix, n), "--recursive",
                                "--sync-level", "checksum", "--label", "cli sync%02d" % n, "--jq", "task_id", "-F", "unix"],
                               env=env, capture_output=True, text=True, check=False)
         assert proc.returncode == 0, proc.stderr
@@ -96,21 +101,26 @@ def run(scale):
             yaml.safe_dump(seed(count), handle)
         server = PrivateEmulator(os.path.join(work, "state"), seed_path, log_path=os.path.join(work, "server.log"))
         url = server.url
-        saved = dict(os.environ)
-        os.environ.update(GLOBUS_SDK_SERVICE_URL_AUTH=url, GLOBUS_SDK_SERVICE_URL_TRANSFER=url, GLOBUS_SDK_ENVIRONMENT="bench")
-        try:
-            our_submit, our_status = ours(url, count, os.path.join(work, "state.json"))
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
-        cli_submit, cli_status = baseline(url, count)
-        note = "%d syncs; ours also checks source access and makes destination folders" % count
-        return [
-            {"name": "collection sync submit %d syncs" % count, "ours": our_submit, "baseline": cli_submit,
-             "baseline_name": "globus transfer per sync (globus-cli)", "note": note, "goal": "ratio <= 1 (issue 15)"},
-            {"name": "collection sync status %d syncs" % count, "ours": our_status, "baseline": cli_status,
-             "baseline_name": "globus task show per sync (globus-cli)", "note": "status-only run (start=false)"},
-        ]
+        rows = []
+        for prefix, latency in (("", 0), ("wan-", WAN_LATENCY)):
+            requests.post(url + "_lab/latency", json={"seconds": latency}, timeout=30).raise_for_status()
+            saved = dict(os.environ)
+            os.environ.update(GLOBUS_SDK_SERVICE_URL_AUTH=url, GLOBUS_SDK_SERVICE_URL_TRANSFER=url, GLOBUS_SDK_ENVIRONMENT="bench")
+            try:
+                our_submit, our_status = ours(url, count, os.path.join(work, prefix + "state.json"), prefix)
+            finally:
+                os.environ.clear()
+                os.environ.update(saved)
+            cli_submit, cli_status = baseline(url, count, prefix)
+            where = " (+%d ms a request)" % (latency * 1000) if latency else ""
+            note = "%d syncs; ours also checks source access and makes destination folders" % count
+            rows += [
+                {"name": "collection sync submit %d syncs%s" % (count, where), "ours": our_submit, "baseline": cli_submit,
+                 "baseline_name": "globus transfer per sync (globus-cli)", "note": note, "goal": "ratio <= 1 (issue 15)"},
+                {"name": "collection sync status %d syncs%s" % (count, where), "ours": our_status, "baseline": cli_status,
+                 "baseline_name": "globus task show per sync (globus-cli)", "note": "status-only run (start=false)"},
+            ]
+        return rows
     finally:
         if server is not None:
             server.stop()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.sciops.datasync.plugins.module_utils._globus.folders import (
     FolderError,
@@ -54,6 +55,8 @@ from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync.s
 
 # Fault codes that Transfer keeps retrying but that rarely heal by themselves.
 FATAL_LOOKING = ("PERMISSION_DENIED", "NOT_FOUND", "QUOTA", "NO_SPACE")
+# Pre-flights (stat, mkdir) of the syncs to submit run side by side: each is a few round trips to Transfer.
+PREFLIGHT_WORKERS = 4
 
 
 def _event_time(text):
@@ -170,17 +173,16 @@ class CollectionSync:
         before = snapshot(self.data)
         results = []
         errors = []
-        for sync in syncs:
-            try:
-                results.append(self._one(sync))
-            except SyncError as exc:
-                errors.append(error(sync["name"], str(exc)))
-                results.append(self._error_result(sync, str(exc)))
-            except Exception as exc:  # pylint: disable=broad-except
-                # describe_error re-raises what is not a Globus error
-                message = "sync %s: Globus error: %s" % (sync["name"], describe_error(exc, "transfer"))
-                errors.append(error(sync["name"], message))
-                results.append(self._error_result(sync, message))
+        planned = [self._guarded(sync, self._one, errors) for sync in syncs]
+        to_submit = [i for i, result in enumerate(planned) if result.get("action") == "submit"]
+        checks = {}
+        if to_submit:
+            with ThreadPoolExecutor(max_workers=min(PREFLIGHT_WORKERS, len(to_submit))) as pool:
+                checks = {i: pool.submit(preflight, self.transfer, syncs[i], self.app, self.check_mode) for i in to_submit}
+        for i, (sync, result) in enumerate(zip(syncs, planned)):
+            if i in checks:
+                result = self._guarded(sync, lambda s, r=result, c=checks[i]: self._submit(s, r, c.result()), errors)
+            results.append(result)
         if self.wait:
             self._wait(results)
         for result in results:
@@ -199,6 +201,19 @@ class CollectionSync:
         self._save()
         after = snapshot(self.data)
         return results, errors, {"before": before, "after": after}
+
+    def _guarded(self, sync, step, errors):
+        """``step(sync)``'s result, or an error result (appended to ``errors``) when it raises SyncError or a Globus error."""
+        try:
+            return step(sync)
+        except SyncError as exc:
+            errors.append(error(sync["name"], str(exc)))
+            return self._error_result(sync, str(exc))
+        except Exception as exc:  # pylint: disable=broad-except
+            # describe_error re-raises what is not a Globus error
+            message = "sync %s: Globus error: %s" % (sync["name"], describe_error(exc, "transfer"))
+            errors.append(error(sync["name"], message))
+            return self._error_result(sync, message)
 
     @staticmethod
     def _base_result(sync):
@@ -263,8 +278,13 @@ class CollectionSync:
             if not plan["ended"] and not entry.get("last") and not entry.get("task_id"):
                 result["task"] = find_task_by_label(self.transfer, sync["label"], statuses=())
             return result
-        # submit
-        recursive, created = preflight(self.transfer, sync, self.app, self.check_mode)
+        result["action"] = "submit"  # after the pre-flight (run): _submit
+        return result
+
+    def _submit(self, sync, result, checked):
+        """Submit ``sync`` (its pre-flight ``checked`` = (recursive, created folders)) with a recorded submission id."""
+        recursive, created = checked
+        entry = self._entry(sync["name"])
         deadline = format_deadline(self.now(), sync["time_limit_seconds"])
         result["created_directories"] = created
         result["deadline"] = deadline
