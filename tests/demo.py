@@ -1,12 +1,20 @@
-"""`make demo`: the whole mission on the lab, then one summary a person reads in ten seconds.
+"""`make demo`: the whole mission on the lab's booted hosts, then one summary a person reads in ten seconds.
 
-Starts the lab, deploys every role with playbooks/site.yml, then runs each step in
-tests/demo_steps/ (sorted by ORDER). A step defines ORDER, TITLE and run(demo) returning
-summary lines. A second `make demo` reports that nothing changed.
+Brings the lab up (bridge, booted hosts, services; `make lab-up`), deploys playbooks/site.yml to the
+hosts over SSH with inventories/lab (as the integration tests' `lab_site` does), then lets the hosts'
+schedulers run the jobs: a timer job is started the way its timer starts it (`systemctl start
+datasync-JOB.service` on the host), a cron job fires from its /etc/cron.d entry (the lab inventory
+schedules them every minute or two) and the demo waits for its run to show in the job log. The
+on-demand experiment runs as its run-now playbook. Each step in tests/demo_steps/ (ORDER, TITLE,
+run(demo) returning summary lines) reads its facts from inside the hosts; the steps run side by side.
+The lab stays up. A second `make demo` reports that nothing changed, from the changed counts the
+deploy and the jobs themselves report.
 """
 
 from __future__ import annotations
 
+import calendar
+import concurrent.futures
 import importlib
 import json
 import os
@@ -14,69 +22,199 @@ import pkgutil
 import re
 import subprocess
 import sys
+import threading
 import time
 
+from tests.demo_steps import DemoError
+from tests.integration.site_lab import deploy_site, hosts_up, ssh
 from tests.lab.supervisor import Lab, LabError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
+INVENTORY = "inventories/lab"
+# Where datasync-job appends a job's log: root's jobs, then the service account's.
+LOG_DIRS = ("/var/log/datasync", "/var/log/datasync-jobs")
+# A run's output holds no "===== " line: a run killed before its end line is never joined to the next.
+RUN = re.compile(r"^===== (\S+) start (\S+)\n((?:(?!^===== ).)*)^===== (\S+) end \2 rc=(\d+)$", re.M | re.S)
+RECAP = re.compile(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 
-class DemoError(Exception):
-    pass
+class JobRun:
+    """One run of a job as datasync-job logged it."""
+
+    def __init__(self, match):
+        self.start, self.end = match.group(1), match.group(4)
+        self.rc = int(match.group(5))
+        self.output = match.group(3)
+        self.changed = sum(int(n) for n in re.findall(r"\bchanged=(\d+)", self.output))
+
+    @property
+    def started(self):
+        return calendar.timegm(time.strptime(self.start, "%Y-%m-%dT%H:%M:%SZ"))
+
+    def __repr__(self):
+        return "%s..%s rc=%d changed=%d" % (self.start, self.end[11:], self.rc, self.changed)
+
+
+def job_runs(text):
+    """The completed runs in a job log's text, oldest first."""
+    return [JobRun(m) for m in RUN.finditer(text)]
+
+
+def changed_tasks(stdout):
+    """{host: [task name, ...]} of the tasks ansible-playbook's default output shows as changed."""
+    found, task = {}, None
+    for line in stdout.splitlines():
+        title = re.match(r"^(?:TASK|RUNNING HANDLER) \[(.*)\] \**$", line)
+        if title:
+            task = title.group(1)
+        host = re.match(r"^changed: \[([^\]]+)\]", line)
+        if host and task and task not in found.setdefault(host.group(1), []):
+            found[host.group(1)].append(task)
+    return found
+
+
+def recap(stdout):
+    """{host: (changed, unreachable, failed)} from an ansible-playbook PLAY RECAP."""
+    return {m.group(1): tuple(int(m.group(i)) for i in (2, 3, 4)) for m in RECAP.finditer(stdout)}
+
+
+class Result:
+    def __init__(self, proc):
+        self.rc, self.stdout, self.stderr = proc.returncode, proc.stdout, proc.stderr
+
+    def __repr__(self):
+        return "rc=%s\n%s\n%s" % (self.rc, self.stdout[-4000:], self.stderr[-2000:])
 
 
 class Demo:
     def __init__(self, lab):
         self.lab = lab
-        self.changed = 0
+        self.started = time.time()
+        self.deployed = (0.0, 0.0)
+        self.deploy_changes = {}
+        self.deploy_tasks = {}
+        self.changes = []  # (what, count): every change the deploy, the jobs and the playbooks reported
+        self._lock = threading.Lock()
         self.env = dict(os.environ, **lab.environment())
-        self.env.update(
-            ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"),
-            ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".collections"),
-            ANSIBLE_NOCOLOR="1",
-        )
+        self.env.update(ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_INVENTORY="",
+                        ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".collections"), ANSIBLE_NOCOLOR="1")
+
+    def changed(self, what, count):
+        with self._lock:
+            self.changes.append((what, count))
+
+    # --- the controller's side: ansible-playbook over SSH ----------------------------------
+    def ansible_playbook(self, *args, env=None):
+        proc = subprocess.run([os.path.join(BIN, "ansible-playbook")] + list(args), cwd=REPO,
+                              env=dict(self.env, **(env or {})), capture_output=True, text=True, check=False)
+        return Result(proc)
+
+    def deploy(self):
+        """playbooks/site.yml to the booted hosts, the one way the tests deploy it (site_lab.deploy_site)."""
+        start = time.time()
+        try:
+            result = deploy_site(self.lab, self.ansible_playbook)
+        except AssertionError as exc:
+            raise DemoError("playbooks/site.yml failed on the hosts:\n%s" % str(exc)[-4000:])
+        self.deployed = (start, time.time())
+        hosts = recap(result.stdout)
+        if result.rc != 0 or not hosts or any(counts[1] or counts[2] for counts in hosts.values()):
+            raise DemoError("playbooks/site.yml failed on the hosts: %r" % result)
+        self.deploy_changes = {host: counts[0] for host, counts in hosts.items()}
+        self.deploy_tasks = changed_tasks(result.stdout)
+        for host, count in sorted(self.deploy_changes.items()):
+            self.changed("deploy %s" % host, count)
+        return self.deploy_changes
 
     def playbook(self, path, *args):
-        """Run a playbook on the lab inventory; return the json callback's document."""
-        env = dict(self.env, ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_CALLBACK_PLUGINS=os.path.join(REPO, "tests", "callback_plugins"))
-        # Still the controller-as-every-host inventory (paths under .lab/root/<host>): moving the
-        # demo's run-now steps onto the booted hosts (inventories/lab) is the next step.
-        proc = subprocess.run([os.path.join(BIN, "ansible-playbook"), "-i", "tests/integration/inventory", path] + list(args),
-                              cwd=REPO, env=env, capture_output=True, text=True, check=False)
+        """A run-now playbook on the hosts (inventories/lab); the json callback's document."""
+        result = self.ansible_playbook("-i", INVENTORY, path, *args, env={
+            "ANSIBLE_STDOUT_CALLBACK": "json", "ANSIBLE_CALLBACK_PLUGINS": os.path.join(REPO, "tests", "callback_plugins")})
         try:
-            document = json.loads(proc.stdout[proc.stdout.index("{"):])
+            document = json.loads(result.stdout[result.stdout.index("{"):])
         except ValueError:
-            raise DemoError("%s printed no JSON (rc %d):\n%s" % (path, proc.returncode, proc.stderr[-3000:]))
+            raise DemoError("%s printed no JSON (rc %d):\n%s" % (path, result.rc, result.stderr[-3000:]))
         stats = document.get("stats", {})
-        self.changed += sum(host.get("changed", 0) for host in stats.values())
-        if proc.returncode != 0:
-            failed = [
-                "%s %s: %s" % (host, task["task"]["name"], result.get("msg", ""))
-                for play in document.get("plays", []) for task in play.get("tasks", [])
-                for host, result in task.get("hosts", {}).items() if result.get("failed")
-            ]
-            raise DemoError("%s failed (rc %d):\n%s\n%s" % (path, proc.returncode, "\n".join(failed), proc.stderr[-2000:]))
+        self.changed(path, sum(host.get("changed", 0) for host in stats.values()))
+        if result.rc != 0:
+            failed = ["%s %s: %s" % (host, task["task"]["name"], outcome.get("msg", ""))
+                      for play in document.get("plays", []) for task in play.get("tasks", [])
+                      for host, outcome in task.get("hosts", {}).items() if outcome.get("failed")]
+            raise DemoError("%s failed (rc %d):\n%s\n%s" % (path, result.rc, "\n".join(failed), result.stderr[-2000:]))
         return document
 
-    def host_root(self, host):
-        return self.lab.path("root", host)
+    # --- inside the hosts: root via the admin's sudo over SSH ------------------------------
+    def on(self, host, *argv, check=True, timeout=300):
+        """Run argv as root on host; its stdout. check: a non-zero exit is a DemoError."""
+        proc = ssh(self.lab, host, *argv, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise DemoError("on %s, %s exited %d:\n%s" % (host, " ".join(argv), proc.returncode, (proc.stderr or proc.stdout)[-2000:]))
+        return proc.stdout
 
-    def job(self, host, job, *args):
-        """Run an installed job the way cron or the timer does; return (rc, changed count)."""
-        root = self.host_root(host)
-        log = os.path.join(root, "var", "log", "datasync", job + ".log")
-        start = os.path.getsize(log) if os.path.exists(log) else 0
-        proc = subprocess.run([os.path.join(root, "usr", "local", "bin", "datasync-job"), job] + list(args),
-                              env=self.env, check=False)
-        with open(log, errors="replace") as handle:
-            handle.seek(start)
-            output = handle.read()
-        changed = sum(int(n) for n in re.findall(r"changed=(\d+)", output))
-        self.changed += changed
-        if proc.returncode != 0:
-            raise DemoError("job %s on %s failed (rc %d); see %s:\n%s" % (job, host, proc.returncode, log, output[-3000:]))
-        return proc.returncode, changed
+    def log(self, host, job):
+        """The job's log on host (root's jobs and the service account's log to different folders)."""
+        paths = ["%s/%s.log" % (folder, job) for folder in LOG_DIRS]
+        return self.on(host, "sh", "-c", 'for f in "$@"; do [ -f "$f" ] && cat "$f"; done; true', "sh", *paths)
+
+    def journal(self, host, since, *selector):
+        return self.on(host, "journalctl", "--no-pager", "-o", "short-iso", "--since", "@%d" % int(since), *selector).splitlines()
+
+    def timer_job(self, host, job, count=True):
+        """Start the job's unit as its timer does and return its run from the job log and systemd's lines.
+        count: the run's changed count goes into the demo's verdict (a step may count another fact)."""
+        since = int(time.time())
+        unit = "datasync-%s.service" % job
+        proc = ssh(self.lab, host, "systemctl", "start", unit, timeout=900)
+        runs = [run for run in job_runs(self.log(host, job)) if run.started >= since]
+        journal = [line for line in self.journal(host, since, "-u", unit) if "systemd[1]" in line]
+        if proc.returncode != 0 or not runs or runs[-1].rc != 0:
+            raise DemoError("%s on %s failed (systemctl start exited %d); its journal:\n%s\nits log: %s" % (
+                unit, host, proc.returncode, "\n".join(journal[-10:]) or proc.stderr, runs[-1].output[-3000:] if runs else "no run"))
+        if count:
+            self.changed("%s %s" % (host, job), runs[-1].changed)
+        return runs[-1], journal
+
+    def cron_job(self, host, job, period=60):
+        """Wait (bounded) for cron to start job on host after the deploy, and for that run to end.
+
+        When the deploy changed nothing on the host, a run that began during the deploy ran what is
+        deployed; otherwise only a run that began after it counts. period: the entry's interval (s).
+        """
+        since = self.deployed[0] if self.deploy_changes.get(host) == 0 else self.deployed[1]
+        since = int(since)
+        deadline = since + period + 120
+        while True:
+            runs = [run for run in job_runs(self.log(host, job)) if run.started >= since]
+            if runs:
+                break
+            if time.time() > deadline:
+                entry = self.on(host, "cat", "/etc/cron.d/datasync-" + job, check=False).strip().splitlines()
+                raise DemoError("cron did not run %s on %s within %d s after %s (entry: %s); last cron lines:\n%s" % (
+                    job, host, deadline - since, time.strftime("%H:%M:%S", time.gmtime(since)), entry[-1:] or "missing",
+                    "\n".join(self.journal(host, since - period, "-t", "CRON")[-10:])))
+            time.sleep(3)
+        run = runs[0]
+        command = "CMD (/usr/local/bin/datasync-job %s)" % job
+        cron = [line for line in self.journal(host, run.started - 2, "-t", "CRON") if line.endswith(command)][:1]
+        if run.rc != 0:
+            raise DemoError("cron's run of %s on %s failed (rc %d):\n%s" % (job, host, run.rc, run.output[-3000:]))
+        self.changed("%s %s" % (host, job), run.changed)
+        return run, cron
+
+    def mail_since(self, since):
+        """The messages the lab SMTP sink stored since the epoch time since: (envelope to, subject)."""
+        folder = self.lab.path("mail")
+        found = []
+        for name in sorted(os.listdir(folder) if os.path.isdir(folder) else []):
+            path = os.path.join(folder, name)
+            if name.endswith(".eml") and os.path.getmtime(path) >= since:
+                with open(path, encoding="utf-8", errors="replace") as handle:
+                    head = handle.read(4096)
+                to = re.search(r"^X-Lab-Envelope-To: (.*)$", head, re.M)
+                subject = re.search(r"^Subject: (.*)$", head, re.M)
+                found.append((to.group(1).strip() if to else "?", subject.group(1).strip() if subject else "?"))
+        return found
 
 
 def steps():
@@ -84,6 +222,43 @@ def steps():
 
     found = [importlib.import_module("tests.demo_steps." + info.name) for info in pkgutil.iter_modules(demo_steps.__path__)]
     return sorted((m for m in found if hasattr(m, "run")), key=lambda m: m.ORDER)
+
+
+def run_steps(demo, chosen):
+    """Each step in its own thread (they reach different jobs); [(title, lines)] in ORDER."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(chosen)) as pool:
+        futures = [(step, pool.submit(step.run, demo)) for step in chosen]
+        done, errors = [], []
+        for step, future in futures:
+            try:
+                done.append((step.TITLE, future.result()))
+            except DemoError as exc:
+                errors.append("%s: %s" % (step.TITLE, exc))
+    if errors:
+        raise DemoError("\n".join(errors))
+    return done
+
+
+def print_summary(demo, summary, seconds):
+    print("\n" + "=" * 78)
+    print("sciops.datasync demo on the lab's hosts (%.0f s)" % seconds)
+    print("=" * 78)
+    for title, lines in summary:
+        print("%-16s %s" % (title, lines[0] if lines else ""))
+        for line in lines[1:]:
+            print("%-16s %s" % ("", line))
+    print("-" * 78)
+    changed = [(what, count) for what, count in demo.changes if count]
+    if changed:
+        print("%d changes made: %s." % (sum(c for _, c in changed), ", ".join("%s %d" % item for item in changed)))
+    else:
+        print("Nothing changed: the deploy and every job found the hosts in their desired state.")
+    print("The lab stays up (make lab-down removes it). Hosts: ssh -F %s portal1; mail: %s; logs: %s"
+          % (demo.lab.path("hosts", "ssh_config"), demo.lab.path("mail"), demo.lab.path("logs")))
+
+
+def say(started, what):
+    print("demo %4.0f s: %s" % (time.monotonic() - started, what), flush=True)
 
 
 def main():
@@ -94,33 +269,26 @@ def main():
     except LabError as exc:
         print("demo: the lab did not start: %s" % exc, file=sys.stderr)
         return 1
+    if not hosts_up(lab):
+        print("demo: the lab's hosts are not booted (they need root: run make demo as root)", file=sys.stderr)
+        return 1
     os.environ.update(lab.ca_environment())  # the demo's own calls to the lab verify its CA, as the tests' do
     demo = Demo(lab)
-    summary = []
     try:
-        document = demo.playbook("playbooks/site.yml")
-        hosts = sorted(document.get("stats", {}))
-        deployed = sum(document["stats"][h].get("changed", 0) for h in hosts)
-        summary.append(("deploy", ["site.yml on %d hosts (%s): %d changes" % (len(hosts), ", ".join(hosts), deployed)]))
-        for step in steps():
-            summary.append((step.TITLE, step.run(demo)))
+        say(started, "the lab is up; deploying playbooks/site.yml to the hosts over SSH")
+        changes = demo.deploy()
+        say(started, "deployed; the hosts' timers and cron run the jobs, experiment.yml runs now")
+        deploy = ["playbooks/site.yml over SSH (inventories/lab) in %.0f s: %s" % (
+            demo.deployed[1] - demo.deployed[0], ", ".join("%s %d changed" % item for item in sorted(changes.items())))]
+        deploy += ["  %s changed: %s" % (host, "; ".join(tasks)) for host, tasks in sorted(demo.deploy_tasks.items())]
+        summary = [("deploy", deploy)] + run_steps(demo, steps())
+        mail = demo.mail_since(demo.started)
+        summary.append(("mail", ["the lab SMTP sink received %d message(s) during the demo%s" % (len(mail), ":" if mail else "")]
+                        + ["  to %s: %s" % item for item in mail]))
     except DemoError as exc:
         print("\ndemo FAILED: %s" % exc, file=sys.stderr)
         return 1
-    print("\n" + "=" * 72)
-    print("sciops.datasync demo on the lab (%.0f s)" % (time.monotonic() - started))
-    print("=" * 72)
-    for title, lines in summary:
-        print("%-18s %s" % (title, lines[0] if lines else ""))
-        for line in lines[1:]:
-            print("%-18s %s" % ("", line))
-    print("-" * 72)
-    if demo.changed:
-        print("%d changes made." % demo.changed)
-    else:
-        print("Nothing changed: every host and job was already in its desired state.")
-    print("Look in: %s (deployed hosts), %s (mail received), %s (emulator and daemon logs)"
-          % (lab.path("root"), lab.path("mail"), lab.path("logs")))
+    print_summary(demo, summary, time.monotonic() - started)
     return 0
 
 

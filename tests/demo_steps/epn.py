@@ -1,61 +1,38 @@
-"""Demo step: EPN repatriation on beamline1 (dry run, the scheduled job as the timer runs it) and the alert."""
+"""Demo step: EPN repatriation on beamline1. systemd starts mxsync-repatriate and mxsync-alert as their
+timers would; the repatriated EPNs and their files are read on beamline1 (the job's state file and
+the destination folders), the alert from its state file and the lab SMTP sink."""
 
 import json
-import os
+import time
 
 ORDER = 40
 TITLE = "EPN repatriation"
 HOST = "beamline1"
+STATE_DIR = "/var/lib/datasync-jobs/mxsync"
 
 
-def _result(document, task_name):
-    for play in document.get("plays", []):
-        for task in play.get("tasks", []):
-            if task["task"]["name"].startswith(task_name):
-                return task["hosts"].get(HOST) or {}
-    return {}
+def _line(job, run, journal):
+    finished = [line.split(" ", 1)[1] for line in journal if "Finished" in line]
+    return "%s (systemctl start): %s rc=%d, %d changed; journal: %s" % (job, run.start[11:], run.rc, run.changed, finished[-1] if finished else "-")
 
 
-def _tree(path):
-    files = size = 0
-    for top, _dirs, names in os.walk(path):
-        for name in names:
-            files += 1
-            size += os.path.getsize(os.path.join(top, name))
-    return files, size
+def _tree(demo, path):
+    sizes = [int(n) for n in demo.on(HOST, "find", path, "-type", "f", "-printf", "%s\\n").split()]
+    return len(sizes), sum(sizes)
 
 
 def run(demo):
-    lines = []
-    dry = _result(demo.playbook("playbooks/epn.yml", "--check", "--limit", HOST), "Repatriate")
-    would = dry.get("would_transfer") or []
-    files = sum(entry.get("files", 0) for entry in dry.get("epns", []))
-    lines.append("%s dry run (epn.yml --check): %s" % (
-        HOST, "would transfer %s (%d files)" % (", ".join(would), files) if would else "nothing to transfer"))
-
-    root = demo.host_root(HOST)
-    state_file = os.path.join(root, "var", "lib", "datasync", "mxsync", "epn_repatriate.json")
-    before = set()
-    if os.path.exists(state_file):
-        with open(state_file) as handle:
-            before = set(json.load(handle)["data"]["synced"])
-    demo.job(HOST, "mxsync-repatriate")
-    with open(state_file) as handle:
-        synced = json.load(handle)["data"]["synced"]
-    new = sorted(set(synced) - before)
-    lines.append("%s job mxsync-repatriate (timer): %s" % (HOST, "repatriated %d EPNs" % len(new) if new else "nothing new"))
-    for epn in new:
-        destination = synced[epn]["destination"]
-        count, size = _tree(destination)
-        lines.append("  %s -> %s: %d files, %.1f MB (.info kept, other dot files left behind)" % (
-            epn, os.path.relpath(destination, demo.lab.root), count, size / 1048576.0))
-
-    alert = _result(demo.playbook("playbooks/epn.yml", "-e", "epn_action=alert", "--limit", HOST), "Email")
-    if alert.get("sent"):
-        people = sorted({e["principal_scientist"].get("name", "") for e in alert.get("epns", [])})
-        lines.append("%s alert: '%s' to %s about %s (PIs: %s)" % (
-            HOST, alert.get("subject"), ", ".join(alert.get("to", [])), ", ".join(alert["alerted"]), ", ".join(people)))
-    else:
-        lines.append("%s alert: nothing new to report (%d unknown EPNs already alerted)" % (
-            HOST, sum(1 for s in alert.get("skipped_epns", []) if "already alerted" in s.get("reason", ""))))
+    since = time.time()
+    repatriate, journal = demo.timer_job(HOST, "mxsync-repatriate")
+    lines = [_line("mxsync-repatriate", repatriate, journal)]
+    synced = json.loads(demo.on(HOST, "cat", STATE_DIR + "/epn_repatriate.json"))["data"]["synced"]
+    for epn, entry in sorted(synced.items()):
+        files, size = _tree(demo, entry["destination"])
+        lines.append("  EPN %s -> %s: %d files, %.1f MB" % (epn, entry["destination"], files, size / 1048576.0))
+    alert, journal = demo.timer_job(HOST, "mxsync-alert")
+    lines.append(_line("mxsync-alert", alert, journal))
+    alerted = json.loads(demo.on(HOST, "cat", STATE_DIR + "/epn_alert.json"))["data"]
+    mails = [mail for mail in demo.mail_since(since) if "mx-helpdesk" in mail[0]]
+    lines.append("  unmapped EPNs alerted so far: %s; mail this run: %s" % (
+        ", ".join(sorted(alerted.get("alerted", {}))) or "none", "; ".join("'%s' to %s" % (s, t) for t, s in mails) or "none (nothing new)"))
     return lines

@@ -1,5 +1,8 @@
-"""Demo step: the beamline experiment playbook (PVs -> DM experiment, dirs over ssh, share, email, DAQ)."""
+"""Demo step: the beamline experiment, run now as its playbook (playbooks/experiment.yml) against the
+hosts over SSH: PVs -> DM experiment on beamline1, the experiment folders on detector1 and analysis1
+(checked on those hosts), the Globus share, the users' emails and the DAQ."""
 
+from tests.demo_steps import DemoError
 from tests.lab.aps_dm.fixtures import ensure_globus_identities
 
 ORDER = 60
@@ -19,7 +22,8 @@ def _results(document, prefix, host=CONTROL):
 def run(demo):
     ensure_globus_identities(demo.lab)  # the lab's stand-in for users' emails resolving in Globus Auth
     document = demo.playbook("playbooks/experiment.yml")
-    lines = []
+    lines = ["playbooks/experiment.yml (run now, over SSH): %s" % ", ".join(
+        "%s %d changed" % (host, stats.get("changed", 0)) for host, stats in sorted(document.get("stats", {}).items()))]
     init = (_results(document, "The DM experiment exists") or [{}])[0]
     experiment = init.get("experiment") or {}
     users = init.get("users") or []
@@ -30,10 +34,13 @@ def run(demo):
     for host in ("detector1", "analysis1"):
         dirs = _results(document, "The month and experiment directories exist", host)
         paths = [r.get("path") for item in dirs for r in item.get("results", [])]
+        if not paths:
+            raise DemoError("experiment.yml made no experiment folder on %s" % host)
+        listing = demo.on(host, "stat", "-c", "%U:%G %a %n", paths[-1], check=False).strip()
+        if not listing:
+            raise DemoError("%s has no %s after experiment.yml" % (host, paths[-1]))
         changed = any(r.get("changed") for item in dirs for r in item.get("results", []))
-        if paths:
-            where = paths[-1].replace(demo.lab.root + "/", ".lab/")
-            lines.append("%s over ssh: %s %s" % (host, where, "created" if changed else "already there"))
+        lines.append("%s: %s (%s)" % (host, listing, "created" if changed else "already there"))
     share = _results(document, "The Globus folder exists")
     if share and not share[0].get("skipped"):
         lines.append("Globus folder %s: %d rules added, %d in place" % (
@@ -42,7 +49,6 @@ def run(demo):
     lines.append("emails sent this run: %d (%s)" % (len(email.get("emailed", [])), ", ".join(email.get("emailed", [])) or "everyone already emailed"))
     daq = (_results(document, "Start uploading") or [{}])[0]
     if daq and not daq.get("skipped"):
-        running = daq.get("daqs", [])
         lines.append("DAQ: %s (%s)" % ("started" if daq.get("changed") else "already running",
-                                       ", ".join(d.get("dataDirectory", "") for d in running)))
+                                       ", ".join(d.get("dataDirectory", "") for d in daq.get("daqs", []))))
     return lines

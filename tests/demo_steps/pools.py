@@ -1,59 +1,29 @@
-"""Demo step: list the lab daemon's pools, then run each staggered pool-mirror job as cron would."""
+"""Demo step: pool mirroring on mirror1. Cron starts each pool's job (the lab schedules them every
+minute); the demo waits for each run after the deploy and reads the mirrored files on mirror1."""
 
-import os
 import re
 
 ORDER = 50
 TITLE = "pool mirroring"
 HOST = "mirror1"
+JOBS_DIR = "/etc/datasync/jobs"
 
 
-def _tree(path):
-    files = size = 0
-    for top, dirs, names in os.walk(path):
-        for name in names:
-            full = os.path.join(top, name)
-            if not os.path.islink(full):
-                files += 1
-                size += os.path.getsize(full)
-    return files, size
-
-
-def _cron_minute(root, job):
-    try:
-        with open(os.path.join(root, "etc", "cron.d", "datasync-" + job)) as handle:
-            for line in handle:
-                if re.match(r"^[0-9*]", line):
-                    return line.split()[0]
-    except OSError:
-        return None
-    return None
+def _tree(demo, path):
+    sizes = [int(n) for n in demo.on(HOST, "find", path, "-type", "f", "-printf", "%s\\n").split()]
+    return len(sizes), sum(sizes)
 
 
 def run(demo):
+    jobs = sorted(name[:-4] for name in demo.on(HOST, "ls", JOBS_DIR).split() if name.startswith("pools-") and name.endswith(".yml"))
     lines = []
-    document = demo.playbook("playbooks/pools.yml", "-e", "pools_action=list", "--limit", HOST)
-    modules = []
-    for play in document.get("plays", []):
-        for task in play.get("tasks", []):
-            result = task["hosts"].get(HOST) or {}
-            if result.get("modules"):
-                modules = [m["name"] for m in result["modules"] if not m["name"].startswith("bench")]
-    lines.append("%s: the daemon serves %s" % (HOST, ", ".join(modules)))
-    root = demo.host_root(HOST)
-    jobs_dir = os.path.join(root, "etc", "datasync", "jobs")
-    jobs = sorted((name[:-4] for name in os.listdir(jobs_dir) if name.startswith("pools-") and name.endswith(".yml")),
-                  key=lambda job: _cron_minute(root, job) or "")
     for job in jobs:
-        rc, changed = demo.job(HOST, job)
-        with open(os.path.join(jobs_dir, job + ".yml")) as handle:
-            text = handle.read()
-        dest = re.search(r"^\s+dest: (.*)$", text, re.M).group(1).strip()
-        icc = re.search(r"^\s+bookkeeping_root: (.*)$", text, re.M).group(1).strip()
-        module = re.search(r"^\s+module: (.*)$", text, re.M).group(1).strip()
-        files, size = _tree(dest)
-        day = open(os.path.join(icc, module, "logs", "logDay")).read().strip()
-        lines.append("%s %s (cron minute %s): %s -> %s: %d files, %.1f MB, %s; log %s" % (
-            HOST, job, _cron_minute(root, job), module, os.path.relpath(dest, demo.lab.root), files, size / 1048576.0,
-            "updated" if changed else "nothing new", os.path.relpath(os.path.join(icc, module, "logs", day), demo.lab.root)))
+        run_, cron = demo.cron_job(HOST, job)
+        text = demo.on(HOST, "cat", "%s/%s.yml" % (JOBS_DIR, job))
+        module = re.search(r"^\s+module: (\S+)$", text, re.M).group(1)
+        dest = re.search(r"^\s+dest: (\S+)$", text, re.M).group(1)
+        files, size = _tree(demo, dest)
+        lines.append("%s (cron, as datasync): %s rc=%d, %d changed: rsync://%s -> %s: %d files, %.1f MB%s" % (
+            job, run_.start[11:], run_.rc, run_.changed, module, dest, files, size / 1048576.0,
+            "; journal: " + cron[0].split(" ", 1)[1] if cron else ""))
     return lines
