@@ -12,6 +12,7 @@ from tests.lab.hosts.image import ADMIN_USER, ImageSpec, ensure_image
 from tests.lab.hosts.keys import ensure_admin_key, host_public_key, write_known_hosts
 from tests.lab.hosts.machine import LabHost, wait_until_ready
 from tests.lab.hosts.network import DEFAULT_HOSTS, FIRST_EXTRA_HOST_NUMBER, LabNetwork, delete_bridge, ensure_bridge
+from tests.lab.hosts.nspawn_runtime import remove_unheld_locks
 from tests.lab.hosts.overlay import mounts_under, unmount_all_under
 from tests.lab.hosts.provision import install_ca, provision, write_hosts_file
 from tests.lab.hosts.ssh_client import ssh_argv, write_ssh_config
@@ -145,6 +146,7 @@ class HostLab:
             if not host.is_running() and (host.nspawn_process or host.systemd_process or host.is_mounted()):
                 log("cleaning up %s, left over from a lab that was not stopped" % host.name)
                 host.stop(timeout=5)
+        remove_unheld_locks()
 
     def down(self, wipe=False, log=print):
         """Stop every host, unmount every root, delete the bridge; wipe also deletes the hosts' folders."""
@@ -155,6 +157,7 @@ class HostLab:
                         log("stopping %s" % host.name)
                     host.stop()
                 unmount_all_under(self.state_dir)
+                remove_unheld_locks()
         delete_bridge(self.network.bridge)
         # Checked again because deleting through a root still mounted would delete inside that host.
         if wipe and os.path.isdir(self.state_dir) and not mounts_under(self.state_dir):

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import time
 
+from tests.lab.hosts.nspawn_runtime import remove_propagate_folder
 from tests.lab.hosts.overlay import is_mounted, mount_overlay, unmount_all_under
 from tests.lab.hosts.processes import ProcessId, descendant_named, stop
 
@@ -161,6 +162,7 @@ class LabHost:
         stop(self.nspawn_process, [self.systemd_process], timeout)
         self.write_state(nspawn=None, systemd=None)
         self.unmount()
+        remove_propagate_folder(self.machine_name)
 
 
 def wait_until_ready(hosts, timeout=120):
