@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from tests.integration.module_play import run_module
 from tests.lab_tests.test_globus_conformance import Clients, wait_ended
 from tests.lab_tests.test_globus_conformance import emulator  # noqa: F401  pylint: disable=unused-import
 
@@ -177,3 +178,24 @@ def test_side_by_side_preflights_keep_each_sync_its_own_outcome(lab, tmp_path):
             assert wait_ended(transfer, result["task_id"])["status"] == "SUCCEEDED"
     got = sorted(os.path.relpath(os.path.join(p, f), dst["root"]) for p, _d, fs in os.walk(dst["root"]) for f in fs)
     assert got == ["out/%d/deep/f.txt" % n for n in (0, 2, 3, 4, 5)]
+
+
+def test_the_module_refuses_a_bad_label_by_name_and_submits_the_rest(lab, tmp_path):
+    """Through ansible-playbook: the sync with a label Transfer would refuse fails with the reason; the others go."""
+    src, dst = lab.collection({"in/a/f.txt": "a", "in/b/f.txt": "b"}), lab.collection()
+    secret = tmp_path / "secret"
+    secret.write_text(lab.secret + "\n")
+    secret.chmod(0o600)
+    syncs = [{"name": name, "source_collection": src["id"], "source_path": "/in/%s/" % name[-1], "destination_collection": dst["id"],
+              "destination_path": "/out/%s/" % name[-1]} for name in ("good-a", "good-b")]
+    syncs.append(dict(syncs[0], name="bad-label", label="run 7 "))
+    args = {"client_id": lab.client_id, "client_secret_file": str(secret), "state_file": str(tmp_path / "state.json"), "syncs": syncs}
+    result, raw = run_module(tmp_path, "globus_collection_sync", args)
+    assert result.get("failed") and "bad-label" in result["msg"] and "whitespace" in result["msg"], raw[-2000:]
+    assert [e["item"] for e in result["errors"]] == ["bad-label"]
+    assert sorted(result["submitted"]) == ["good-a", "good-b"]
+    for sync in result["syncs"]:
+        wait_ended(lab.transfer(), sync["task_id"])
+    got = sorted(os.path.relpath(os.path.join(p, f), dst["root"]) for p, _d, fs in os.walk(dst["root"]) for f in fs)
+    assert got == ["out/a/f.txt", "out/b/f.txt"]
+    assert lab.secret not in raw
