@@ -12,6 +12,12 @@ import time
 from tests.lab.hosts.wheelhouse import link_into_lab
 
 
+def lab_file(lab):
+    """.lab/endpoints.json: the services, the hosts' network and the environment a host's client needs."""
+    with open(lab.path("endpoints.json"), encoding="utf-8") as handle:
+        return json.load(handle)
+
+
 def hosts_up(lab):
     """Whether `make lab-up` booted the hosts (their addresses and known_hosts are written)."""
     try:
