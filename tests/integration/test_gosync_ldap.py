@@ -162,3 +162,21 @@ def test_refused_bind_or_unverified_certificate_fails_and_records_nothing(ansibl
     results = run(ansible_playbook, world, ldap={"bind_password_file": str(loose)}, check=False)
     assert results["users"].get("failed") is True and "accessible by group or others" in results["users"]["msg"]
     assert entries(world.ep, world.ep["users_base"]) == {}
+
+
+def test_moving_from_local_files_to_the_directory_keeps_every_uid(ansible_playbook, world):
+    local = {"backend": "local"}
+    run(ansible_playbook, world, user_args=local, group_args=local)
+    with open(os.path.join(world.common["root"], "etc", "passwd")) as handle:
+        files = {f[0]: f[2] for f in (line.split(":") for line in handle) if f[0] in GOOD}
+    with open(os.path.join(world.common["root"], "etc", "group")) as handle:
+        file_groups = {f[0]: f[2] for f in (line.split(":") for line in handle) if world.tag in f[0]}
+    assert sorted(files) == GOOD and len(file_groups) == 2
+    results = run(ansible_playbook, world, "--check")  # same state file, now the directory: creates, nothing written yet
+    assert sorted(c["name"] for c in results["users"]["created"]) == GOOD and entries(world.ep, world.ep["users_base"]) == {}
+    run(ansible_playbook, world)
+    people, groups = entries(world.ep, world.ep["users_base"]), entries(world.ep, world.ep["groups_base"])
+    assert {name: attrs["uidnumber"][0] for name, attrs in people.items()} == files
+    assert {name: attrs["gidnumber"][0] for name, attrs in groups.items() if world.tag in name} == file_groups
+    again = run(ansible_playbook, world)
+    assert again["users"]["changed"] is False and again["groups"]["changed"] is False
