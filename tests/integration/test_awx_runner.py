@@ -11,7 +11,10 @@ The private data dir:
               credential gives the key)
   env/extravars  the job template's extra variables (prompted on launch)
   env/ssh_key    the Machine credential's private key (runner loads it into an ssh-agent)
-  env/envvars    what AWX injects: the collections path, and the lab's location for the inventory
+  env/envvars    what AWX injects: the collections path, and the lab's location for the inventory;
+                 and, as each job's execution environment starts with no SSH master connections,
+                 a control path folder of the job's own (a job never rides on a connection that an
+                 earlier run opened with the key file)
 """
 
 import json
@@ -19,6 +22,7 @@ import os
 import re
 import shutil
 import sys
+import tempfile
 
 import pytest
 
@@ -26,18 +30,14 @@ ansible_runner = pytest.importorskip("ansible_runner")
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-PORTAL_SSH = (
-    "portal1 refused the admin's key during this run (Permission denied (publickey)) while its "
-    "every-minute identity sync job ran; cause under investigation (issue 13 open)")
-
 # The README's job templates: (playbook, extra vars, job tags, idempotent on a second run).
 TEMPLATES = [
-    pytest.param(*("site.yml", {}, None, True), marks=pytest.mark.skip(reason=PORTAL_SSH)),
-    pytest.param(*("gosync.yml", {"mode": "updated"}, None, False), marks=pytest.mark.skip(reason=PORTAL_SSH)),
+    ("site.yml", {}, None, True),
+    ("gosync.yml", {"mode": "updated"}, None, False),
     ("collection_sync.yml", {"start": False}, None, False),
     ("epn.yml", {"epn_action": "repatriate"}, None, False),
     ("pools.yml", {"pools_action": "list"}, None, False),
-    pytest.param(*("globus_groups.yml", {}, None, True), marks=pytest.mark.skip(reason=PORTAL_SSH)),
+    ("globus_groups.yml", {}, None, True),
     ("experiment.yml", {}, "init", False),
 ]
 
@@ -75,6 +75,8 @@ def private_data_dir(root, lab, extravars, tags=None):
         "ANSIBLE_NOCOLOR": "1",
         # AWX's execution environment has ansible-playbook on its PATH; here it is the venv's.
         "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""),
+        # Short: ssh's socket path (folder, hash and ssh's temporary suffix) must stay under 108 bytes.
+        "ANSIBLE_SSH_CONTROL_PATH_DIR": tempfile.mkdtemp(prefix="awx-cp-"),
     }
     with open(os.path.join(env, "envvars"), "w") as f:
         json.dump(envvars, f)
@@ -87,8 +89,12 @@ def run_job(tmp_path, lab, playbook, extravars, tags, check):
     cmdline = ["--check", "--diff"] if check else ["--diff"]
     if tags:
         cmdline += ["--tags", tags]
-    runner = ansible_runner.run(private_data_dir=root, playbook="playbooks/" + playbook,
-                                cmdline=" ".join(cmdline), quiet=True, timeout=1200)
+    try:
+        runner = ansible_runner.run(private_data_dir=root, playbook="playbooks/" + playbook,
+                                    cmdline=" ".join(cmdline), quiet=True, timeout=1200)
+    finally:
+        with open(os.path.join(root, "env", "envvars")) as f:
+            shutil.rmtree(json.load(f)["ANSIBLE_SSH_CONTROL_PATH_DIR"], ignore_errors=True)
     return runner
 
 
@@ -105,7 +111,7 @@ def _explain(runner):
     return runner.stdout.read()[-6000:]
 
 
-@pytest.mark.parametrize("playbook,extravars,tags,idempotent", TEMPLATES, ids=[(t.values if hasattr(t, "values") else t)[0] for t in TEMPLATES])
+@pytest.mark.parametrize("playbook,extravars,tags,idempotent", TEMPLATES, ids=[t[0] for t in TEMPLATES])
 def test_job_template_check_then_run(tmp_path, lab, lab_site, playbook, extravars, tags, idempotent):
     check = run_job(tmp_path, lab, playbook, extravars, tags, check=True)
     failed, _changed, stats = summary(check)
@@ -121,3 +127,28 @@ def test_job_template_check_then_run(tmp_path, lab, lab_site, playbook, extravar
         failed, changed, stats = summary(again)
         assert again.status == "successful", _explain(again)
         assert not failed and not changed and not stats.get("changed"), (changed, stats)
+
+
+def test_a_job_refuses_a_host_whose_key_is_not_the_known_one(tmp_path, lab):
+    """ansible-runner turns host key checking off unless told (ANSIBLE_HOST_KEY_CHECKING=False, which puts
+    StrictHostKeyChecking=no first on ssh's command line); the inventory keeps it on: with portal1's
+    known_hosts entry holding another host's key, the job never logs in."""
+    root = private_data_dir(str(tmp_path / "job-forged-known-hosts"), lab, {})
+    lines = open(lab.path("hosts", "known_hosts")).read().splitlines()
+    keys = [line.split(" ", 1)[1] for line in lines]
+    forged = os.path.join(root, "known_hosts")
+    with open(forged, "w") as f:
+        f.write("".join("%s %s\n" % (line.split(" ", 1)[0], keys[(n + 1) % len(keys)]) for n, line in enumerate(lines)))
+    site = os.path.join(root, "inventory", "group_vars", "all", "lab.yml")
+    text = open(site).read()
+    assert "{{ lab_dir }}/hosts/known_hosts" in text
+    open(site, "w").write(text.replace("{{ lab_dir }}/hosts/known_hosts", forged))
+    try:
+        runner = ansible_runner.run(private_data_dir=root, module="ansible.builtin.ping", host_pattern="portal1",
+                                    quiet=True, timeout=120)
+    finally:
+        with open(os.path.join(root, "env", "envvars")) as f:
+            shutil.rmtree(json.load(f)["ANSIBLE_SSH_CONTROL_PATH_DIR"], ignore_errors=True)
+    output = runner.stdout.read()
+    assert runner.status == "failed" and (runner.stats or {}).get("dark", {}).get("portal1"), output[-3000:]
+    assert "Host key verification failed" in output or "REMOTE HOST IDENTIFICATION HAS CHANGED" in output, output[-3000:]
