@@ -250,7 +250,7 @@ def print_summary(demo, summary, seconds):
     print("-" * 78)
     changed = [(what, count) for what, count in demo.changes if count]
     if changed:
-        print("%d changes made: %s." % (sum(c for _, c in changed), ", ".join("%s %d" % item for item in changed)))
+        print("%d changes made: %s." % (sum(item[1] for item in changed), ", ".join("%s %d" % item for item in changed)))
     else:
         print("Nothing changed: the deploy and every job found the hosts in their desired state.")
     print("The lab stays up (make lab-down removes it). Hosts: ssh -F %s portal1; mail: %s; logs: %s"
