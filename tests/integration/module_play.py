@@ -19,8 +19,8 @@ def run_module(tmp_path, module, args, check_mode=False, name="play.json"):
                                  "tasks": [{"name": "run", "sciops.datasync." + module: args}]}]))
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".collections"),
                ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_CALLBACK_PLUGINS=os.path.join(REPO, "tests", "callback_plugins"),
-               ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_INVENTORY="localhost,")
-    argv = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), str(play)] + (["--check"] if check_mode else [])
+               ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    argv = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,", str(play)] + (["--check"] if check_mode else [])
     proc = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, check=False)
     document = json.loads(proc.stdout[proc.stdout.index("{"):])
     return document["plays"][0]["tasks"][0]["hosts"]["localhost"], proc.stdout + proc.stderr
