@@ -86,6 +86,13 @@ def trusted_folder_problem(directory, what="state folder"):
         current, first = parent, False
 
 
+def deepest_existing_folder(directory):
+    """``directory`` or its nearest parent that is a folder."""
+    while not os.path.isdir(directory) and os.path.dirname(directory) != directory:
+        directory = os.path.dirname(directory)
+    return directory
+
+
 def ensure_trusted_folder(directory, what="state folder"):
     """Create ``directory`` (0755) below a trusted existing folder and check it; raises UnsafePathError.
 
@@ -95,9 +102,7 @@ def ensure_trusted_folder(directory, what="state folder"):
     is refused naming it and nothing is created through it.
     """
     directory = os.path.abspath(directory)
-    existing = directory
-    while not os.path.isdir(existing) and os.path.dirname(existing) != existing:
-        existing = os.path.dirname(existing)
+    existing = deepest_existing_folder(directory)
     problem = trusted_folder_problem(existing, what)
     if problem:
         raise UnsafePathError(problem)
@@ -210,6 +215,13 @@ class StateFile:
 
     def exists(self):
         return os.path.lexists(self.path)
+
+    def check_folder(self):
+        """Refuse (UnsafePathError) a folder that could not hold this file safely, before any work
+        that the first save would record; the deepest existing folder is checked when it is missing."""
+        problem = trusted_folder_problem(deepest_existing_folder(os.path.dirname(os.path.abspath(self.path))))
+        if problem:
+            raise UnsafePathError(problem)
 
     def _read(self):
         """The file's bytes, opened with ``open_private`` after checking its folder; None when absent."""

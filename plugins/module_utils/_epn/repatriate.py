@@ -222,6 +222,7 @@ class RepatriationState:
         """The state, importing ignore.yml when the state file does not exist yet."""
         if self.file.exists():
             return self.file.load({"synced": {}})
+        self.file.check_folder()
         data = {"synced": {}}
         imported, refused = [], []
         if self.ignore_file and os.path.exists(self.ignore_file):

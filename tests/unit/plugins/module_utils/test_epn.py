@@ -7,6 +7,7 @@ import pytest
 
 from ansible_collections.sciops.datasync.plugins.module_utils._core import ssh as _ssh
 from ansible_collections.sciops.datasync.plugins.module_utils._epn import repatriate as _epn
+from ansible_collections.sciops.datasync.plugins.module_utils._core.state import StateError
 
 NOW = datetime.datetime(2026, 11, 23, 12, 0, tzinfo=datetime.timezone.utc)
 
@@ -126,3 +127,11 @@ def test_host_key_problem_is_clear():
     assert "[127.0.0.1]:2222" in message and "does not match" in message and "/etc/kh" in message
     assert "not recorded" in _ssh.host_key_problem("Host key verification failed.\n", "h", 22, "/etc/kh")
     assert _ssh.host_key_problem("Permission denied (publickey).", "h", 22, None) is None
+
+
+def test_a_state_folder_others_can_write_is_refused_before_any_epn_is_planned(tmp_path):
+    folder = tmp_path / "state"
+    folder.mkdir()
+    folder.chmod(0o777)
+    with pytest.raises(StateError, match="writable by group or others"):
+        _epn.RepatriationState(str(folder / "s.json")).load()
