@@ -106,7 +106,8 @@ class Demo:
 
     # --- the controller's side: ansible-playbook over SSH ----------------------------------
     def ansible_playbook(self, *args, env=None):
-        proc = subprocess.run([os.path.join(BIN, "ansible-playbook")] + list(args), cwd=REPO,
+        # Its own stdin: ssh run by another step sets O_NONBLOCK on a shared stdin, which ansible refuses.
+        proc = subprocess.run([os.path.join(BIN, "ansible-playbook")] + list(args), cwd=REPO, stdin=subprocess.DEVNULL,
                               env=dict(self.env, **(env or {})), capture_output=True, text=True, check=False)
         return Result(proc)
 
