@@ -13,7 +13,6 @@ deploy and the jobs themselves report.
 
 from __future__ import annotations
 
-import calendar
 import concurrent.futures
 import importlib
 import json
@@ -27,6 +26,7 @@ import time
 
 from tests.demo_steps import DemoError
 from tests.integration.site_lab import deploy_site, hosts_up, ssh
+from tests.lab.hosts.job_log import job_runs
 from tests.lab.supervisor import Lab, LabError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -35,30 +35,7 @@ INVENTORY = "inventories/lab"
 # Where datasync-job appends a job's log: root's jobs, then the service account's.
 LOG_DIRS = ("/var/log/datasync", "/var/log/datasync-jobs")
 # A run's output holds no "===== " line: a run killed before its end line is never joined to the next.
-RUN = re.compile(r"^===== (\S+) start (\S+)\n((?:(?!^===== ).)*)^===== (\S+) end \2 rc=(\d+)$", re.M | re.S)
 RECAP = re.compile(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
-
-
-class JobRun:
-    """One run of a job as datasync-job logged it."""
-
-    def __init__(self, match):
-        self.start, self.end = match.group(1), match.group(4)
-        self.rc = int(match.group(5))
-        self.output = match.group(3)
-        self.changed = sum(int(n) for n in re.findall(r"\bchanged=(\d+)", self.output))
-
-    @property
-    def started(self):
-        return calendar.timegm(time.strptime(self.start, "%Y-%m-%dT%H:%M:%SZ"))
-
-    def __repr__(self):
-        return "%s..%s rc=%d changed=%d" % (self.start, self.end[11:], self.rc, self.changed)
-
-
-def job_runs(text):
-    """The completed runs in a job log's text, oldest first."""
-    return [JobRun(m) for m in RUN.finditer(text)]
 
 
 def changed_tasks(stdout):
@@ -167,7 +144,7 @@ class Demo:
         since = int(time.time())
         unit = "datasync-%s.service" % job
         proc = ssh(self.lab, host, "systemctl", "start", unit, timeout=900)
-        runs = [run for run in job_runs(self.log(host, job)) if run.started >= since]
+        runs = job_runs(self.log(host, job), job, since)
         journal = [line for line in self.journal(host, since, "-u", unit) if "systemd[1]" in line]
         if proc.returncode != 0 or not runs or runs[-1].rc != 0:
             raise DemoError("%s on %s failed (systemctl start exited %d); its journal:\n%s\nits log: %s" % (
@@ -186,7 +163,7 @@ class Demo:
         since = int(since)
         deadline = since + period + 120
         while True:
-            runs = [run for run in job_runs(self.log(host, job)) if run.started >= since]
+            runs = job_runs(self.log(host, job), job, since)
             if runs:
                 break
             if time.time() > deadline:

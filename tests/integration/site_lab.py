@@ -2,7 +2,6 @@
 on one as root over SSH, and deploy playbooks/site.yml to them (once per session: the
 `lab_site` fixture in conftest.py)."""
 
-import calendar
 import json
 import os
 import shlex
@@ -59,21 +58,6 @@ def wait_for(what, probe, timeout, interval=3):
         if time.monotonic() > deadline:
             raise AssertionError("%s: not within %d s" % (what, timeout))
         time.sleep(interval)
-
-
-def job_runs(log_text, job, since):
-    """(start, end rc) of each run of job the wrapper logged at or after epoch since; rc None while running."""
-    runs = []
-    for line in log_text.splitlines():
-        parts = line.split()
-        if len(parts) < 4 or parts[0] != "=====" or parts[3] != job:
-            continue
-        stamp = calendar.timegm(time.strptime(parts[1], "%Y-%m-%dT%H:%M:%SZ"))
-        if parts[2] == "start" and stamp >= since:
-            runs.append([stamp, None])
-        elif parts[2] == "end" and runs and runs[-1][1] is None and len(parts) > 4 and parts[4].startswith("rc="):
-            runs[-1][1] = int(parts[4][3:])
-    return [tuple(run) for run in runs]
 
 
 def playbook_on_lab(ansible_playbook, playbook, *args):

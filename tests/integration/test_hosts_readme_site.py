@@ -15,7 +15,8 @@ import sys
 import pytest
 import yaml
 
-from tests.integration.site_lab import deploy_site, host_now, job_runs, lab_file, ssh
+from tests.integration.site_lab import deploy_site, host_now, lab_file, ssh
+from tests.lab.hosts.job_log import job_runs
 from tests.lab.hosts.wheelhouse import link_into_lab
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -246,5 +247,5 @@ def test_readme_real_host_steps_as_printed(lab, lab_site, lab_deployment_restore
     job = ssh(lab, "portal1", *shlex.split(run_now[0])[1:])
     assert job.returncode == 0, job.stdout + job.stderr
     log = ssh(lab, "portal1", "cat", "/var/log/datasync/gosync-new.log").stdout
-    assert any(rc == 0 for _start, rc in job_runs(log, "gosync-new", since)), log[-3000:]
+    assert any(run.rc == 0 for run in job_runs(log, "gosync-new", since)), log[-3000:]
     assert ssh(lab, "portal1", "getent", "passwd", "alice").returncode == 0

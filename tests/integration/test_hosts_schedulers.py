@@ -9,7 +9,8 @@ import uuid
 
 import pytest
 
-from tests.integration.site_lab import host_now, job_runs, playbook_on_lab, ssh, wait_for
+from tests.integration.site_lab import host_now, playbook_on_lab, ssh, wait_for
+from tests.lab.hosts.job_log import job_runs
 
 TIMER = "datasync-mxsync-repatriate.timer"
 SERVICE = "datasync-mxsync-repatriate.service"
@@ -73,13 +74,13 @@ def test_beamline_timer_fires_on_its_own_and_the_epn_arrives(lab, lab_site, minu
 
     def fired_and_done():
         log = _root(lab, "beamline1", "cat", "/var/log/datasync-jobs/mxsync-repatriate.log")
-        runs = [run for run in job_runs(log, "mxsync-repatriate", since) if run[1] is not None]
+        runs = job_runs(log, "mxsync-repatriate", since)
         return runs if runs and EPN in _synced(lab) else None
 
     # Every minute, plus the timer's RandomizedDelaySec=30 and the run itself.
     runs = wait_for("the minutely timer starting %s and the run repatriating EPN %s" % (SERVICE, EPN),
                     fired_and_done, timeout=150, interval=5)
-    assert runs[0][1] == 0, runs
+    assert runs[0].rc == 0, runs
     # systemd started it from the timer (its last trigger is after the test's start), and the
     # journal shows the service's run.
     trigger = _root(lab, "beamline1", "sh", "-c", 'date -d "$(systemctl show -P LastTriggerUSec "$1")" +%s', "trigger",
@@ -117,10 +118,10 @@ def test_mirror_cron_entry_fires_on_its_own_and_a_new_file_arrives(lab, lab_site
 
         def ended_runs():
             log = _root(lab, "mirror1", "cat", "/var/log/datasync-jobs/pools-pv.log")
-            return [run for run in job_runs(log, "pools-pv", since) if run[1] is not None]
+            return job_runs(log, "pools-pv", since)
 
         runs = wait_for("a run of pools-pv since the file was placed ending in its log", ended_runs, timeout=60)
-        assert runs[0][1] == 0, runs
+        assert runs[0].rc == 0, runs
         owner = _root(lab, "mirror1", "stat", "-c", "%U:%G %a", "/srv/pacs/pools/pv/" + name).strip()
         assert owner.startswith("datasync:datasync "), owner
     finally:

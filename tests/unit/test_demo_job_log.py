@@ -3,7 +3,8 @@ and from ansible-playbook's recap (tests/demo.py); these read the formats those 
 
 import re
 
-from tests.demo import changed_tasks, job_runs, recap
+from tests.demo import changed_tasks, recap
+from tests.lab.hosts.job_log import job_runs
 
 WRAPPER = "roles/runtime/templates/datasync-job.j2"
 
