@@ -37,7 +37,8 @@ def _globus(lab_env, home, *args):
 
 
 def _timers(lab_env, home):
-    return [job for job in _globus(lab_env, home, "timer", "list")["jobs"] if job["name"] == TIMER]
+    listed = _globus(lab_env, home, "timer", "list")  # globus-cli prints the response's "jobs" list
+    return [job for job in listed if job["name"] == TIMER]
 
 
 def _deploy(ansible_playbook, extra):
