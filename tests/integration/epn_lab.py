@@ -4,6 +4,7 @@ import email
 import glob
 import json
 import os
+import stat
 
 import yaml
 
@@ -116,3 +117,16 @@ def wrong_known_hosts(tmp_path):
     path = tmp_path / "wrong_known_hosts"
     path.write_text("[127.0.0.1]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBm4uGZl1Ynq1r3s2m0Pn2qfWl8nXQ2cLk4hXbX9Zz1X\n")
     return str(path)
+
+
+def plant_dangerous_entries(folder):
+    """What a hostile source puts in an EPN or a pool: in ``folder`` (made when missing) a setuid and
+    a setgid file, a FIFO, a character device and a link to /etc."""
+    os.makedirs(folder, exist_ok=True)
+    for name, mode in (("setuid-tool", 0o4755), ("setgid-tool", 0o2755)):
+        with open(os.path.join(folder, name), "wb") as handle:
+            handle.write(b"#!/bin/sh\nid\n")
+        os.chmod(os.path.join(folder, name), mode)
+    os.mkfifo(os.path.join(folder, "pipe"))
+    os.mknod(os.path.join(folder, "disk"), 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    os.symlink("/etc", os.path.join(folder, "etc-link"))

@@ -172,14 +172,7 @@ def hostile_source(lab):
         os.symlink(target, folder)
         swapped.append((folder, aside))
     inside = os.path.join(mx1, "12282a", "hostile")
-    os.makedirs(inside)
-    for name, mode in (("setuid-tool", 0o4755), ("setgid-tool", 0o2755)):
-        with open(os.path.join(inside, name), "wb") as handle:
-            handle.write(b"#!/bin/sh\nid\n")
-        os.chmod(os.path.join(inside, name), mode)
-    os.mkfifo(os.path.join(inside, "pipe"))
-    os.mknod(os.path.join(inside, "disk"), 0o666 | stat.S_IFCHR, os.makedev(1, 3))
-    os.symlink("/etc", os.path.join(inside, "etc-link"))
+    epn_lab.plant_dangerous_entries(inside)
     try:
         yield
     finally:
@@ -253,13 +246,7 @@ def hostile_pool(pools_endpoint):
     os.makedirs(os.path.join(top, "sub"))
     with open(os.path.join(top, "plain.txt"), "w") as handle:
         handle.write("plain\n")
-    for fname, mode in (("setuid-tool", 0o4755), ("setgid-tool", 0o2755)):
-        with open(os.path.join(top, fname), "wb") as handle:
-            handle.write(b"#!/bin/sh\nid\n")
-        os.chmod(os.path.join(top, fname), mode)
-    os.mkfifo(os.path.join(top, "pipe"))
-    os.mknod(os.path.join(top, "disk"), 0o666 | stat.S_IFCHR, os.makedev(1, 3))
-    os.symlink("/etc", os.path.join(top, "etc-link"))
+    epn_lab.plant_dangerous_entries(top)
     os.symlink("../../../../../../etc/passwd", os.path.join(top, "sub", "climbing-link"))
     os.symlink("plain.txt", os.path.join(top, "inside-link"))
     return name, top

@@ -17,11 +17,11 @@ folders) are the same before and after, checksums of the victims included.
 
 import os
 import shutil
-import stat
 import uuid
 
 import pytest
 
+from tests.integration import epn_lab
 from tests.integration import host_attack_lab as hal
 from tests.integration.test_epn_repatriate import source_dir
 
@@ -54,14 +54,7 @@ def hostile_source(lab):
     os.rename(folder, aside)
     try:
         os.symlink("/etc", folder)
-        os.makedirs(inside)
-        for name, mode in (("setuid-tool", 0o4755), ("setgid-tool", 0o2755)):
-            with open(os.path.join(inside, name), "wb") as handle:
-                handle.write(b"#!/bin/sh\nid\n")
-            os.chmod(os.path.join(inside, name), mode)
-        os.mkfifo(os.path.join(inside, "pipe"))
-        os.mknod(os.path.join(inside, "disk"), 0o666 | stat.S_IFCHR, os.makedev(1, 3))
-        os.symlink("/etc", os.path.join(inside, "etc-link"))
+        epn_lab.plant_dangerous_entries(inside)
         yield folder
     finally:
         shutil.rmtree(inside, ignore_errors=True)
