@@ -47,8 +47,19 @@ def _deploy(ansible_playbook, extra):
     return result
 
 
-def _recap_changed(result):
-    return int(re.search(r"^%s\s*:.*\bchanged=(\d+)" % HOST, result.stdout, re.M).group(1))
+def _changed_tasks(result):
+    """The tasks the run reports changed on the host, and the recap's changed count."""
+    changed, task = [], None
+    for line in result.stdout.splitlines():
+        if line.startswith("TASK ["):
+            task = line[6:line.rindex("]")]
+        elif line.startswith("changed: [%s]" % HOST) and task not in changed:
+            changed.append(task)
+    return changed, int(re.search(r"^%s\s*:.*\bchanged=(\d+)" % HOST, result.stdout, re.M).group(1))
+
+
+def _manifest(lab):
+    return ssh(lab, HOST, "cat", "/opt/datasync/venv/collections/ansible_collections/sciops/datasync/MANIFEST.json").stdout
 
 
 def _units(lab):
@@ -97,8 +108,16 @@ def test_role_schedules_the_syncs_with_globus_timers(lab, lab_env, ansible_playb
     assert units[START] == ("not-found", "inactive", False), units
     assert units[STATUS] == ("enabled", "active", False), units
 
+    installed = _manifest(lab)
     again = _deploy(ansible_playbook, TIMERS)
-    assert _recap_changed(again) == 0, again
+    changed, count = _changed_tasks(again)
+    if _manifest(lab) != installed:
+        # The checkout (the collection's source) changed between the two deploys (a shared working
+        # tree): reinstalling it is expected; nothing else may change.
+        install = ["sciops.datasync.runtime : Copy the collection tarball to the host", "sciops.datasync.runtime : Install the collection tarball"]
+        count -= len([task for task in changed if task in install])
+        changed = [task for task in changed if task not in install]
+    assert changed == [] and count == 0, (changed, count)
     assert [job["job_id"] for job in _timers(lab_env, tmp_path)] == [job_id]
 
     # The timer's first run is due when it is made; its task copies on its own.
