@@ -123,8 +123,12 @@ def test_role_schedules_the_syncs_with_globus_timers(lab, lab_env, ansible_playb
     # The timer's first run is due when it is made; its task copies on its own.
     fired = wait_for("the timer's first run", lambda: _globus(lab_env, tmp_path, "timer", "show", job_id)["results"]["data"], 30, 1)
     task_id = fired[0]["data"]["action_id"]
-    ended = wait_for("the timer's task to end", lambda: (lambda t: t if t["status"] != "ACTIVE" else None)(
-        _globus(lab_env, tmp_path, "task", "show", task_id)), 60, 1)
+
+    def task_ended():
+        task = _globus(lab_env, tmp_path, "task", "show", task_id)
+        return task if task["status"] != "ACTIVE" else None
+
+    ended = wait_for("the timer's task to end", task_ended, 60, 1)
     assert ended["status"] == "SUCCEEDED" and ended["label"] == "Syncing data for projects", ended
 
     since = host_now(lab, HOST)
