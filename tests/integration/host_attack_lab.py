@@ -7,6 +7,7 @@ own key (host key checked, as the admin's); root is the admin with sudo (site_la
 
 import json
 import os
+import re
 import shlex
 import subprocess
 
@@ -106,3 +107,30 @@ def log_since(lab, host, path, offset):
                           capture_output=True, check=False, timeout=120)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout.decode("utf-8", "surrogateescape")
+
+
+def write_file(lab, host, path, text, mode="0644"):
+    """``text`` written by root to ``path`` on the host (through standard input: never in argv)."""
+    proc = subprocess.run(["ssh", "-F", lab.path("hosts", "ssh_config"), host,
+                           shlex.join(["sudo", "-n", "sh", "-c", 'umask 077; cat > "$1" && chmod "$2" "$1"', "write", path, mode])],
+                          input=text, capture_output=True, text=True, check=False, timeout=120)
+    assert proc.returncode == 0, (host, path, proc.stderr)
+
+
+def job_results(log):
+    """The module results a job printed with -v (``ok: [localhost] => {...}``, ``FAILED! => {...}``), in order."""
+    decoder = json.JSONDecoder()
+    results = []
+    for match in re.finditer(r"\[localhost\](?:: FAILED!)? => (?=\{)", log):
+        try:
+            results.append(decoder.raw_decode(log, match.end())[0])
+        except ValueError:
+            continue
+    return results
+
+
+def changed_outside(before, after, allowed):
+    """Differences between two snapshots whose path does not match the regular expression ``allowed``."""
+    pattern = re.compile(allowed)
+    return [line for line in differences(before, after)
+            if not pattern.match(next((word for word in line[1:].split() if word.startswith("/")), ""))]

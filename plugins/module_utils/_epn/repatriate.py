@@ -425,6 +425,9 @@ class Repatriation:
             result.update(busy_result(lock_path, exc.holder_pid), status="skipped",
                           reason="transfer already running (lock %s held by pid %s)" % (lock_path, exc.holder_pid))
             return result
+        except OSError as exc:  # UnsafePathError: a link or foreign file at the lock path, an open lock folder
+            result.update(status="failed", refused=True, msg="EPN %s: refused the lock %s: %s; nothing was copied" % (item["epn"], lock_path, exc))
+            return result
         fd = None
         try:
             kind, message, rc = self.source_check(item, options)

@@ -135,3 +135,16 @@ def test_a_state_folder_others_can_write_is_refused_before_any_epn_is_planned(tm
     folder.chmod(0o777)
     with pytest.raises(StateError, match="writable by group or others"):
         _epn.RepatriationState(str(folder / "s.json")).load()
+
+
+def test_a_link_at_an_epn_lock_path_fails_that_epn_naming_it_and_never_truncates_the_target(tmp_path):
+    locks = tmp_path / "locks"
+    locks.mkdir(mode=0o755)
+    victim = tmp_path / "victim"
+    victim.write_text("keep me\n")
+    (locks / "epn-12282a.lock").symlink_to(victim)
+    repatriation = _epn.Repatriation(FakeModule(lock_dir=str(locks)))
+    result = repatriation.transfer({"epn": "12282a", "source": "/d/", "destination": "/s/"}, None, None)
+    assert result["status"] == "failed" and result["refused"], result
+    assert result["msg"].startswith("EPN 12282a: refused the lock %s/epn-12282a.lock: " % locks), result
+    assert "symlink" in result["msg"] and victim.read_text() == "keep me\n"
