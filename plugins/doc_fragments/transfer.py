@@ -7,7 +7,7 @@ from __future__ import annotations
 
 class ModuleDocFragment:
     # The Transfer task options a collection sync and a Globus Timers timer share
-    # (globus_collection_sync, globus_timer).
+    # (globus_collection_sync, globus_timer; module_utils/_globus/transfer.py transfer_argument_spec()).
     DOCUMENTATION = r"""
 options:
   verify_checksum:

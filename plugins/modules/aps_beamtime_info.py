@@ -79,27 +79,21 @@ beamtime:
   sample: {"proposal_id": "1001234", "title": "In situ tomography", "pi": {"badge": "300001", "last_name": "Lovelace"}}
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.sciops.datasync.plugins.module_utils._core.http import http_argument_spec
+from ansible_collections.sciops.datasync.plugins.module_utils._core.http import web_api_module
 from ansible_collections.sciops.datasync.plugins.module_utils._experiment.beamtime import run_module
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            http_argument_spec(),
-            url=dict(type="str", required=True),
-            credentials_file=dict(type="path", required=True),
-            beamline=dict(type="str", required=True),
-            run=dict(type="str"),
-            date=dict(type="str"),
-            proposal=dict(type="str"),
-            require=dict(type="bool", default=False),
-        ),
-        supports_check_mode=True,
+    argument_spec = dict(
+        url=dict(type="str", required=True),
+        credentials_file=dict(type="path", required=True),
+        beamline=dict(type="str", required=True),
+        run=dict(type="str"),
+        date=dict(type="str"),
+        proposal=dict(type="str"),
+        require=dict(type="bool", default=False),
     )
-    run_module(module)
+    run_module(web_api_module(argument_spec))
 
 
 if __name__ == "__main__":

@@ -188,47 +188,41 @@ dm_status_code:
   type: int
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.sciops.datasync.plugins.module_utils._core.http import http_argument_spec
+from ansible_collections.sciops.datasync.plugins.module_utils._core.http import web_api_module
 from ansible_collections.sciops.datasync.plugins.module_utils._experiment.dm import run_module
 from ansible_collections.sciops.datasync.plugins.module_utils._core.mail import smtp_options
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            http_argument_spec(),
-            name=dict(type="str", required=True),
-            station=dict(type="str", required=True),
-            create=dict(type="bool", default=True),
-            type=dict(type="str", default="2BM"),
-            description=dict(type="str"),
-            root_path=dict(type="str"),
-            start_date=dict(type="str"),
-            end_date=dict(type="str"),
-            users=dict(type="list", elements="str"),
-            users_mode=dict(type="str", choices=["append", "exact", "remove"], default="append"),
-            metadata=dict(type="dict"),
-            daq=dict(type="str", choices=["started", "stopped"]),
-            daq_directory=dict(type="str"),
-            daq_options=dict(type="dict"),
-            notify=dict(type="dict", options=smtp_options(
-                enabled=dict(type="bool", default=True),
-                body=dict(type="str", required=True),
-                subject=dict(type="str", default="Important information on APS experiment"),
-                sender=dict(type="str", required=True),
-                cc=dict(type="list", elements="str"),
-                metadata_key=dict(type="str", default="emailedUsers", no_log=False),
-            )),
-            ds_url=dict(type="str", required=True),
-            daq_url=dict(type="str"),
-            login_file=dict(type="path", required=True),
-            fail_on_errors=dict(type="bool", default=True),
-        ),
-        supports_check_mode=True,
+    argument_spec = dict(
+        name=dict(type="str", required=True),
+        station=dict(type="str", required=True),
+        create=dict(type="bool", default=True),
+        type=dict(type="str", default="2BM"),
+        description=dict(type="str"),
+        root_path=dict(type="str"),
+        start_date=dict(type="str"),
+        end_date=dict(type="str"),
+        users=dict(type="list", elements="str"),
+        users_mode=dict(type="str", choices=["append", "exact", "remove"], default="append"),
+        metadata=dict(type="dict"),
+        daq=dict(type="str", choices=["started", "stopped"]),
+        daq_directory=dict(type="str"),
+        daq_options=dict(type="dict"),
+        notify=dict(type="dict", options=smtp_options(
+            enabled=dict(type="bool", default=True),
+            body=dict(type="str", required=True),
+            subject=dict(type="str", default="Important information on APS experiment"),
+            sender=dict(type="str", required=True),
+            cc=dict(type="list", elements="str"),
+            metadata_key=dict(type="str", default="emailedUsers", no_log=False),
+        )),
+        ds_url=dict(type="str", required=True),
+        daq_url=dict(type="str"),
+        login_file=dict(type="path", required=True),
+        fail_on_errors=dict(type="bool", default=True),
     )
-    run_module(module)
+    run_module(web_api_module(argument_spec))
 
 
 if __name__ == "__main__":

@@ -65,11 +65,8 @@ EXAMPLES = r"""
   sciops.datasync.epn_alert:
     portal_url: https://portal.synchrotron.org.au
     credentials_file: /etc/datasync/mxsync/portal.yml
-    equipment:
-      - {id: 23, beamline: MX1}
-      - {id: 24, beamline: MX2}
-    epn_map:
-      "12282": ny79
+    equipment: [{id: 23, beamline: MX1}]
+    epn_map: {"12282": ny79}
     source_host: sftp.synchrotron.org.au
     source_user: mxdata
     key_file: /etc/datasync/mxsync/mx_key

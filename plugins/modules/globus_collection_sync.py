@@ -78,18 +78,10 @@ options:
           - Task label, used to find the live task when the state file is lost. Must be unique per sync.
           - Defaults to V(Syncing data for <name>).
         type: str
-      verify_checksum:
-        description: Defaults to O(verify_checksum).
-        type: bool
-      preserve_timestamp:
-        description: Defaults to O(preserve_timestamp).
-        type: bool
-      encrypt:
-        description: Defaults to O(encrypt).
-        type: bool
-      skip_source_errors:
-        description: Defaults to O(skip_source_errors).
-        type: bool
+      verify_checksum: {description: Defaults to O(verify_checksum)., type: bool}
+      preserve_timestamp: {description: Defaults to O(preserve_timestamp)., type: bool}
+      encrypt: {description: Defaults to O(encrypt)., type: bool}
+      skip_source_errors: {description: Defaults to O(skip_source_errors)., type: bool}
       filters:
         description: Include/exclude rules of this sync; defaults to O(filters).
         type: list
@@ -271,6 +263,7 @@ mail:
 """
 
 from ansible_collections.sciops.datasync.plugins.module_utils._globus.module import globus_module
+from ansible_collections.sciops.datasync.plugins.module_utils._globus.transfer import transfer_argument_spec
 from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync.run import run_module
 from ansible_collections.sciops.datasync.plugins.module_utils._core.mail import mail_argument_spec
 
@@ -286,20 +279,13 @@ def main():
             sync_level=dict(type="str", choices=["exists", "size", "mtime", "checksum"]),
             time_limit=dict(type="str"),
             label=dict(type="str"),
-            verify_checksum=dict(type="bool"),
-            preserve_timestamp=dict(type="bool"),
-            encrypt=dict(type="bool"),
-            skip_source_errors=dict(type="bool"),
             filters=dict(type="list", elements="dict"),
+            **transfer_argument_spec(with_defaults=False)
         )),
         only=dict(type="list", elements="str", default=[]),
         start=dict(type="bool", default=True),
         sync_level=dict(type="str", choices=["exists", "size", "mtime", "checksum"], default="checksum"),
         time_limit=dict(type="str", default="1440"),
-        verify_checksum=dict(type="bool", default=True),
-        preserve_timestamp=dict(type="bool", default=True),
-        encrypt=dict(type="bool", default=False),
-        skip_source_errors=dict(type="bool", default=False),
         filters=dict(type="list", elements="dict", default=[]),
         stall_timeout=dict(type="int", default=3600),
         cancel_stalled=dict(type="bool", default=False),
@@ -310,6 +296,7 @@ def main():
         lock_file=dict(type="path"),
         lock_wait=dict(type="bool", default=True),
         lock_timeout=dict(type="int", default=600),
+        **transfer_argument_spec(),
         **mail_argument_spec(extra=dict(
             when=dict(type="str", choices=["always", "ended", "transferred", "failed"], default="ended"),
             file_manager_url=dict(type="str", default="https://app.globus.org/file-manager"),

@@ -139,10 +139,10 @@ created_directories:
   returned: always
   type: list
   elements: str
-errors: {}
 """
 
 from ansible_collections.sciops.datasync.plugins.module_utils._globus.module import globus_module
+from ansible_collections.sciops.datasync.plugins.module_utils._globus.transfer import transfer_argument_spec
 from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync.timer import run_module
 
 
@@ -155,16 +155,13 @@ def main():
         destination_collection=dict(type="str"),
         destination_path=dict(type="str"),
         sync_level=dict(type="str", choices=["exists", "size", "mtime", "checksum"], default="checksum"),
-        verify_checksum=dict(type="bool", default=True),
-        preserve_timestamp=dict(type="bool", default=True),
-        encrypt=dict(type="bool", default=False),
-        skip_source_errors=dict(type="bool", default=False),
         filters=dict(type="list", elements="dict", default=[]),
         label=dict(type="str"),
         interval=dict(type="str", default="1d"),
         start=dict(type="str"),
         stop_after_runs=dict(type="int"),
         runs=dict(type="int", default=10),
+        **transfer_argument_spec()
     )
     run_module(globus_module(argument_spec, required_if=[["state", "present", ["source_collection", "destination_collection"]]]))
 

@@ -34,6 +34,8 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Optional
 
+from ansible.module_utils.basic import AnsibleModule
+
 RETRY_STATUSES = (429, 502, 503, 504)
 IDEMPOTENT_RETRY_STATUSES = (500,)
 IDEMPOTENT_METHODS = ("GET", "HEAD", "PUT", "DELETE", "OPTIONS")
@@ -147,6 +149,14 @@ def http_argument_spec():
         ca_bundle=dict(type="path"),
         timeout=dict(type="int", default=30),
     )
+
+
+def web_api_module(argument_spec):
+    """The AnsibleModule of a web-API module: ``http_argument_spec()`` and ``argument_spec``, with check mode.
+
+    Built when the module's ``main()`` runs, so ansible-test validate-modules still reads the argspec.
+    """
+    return AnsibleModule(argument_spec=dict(http_argument_spec(), **argument_spec), supports_check_mode=True)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,17 @@ TASK_FIELDS = (
 )
 
 
+# The Transfer task options a collection sync and a Globus Timers timer share, with their
+# defaults (doc fragment sciops.datasync.transfer).
+TRANSFER_OPTION_DEFAULTS = {"verify_checksum": True, "preserve_timestamp": True, "encrypt": False, "skip_source_errors": False}
+
+
+def transfer_argument_spec(with_defaults=True):
+    """The shared Transfer task options; without their defaults for per-sync values that fall back to the module's."""
+    return {name: dict(type="bool", default=default) if with_defaults else dict(type="bool")
+            for name, default in TRANSFER_OPTION_DEFAULTS.items()}
+
+
 # --------------------------------------------------------------------------- tasks
 
 
