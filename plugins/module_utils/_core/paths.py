@@ -131,13 +131,3 @@ def check_below(root, relative):
 def fd_path(fd):
     """The path a child process started from this one resolves to the folder ``fd`` (Linux /proc)."""
     return "/proc/self/fd/%d" % fd
-
-
-def same_folder(fd, path):
-    """Whether ``path`` (followed) is still the folder open as ``fd``."""
-    try:
-        here = os.fstat(fd)
-        there = os.stat(path)
-    except OSError:
-        return False
-    return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)

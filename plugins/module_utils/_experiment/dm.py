@@ -168,7 +168,6 @@ class DmClient:
         self.username = username
         self.password = password
         self.sessions = {}
-        self.logins = 0
         self.no_log_values = no_log_values if no_log_values is not None else set()
         self.http = (settings or HttpSettings()).client("DM")
         self._secret(password)
@@ -224,7 +223,6 @@ class DmClient:
             raise DmApiError("login to %s returned no session_id cookie" % self.urls[service], route="login")
         self._secret(cookie)
         self.sessions[service] = cookie
-        self.logins += 1
 
     def call(self, route, query=None, **params):
         service, method = ROUTES[route][0], ROUTES[route][1]
