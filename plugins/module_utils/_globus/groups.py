@@ -29,6 +29,19 @@ def get_group_doc(groups, group_id, children=False):
     return response_data(groups.get_group(group_id, include=include))
 
 
+def keep_connections(client, workers):
+    """Let ``client`` keep ``workers`` HTTP connections open (requests keeps 10 by default: with more calls in flight
+    every extra one opened a new connection and closed it after one call)."""
+    session = getattr(getattr(client, "transport", None), "session", None)
+    if session is None or workers <= 10:
+        return
+    import requests.adapters  # pylint: disable=import-outside-toplevel  # present wherever globus-sdk is
+
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=workers)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+
+
 def pool_map(func, items, workers):
     """[(item, result, exc)] with at most ``workers`` calls in flight; the caller decides what an exception means."""
     items = list(items)
@@ -58,6 +71,7 @@ def fetch_group_tree(groups, root_id, recursive=False, workers=8, root_members=T
     Returns (root_doc, {id: doc}, {id: reason}); the root failing raises. With
     ``root_members`` false the root's (possibly huge) member list is not read.
     """
+    keep_connections(groups, workers)
     if root_members:
         root = get_group_doc(groups, root_id, children=True)
     else:

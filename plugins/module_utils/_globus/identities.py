@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 from ansible_collections.sciops.datasync.plugins.module_utils._core.names import is_uuid
-from ansible_collections.sciops.datasync.plugins.module_utils._globus.groups import pool_map, response_data
+from ansible_collections.sciops.datasync.plugins.module_utils._globus.groups import keep_connections, pool_map, response_data
 
 CHUNK = 100
 
@@ -24,6 +24,7 @@ def get_identities(auth, ids=None, usernames=None, workers=1):
     values = sorted(set(values or ()))
     chunks = [values[i:i + CHUNK] for i in range(0, len(values), CHUNK)]
     found = []
+    keep_connections(auth, workers)
     for _part, response, exc in pool_map(lambda part: response_data(auth.get_identities(**{key: part})), chunks, workers):
         if exc is not None:
             raise exc

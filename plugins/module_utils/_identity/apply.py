@@ -55,7 +55,7 @@ class _Hooks:
     def __init__(self, kind, records, journal):
         self.kind, self.records, self.journal = kind, records, journal
         self.fresh = {}
-        self.targets = []
+        self.targets = {}  # keys in order (a dict: 20,000 targets are looked up in constant time)
 
     def owe(self, key, action):
         record = self.records[key]
@@ -71,8 +71,7 @@ class _Hooks:
             drop_pending_hook(self.records[key], self.fresh.pop(key))
 
     def target(self, key):
-        if key not in self.targets:
-            self.targets.append(key)
+        self.targets.setdefault(key, None)
 
     def settle(self, hooks, result, run_one, save, state):
         """Run the owed hooks, then commit their removal from the state and clear the journal."""

@@ -18,7 +18,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
+
+# A name or key already safe as one ledger word: printable ASCII, no space.
+_PLAIN = re.compile(r"[!-~]+")
 
 
 class LedgerError(Exception):
@@ -105,6 +109,8 @@ class IdLedger:
 
 
 def _word(value):
+    if isinstance(value, str) and _PLAIN.fullmatch(value):
+        return value
     text = "".join(ch if ch.isascii() and ch.isprintable() and not ch.isspace() else "?" for ch in str(value or "-"))
     return text or "-"
 

@@ -10,6 +10,7 @@ validated and a refused one comes back with the reason naming it.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import re
 
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.model import SyncError
@@ -56,12 +57,28 @@ def source_problem(name, pattern, what):
 
 def name_denied(name, denied):
     """The entry of ``denied`` (names and globs) that ``name`` matches, or None."""
+    exact, globs = _denied_matcher(tuple(denied))
     low = ascii_lower(name)
-    for entry in denied:
-        entry = ascii_lower(entry)
-        if entry == low or (any(ch in entry for ch in "*?[") and fnmatch.fnmatchcase(low, entry)):
+    hit = exact.get(low)
+    for index, entry, pattern in globs:
+        if hit is not None and hit[0] < index:
+            break
+        if pattern.match(low):
             return entry
-    return None
+    return hit[1] if hit is not None else None
+
+
+@functools.lru_cache(maxsize=8)
+def _denied_matcher(denied):
+    """({lower-cased name: (position, entry)}, [(position, glob, compiled glob)]) of a deny list, made once per list:
+    a first import checks tens of thousands of names against it."""
+    exact, globs = {}, []
+    for index, entry in enumerate(ascii_lower(e) for e in denied):
+        if any(ch in entry for ch in "*?["):
+            globs.append((index, entry, re.compile(fnmatch.translate(entry))))
+        else:
+            exact.setdefault(entry, (index, entry))
+    return exact, globs
 
 
 def user_name_problem(name):
