@@ -11,7 +11,8 @@ Nothing here follows a link someone else could plant (STYLE.md, privilege and pa
 
 - ``trusted_folder_problem``: the folder of a state or lock file, and every folder above
   it, must be owned by the running user or root and not writable by group or others
-  unless sticky (as /tmp); a folder another user could write is refused, naming it.
+  unless sticky (as /tmp); a folder another user could write, or a link on the way that
+  another user planted in a sticky folder, is refused, naming it.
 - ``open_private``: opens with ``O_NOFOLLOW`` (a symlink is refused, naming the path) and
   checks the descriptor (``fstat``): a regular file with one link, owned by the running user,
   not writable by group or others.
@@ -66,24 +67,45 @@ def _folder_problem(path, info, uid, what):
 def trusted_folder_problem(directory, what="state folder"):
     """Why ``directory`` (and each folder above it) may not hold a state or lock file, or None.
 
-    The folder is resolved (``realpath``); it and all its parents must be owned by the
-    running user or root, and not writable by group or others unless sticky.
+    The path is walked from ``/`` one component at a time, as the kernel resolves it: every
+    folder on the way (those a link leads through included) must be owned by the running user
+    or root, and not writable by group or others unless sticky; a link found in a folder others
+    can write (sticky, as /tmp) must be the running user's or root's, or its owner could
+    re-point it at any time.
     """
     uid = os.geteuid()
-    current = os.path.realpath(directory)
-    first = True
+    pending = [part for part in os.path.abspath(directory).split("/") if part][::-1]
+    current, links = "/", 0
     while True:
         try:
             info = os.lstat(current)
         except OSError as exc:
             return "%s %s cannot be checked: %s" % (what, current, exc.strerror or exc)
-        problem = _folder_problem(current, info, uid, what if first else "%s parent" % what)
+        problem = _folder_problem(current, info, uid, what if not pending else "%s parent" % what)
         if problem:
             return problem
-        parent = os.path.dirname(current)
-        if parent == current:
+        while pending and pending[-1] in (".", ".."):
+            current = os.path.dirname(current) if pending.pop() == ".." else current
+        if not pending:
             return None
-        current, first = parent, False
+        path = os.path.join(current, pending.pop())
+        try:
+            link = os.lstat(path)
+        except OSError as exc:
+            return "%s %s cannot be checked: %s" % (what, path, exc.strerror or exc)
+        if not stat.S_ISLNK(link.st_mode):
+            current = path
+            continue
+        links += 1
+        if links > 40:
+            return "%s %s: too many levels of symbolic links" % (what, directory)
+        if info.st_mode & 0o022 and link.st_uid not in (uid, 0):
+            return "%s %s is a link owned by uid %d in a folder others can write; refused" % (
+                what if not pending else "%s parent" % what, path, link.st_uid)
+        target = os.readlink(path)
+        pending.extend(part for part in target.split("/")[::-1] if part)
+        if target.startswith("/"):
+            current = "/"
 
 
 def deepest_existing_folder(directory):

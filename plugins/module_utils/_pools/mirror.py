@@ -52,7 +52,7 @@ from ansible_collections.sciops.datasync.plugins.module_utils._core.rsync import
     parse_itemized, parse_listing, parse_module_list, parse_stats, summary_lines)
 from ansible_collections.sciops.datasync.plugins.module_utils._core.secrets import secret_file_problem
 from ansible_collections.sciops.datasync.plugins.module_utils._core.state import (
-    UnsafePathError, atomic_write_bytes, ensure_trusted_folder, open_private)
+    UnsafePathError, atomic_write_bytes, deepest_existing_folder, ensure_trusted_folder, open_private, trusted_folder_problem)
 from ansible_collections.sciops.datasync.plugins.module_utils._core.runner import CommandRunner
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -437,13 +437,16 @@ def open_dest(params, check_mode):
     if problem:
         return None, problem
     if check_mode:
-        return None, check_below(root, relative) if os.path.isdir(root) else None
+        return None, check_below(root, relative) if os.path.isdir(root) else trusted_folder_problem(deepest_existing_folder(root), "dest_root")
     try:
         if not os.path.isdir(root):
-            os.makedirs(root, 0o755)
+            # A missing root is made only below folders no one else controls, without following a link.
+            ensure_trusted_folder(root, "dest_root")
         fd, _created = open_below(root, relative, create=True, mode=0o755)
     except UnsafePath as exc:
         return None, "dest %s" % exc
+    except UnsafePathError as exc:
+        return None, str(exc)
     except OSError as exc:
         return None, "cannot create dest %s: %s" % (params["dest"], exc)
     return fd, None

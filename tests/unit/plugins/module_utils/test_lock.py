@@ -7,6 +7,8 @@ import time
 
 import pytest
 
+from as_user import OTHER_UID, as_other_user, folder_of_other_user
+
 from ansible_collections.sciops.datasync.plugins.module_utils._core.lock import LockBusy, RunLock, busy_result, module_lock, read_holder
 from ansible_collections.sciops.datasync.plugins.module_utils._core.state import UnsafePathError
 
@@ -205,3 +207,38 @@ def test_module_lock_reports_a_refused_lock_path(tmp_path):
             raise AssertionError("the body must not run")
     assert caught.value.failed and "refused the lock" in caught.value.kwargs["msg"] and caught.value.kwargs["lock_file"] == str(link)
     assert not (tmp_path / "elsewhere").exists()
+
+
+# ---------------------------------------------------------------- planted by another user (as that user)
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="plants as another user")
+def test_a_lock_reached_through_another_users_link_is_refused(tmp_path):
+    """nobody plants a link in a sticky shared folder (as /tmp) leading to a trusted folder: it can
+    re-point it at any time, so the lock folder behind it is refused and nothing is written there."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    trusted = tmp_path / "trusted"
+    trusted.mkdir(mode=0o755)
+    os.chmod(tmp_path, 0o755)
+    assert as_other_user(str(shared), lambda: os.symlink(str(trusted), "locks")) == 0
+    with pytest.raises(UnsafePathError, match="lock folder %s is a link owned by uid %d" % (shared / "locks", OTHER_UID)):
+        RunLock(str(shared / "locks" / "run.lock")).acquire()
+    assert list(trusted.iterdir()) == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="plants as another user")
+def test_a_lock_file_or_folder_of_another_user_is_refused(tmp_path):
+    theirs = folder_of_other_user(str(tmp_path / "theirs"))
+    with pytest.raises(UnsafePathError, match="lock folder %s is owned by uid %d" % (theirs, OTHER_UID)):
+        RunLock(os.path.join(theirs, "run.lock")).acquire()
+    assert os.listdir(theirs) == []
+    # A lock file nobody created (0644) in root's own folder: refused, never written.
+    ours = tmp_path / "ours"
+    ours.mkdir()
+    ours.chmod(0o1777)  # open while nobody plants the file, then root's alone
+    assert as_other_user(str(ours), lambda: open("run.lock", "w").write("1\n")) == 0
+    ours.chmod(0o755)
+    with pytest.raises(UnsafePathError, match="lock file %s is owned by uid %d" % (ours / "run.lock", OTHER_UID)):
+        RunLock(str(ours / "run.lock")).acquire()
+    assert (ours / "run.lock").read_text() == "1\n"

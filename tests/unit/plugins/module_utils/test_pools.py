@@ -5,6 +5,8 @@ import sys
 
 import pytest
 
+from as_user import OTHER_UID, as_other_user, folder_of_other_user
+
 from ansible_collections.sciops.datasync.plugins.module_utils._pools import mirror as pools
 
 
@@ -258,3 +260,70 @@ def test_a_writelock_with_two_links_is_refused(tmp_path):
     with pytest.raises(pools.UnsafePathError, match="2 hard links"):
         pools.WriteLock(str(tmp_path / "pv" / "writeLock")).acquire()
     assert other.read_text() == "1\n"
+
+
+# Issue 14 items 2-3, planted by another user (as that user): the bookkeeping and a missing dest_root.
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="plants as another user")
+def test_bookkeeping_planted_by_another_user_is_refused_and_its_targets_untouched(tmp_path):
+    os.chmod(str(tmp_path), 0o755)
+    victim = tmp_path / "victim"
+    victim.write_text("root's file\n")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    # The module folder behind a link nobody planted in a sticky shared folder.
+    (tmp_path / "real" / "pv" / "logs").mkdir(parents=True)
+    assert as_other_user(str(shared), lambda: os.symlink(str(tmp_path / "real"), "icc")) == 0
+    with pytest.raises(pools.UnsafePathError, match="is a link owned by uid %d" % OTHER_UID):
+        pools.PoolLog(str(shared / "icc"), "pv", "/pools", clock=Clock(FRIDAY)).open_day()
+    with pytest.raises(pools.UnsafePathError, match="is a link owned by uid %d" % OTHER_UID):
+        pools.WriteLock(str(shared / "icc" / "pv" / "writeLock")).acquire()
+    assert os.listdir(str(tmp_path / "real" / "pv" / "logs")) == []
+    # The module folder owned by nobody, who plants links at the weekday log and the writeLock.
+    icc = tmp_path / "icc"
+    icc.mkdir(mode=0o755)
+    theirs = folder_of_other_user(str(icc / "pv"))
+
+    def plant():
+        os.mkdir("logs")
+        os.symlink(str(victim), "logs/Friday")
+        os.symlink(str(victim), "writeLock")
+
+    assert as_other_user(theirs, plant) == 0
+    with pytest.raises(pools.UnsafePathError, match="owned by uid %d" % OTHER_UID):
+        pools.PoolLog(str(icc), "pv", "/pools", clock=Clock(FRIDAY)).open_day()
+    with pytest.raises(pools.UnsafePathError, match="owned by uid %d" % OTHER_UID):
+        pools.WriteLock(os.path.join(theirs, "writeLock")).acquire()
+    assert victim.read_text() == "root's file\n"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="plants as another user")
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_a_missing_dest_root_is_never_made_below_another_users_folder_or_link(tmp_path, check_mode):
+    os.chmod(str(tmp_path), 0o755)
+    theirs = folder_of_other_user(str(tmp_path / "theirs"))
+    params = {"dest": os.path.join(theirs, "pools", "pv"), "dest_root": os.path.join(theirs, "pools")}
+    fd, problem = pools.open_dest(params, check_mode)
+    assert fd is None and problem == "dest_root %s is owned by uid %d, not by the running user (uid 0) or root; refused" % (theirs, OTHER_UID)
+    assert os.listdir(theirs) == []
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    target = tmp_path / "target"
+    target.mkdir(mode=0o755)
+    assert as_other_user(str(shared), lambda: os.symlink(str(target), "data")) == 0
+    params = {"dest": str(shared / "data" / "pools" / "pv"), "dest_root": str(shared / "data" / "pools")}
+    fd, problem = pools.open_dest(params, check_mode)
+    assert fd is None and problem.startswith("dest_root %s is a link owned by uid %d" % (shared / "data", OTHER_UID))
+    assert os.listdir(str(target)) == []
+
+
+def test_a_missing_dest_root_below_trusted_folders_is_made_and_opened(tmp_path):
+    os.chmod(str(tmp_path), 0o755)
+    params = {"dest": str(tmp_path / "srv" / "pools" / "pv"), "dest_root": str(tmp_path / "srv" / "pools")}
+    fd, problem = pools.open_dest(params, False)
+    try:
+        assert problem is None and os.path.samestat(os.fstat(fd), os.stat(params["dest"]))
+    finally:
+        os.close(fd)
