@@ -87,10 +87,14 @@ class RunReport:
                 after = _pick(entry, USER_KEYS)
                 before = {"locked": {"state": "active"}, "removed": after, "adopted": {"managed": False}}.get(verb)
                 after = {"locked": {"state": "locked"}, "removed": None}.get(verb, after)
+                if verb == "updated" and isinstance(entry.get("before"), dict) and isinstance(entry.get("after"), dict):
+                    before, after = entry["before"], dict(after, **entry["after"])
                 self.change("user_" + verb, entry.get("name"), entry.get("identity_id"), before, after)
         self._errors("user", result)
 
     def _globus_group_sync(self, result):
+        if result.get("departures") is not None and result.get("failed"):
+            self.held_back["group"] += _int(result["departures"])
         for key, verb in GROUP_CHANGES:
             for entry in result.get(key) or []:
                 self.items[("group", verb if verb != "members_changed" else "updated")] += 1

@@ -86,6 +86,7 @@ GROUPS_OK = {"changed": True, "created": [], "renamed": [{"old_name": "osg-a", "
              "updated": [{"name": "osg-projb", "gid": 5001, "globus_group_id": "g-2", "added": ["alice"], "removed": ["bob"]}],
              "removed": [], "skipped_groups": [], "errors": [], "lock_waited": 0.0, "hooks_run": 0, "groups": 2}
 USERS_REFUSED = {"failed": True, "departures": 12, "members": 3, "msg": "refusing 12 user departures ... " + CANARY}
+GROUPS_REFUSED = {"failed": True, "departures": 7, "groups_removed": 2, "members_dropped": 5, "groups": 9, "msg": "refusing ..."}
 
 
 def test_gosync_runs_metrics_carry_over_and_audit(tmp_path):
@@ -103,7 +104,9 @@ def test_gosync_runs_metrics_carry_over_and_audit(tmp_path):
     assert one[("datasync_job_interval_seconds", ())] == 300
     assert oct(os.stat(first).st_mode & 0o777) == "0o644"
 
-    second = samples(run_job(tmp_path, "gosync", [("v2_runner_on_failed", "globus_user_sync", USERS_REFUSED)], failed=True))
+    second = samples(run_job(tmp_path, "gosync", [("v2_runner_on_failed", "globus_user_sync", USERS_REFUSED),
+                                                  ("v2_runner_on_failed", "globus_group_sync", GROUPS_REFUSED)], failed=True))
+    assert second[("datasync_job_departures_held_back", (("kind", "group"),))] == 7
     assert second[("datasync_job_runs_total", (("result", "failed"),))] == 2
     assert second[("datasync_items_total", (("action", "created"), ("kind", "user")))] == 1  # carried over
     assert second[("datasync_job_departures_held_back", (("kind", "user"),))] == 12
