@@ -84,4 +84,10 @@ lock_waited:
   description: Seconds spent waiting for the lock.
   returned: success
   type: float
+departures:
+  description:
+    - The departures the O(max_departures) guard held back (users locked or removed; groups removed plus active
+      users dropped from groups). Nothing was changed.
+  returned: when the run is refused by O(max_departures)
+  type: int
 """

@@ -174,6 +174,14 @@ root_group_name:
   description: Name of O(root_group).
   returned: success
   type: str
+groups_removed:
+  description: Groups the refused run would have removed (C(departures) counts them with RV(members_dropped)).
+  returned: when the run is refused by O(max_departures)
+  type: int
+members_dropped:
+  description: Active users the refused run would have dropped from their groups.
+  returned: when the run is refused by O(max_departures)
+  type: int
 """
 
 from ansible_collections.sciops.datasync.plugins.module_utils._globus.module import globus_module

@@ -203,10 +203,13 @@ created:
   elements: dict
   sample: [{"name": "alice", "uid": 10000, "gid": 10000, "globus_username": "alice@uchicago.edu"}]
 updated:
-  description: Users updated or unlocked.
+  description:
+    - Users updated or unlocked, each with C(before) and C(after) - the fields that changed (C(gecos), C(shell),
+      C(locked); C(globus_username), C(full_name), C(email) as last recorded and as Globus has them now).
   returned: success
   type: list
   elements: dict
+  sample: [{"name": "alice", "uid": 10000, "before": {"gecos": "Alice", "email": "a@old.org"}, "after": {"gecos": "Alice Smith", "email": "a@uchicago.edu"}}]
 locked:
   description: Departed users locked.
   returned: success

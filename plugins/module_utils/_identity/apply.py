@@ -31,6 +31,11 @@ def _public(item, *keys):
     return {k: item.get(k) for k in keys if item.get(k) is not None}
 
 
+def _changed_user(item):
+    """An updated or unlocked user as the result shows it: who, and ``before``/``after`` of what changed."""
+    return dict(_public(item), before=item.get("was") or {}, after=item.get("now") or {})
+
+
 def _attempt(errors, item, keys, change, *args):
     """Run ``change(*args)``; when it fails, note why against ``item`` and return False so the run goes on."""
     try:
@@ -169,14 +174,14 @@ def apply_user_plan(plan, state, save, backend, db, runner, hooks_dir=None, skel
         remember(item, ACTIVE, created=stamp)
         result["created"].append(_public(item))
         owed.target(item["identity_id"])
-    for item in plan["update"] + plan["unlock"]:
-        if not _attempt(result["errors"], item, (), _update_user, backend, item, item in plan["unlock"]):
+    for item, unlock in [(i, False) for i in plan["update"]] + [(i, True) for i in plan["unlock"]]:
+        if not _attempt(result["errors"], item, (), _update_user, backend, item, unlock):
             owed.cancel(item["identity_id"])
             continue
         record = remember(item, ACTIVE, updated=stamp)
-        if item in plan["unlock"]:
+        if unlock:
             record.pop("shell_before_lock", None)
-        result["updated"].append(_public(item))
+        result["updated"].append(_changed_user(item))
         owed.target(item["identity_id"])
     for item in plan["lock"]:
         if not _attempt(result["errors"], item, (), backend.lock_user, item["name"]):
@@ -303,7 +308,7 @@ def apply_group_plan(plan, state, save, backend, runner, hooks_dir=None, ledger=
 def preview_user_plan(plan):
     """The result apply_user_plan would return, without doing anything (check mode)."""
     result = {"created": [_public(i) for i in plan["create"] + plan["resume"]],
-              "updated": [_public(i) for i in plan["update"] + plan["unlock"]],
+              "updated": [_changed_user(i) for i in plan["update"] + plan["unlock"]],
               "locked": [_public(i) for i in plan["lock"]], "removed": [_public(i) for i in plan["remove"]],
               "adopted": [_public(i) for i in plan["adopt"]],
               "skipped": [_public(i, "name", "uid", "globus_username", "identity_id", "reason") for i in plan["skipped"]],

@@ -321,17 +321,32 @@ def _plan_known_user(plan, claim, entry, db, settings):
         changes["gecos"] = gecos
     if status == "locked":
         shell = record.get("shell_before_lock") or record.get("shell") or options.shell
+        was, now = _what_changes(record, member, entry, changes)
+        was.update(locked=True, shell=entry.shell)
+        now.update(locked=False, shell=shell)
         plan["unlock"].append(_item(member, local, record, shell=shell, gecos=gecos,
                                     before=passwd_line(entry), fingerprint=fingerprint(member), home=entry.home,
-                                    full_name=member.full_name, email=member.email, changes=changes))
+                                    full_name=member.full_name, email=member.email, changes=changes, was=was, now=now))
         return
     if changes or settings.force or record.get("fingerprint") != fingerprint(member):
         after = entry._replace(**changes)
+        was, now = _what_changes(record, member, entry, changes)
         plan["update"].append(_item(member, local, record, changes=changes, before=passwd_line(entry), after=passwd_line(after),
                                     fingerprint=fingerprint(member), home=entry.home, full_name=member.full_name,
-                                    email=member.email))
+                                    email=member.email, was=was, now=now))
     elif pending_hooks(record):
         plan["hooks"].append(_item(member, local, record, home=entry.home, full_name=member.full_name, email=member.email))
+
+
+def _what_changes(record, member, entry, changes):
+    """({field: before}, {field: after}) of an account update: the account's fields that change and the
+    Globus identity's (username, name, email) as the state last recorded them (the audit trail's before and after)."""
+    was = {k: getattr(entry, k) for k in changes}
+    now = dict(changes)
+    for key, value in (("globus_username", member.username), ("full_name", member.full_name), ("email", member.email)):
+        if key in record and record.get(key) != value:
+            was[key], now[key] = record.get(key), value
+    return was, now
 
 
 def _plan_departed(plan, identity_id, record, db, departed):
@@ -510,6 +525,7 @@ def plan_groups(groups, failed, state, db, settings, reserved=None):
                       if r.get("status") == ACTIVE and r["name"] in db.groups and db.groups[r["name"]].gid == r["gid"])
     plan["refused"] = plan["refused"] or departure_problem(
         "active users dropped from their groups", dropped, memberships, settings.options.max_departures)
+    plan["departures"] = {"groups_removed": len(plan["remove"]), "members_dropped": dropped}
     plan["gid_next"] = ids.next_gid
     return plan
 

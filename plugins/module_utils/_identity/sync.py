@@ -304,7 +304,7 @@ def run_group_sync_module(module):
         plan = plan_groups([to_group_doc(docs[k]) for k in sorted(docs)], failed, state, db, settings,
                            _reserved(root, "/home", db, ledger_ids, local))
         if plan["refused"]:
-            module.fail_json(msg=plan["refused"], groups=len(docs))
+            module.fail_json(msg=plan["refused"], groups=len(docs), departures=sum(plan["departures"].values()), **plan["departures"])
         diff = group_plan_diff(plan)
         result, changed = _carry_out(
             module, lambda: preview_group_plan(plan), lambda: group_plan_changed(plan),

@@ -246,9 +246,11 @@ def test_group_departures_are_guarded_too():
     db = db_with(users=users, groups=groups)
     plan = plan_groups([], {}, state, db, GroupPlanSettings(GroupNameRules(), GOPTS))
     assert plan["refused"] and "refusing 20 local groups removed" in plan["refused"]
+    assert plan["departures"] == {"groups_removed": 20, "members_dropped": 0}
     empty = [GlobusGroupDoc("g-%d" % n, "proj%d" % n, "root", "", []) for n in range(20)]
     plan = plan_groups(empty, {}, state, db, GroupPlanSettings(GroupNameRules(), GOPTS))
     assert plan["refused"] and "active users dropped from their groups" in plan["refused"]
+    assert plan["departures"] == {"groups_removed": 0, "members_dropped": 400}
 
 
 # ---------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from ansible_collections.sciops.datasync.plugins.module_utils._identity.apply import apply_group_plan, apply_user_plan
+from ansible_collections.sciops.datasync.plugins.module_utils._identity.apply import apply_group_plan, apply_user_plan, preview_user_plan
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.hooks import list_hooks
 from ansible_collections.sciops.datasync.plugins.module_utils._globus.groups import GlobusGroupDoc, Member
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.model import SyncError, empty_state, pending_hooks
@@ -173,6 +173,19 @@ def test_updated_mode_detects_changes_force_and_ignores_new():
     assert len(plan["update"]) == 2
     plan = plan_users([ann, bob], state, db, UserPlanSettings(RULES, OPTS, mode="new"))
     assert not user_plan_changed(plan)
+
+
+def test_updated_and_unlocked_users_say_what_was_before_and_what_is_after():
+    ann, bob = member("ann", full="Ann A", email="ann@old.org"), member("bob")
+    state, users = provisioned(ann, bob, bob="locked")
+    state["users"][ann.identity_id].update(full_name="Ann A", email="ann@old.org")
+    db = db_with(users=users, shadow=[ShadowEntry("bob", "!*", "", "", "", "", "", "1", "")])
+    moved = ann._replace(full_name="Ann Other", email="ann@new.org")
+    plan = plan_users([moved, bob], state, db, UserPlanSettings(RULES, OPTS, mode="updated"))
+    shown = {u["name"]: (u["before"], u["after"]) for u in preview_user_plan(plan)["updated"]}
+    assert shown["ann"] == ({"gecos": "Ann A", "full_name": "Ann A", "email": "ann@old.org"},
+                            {"gecos": "Ann Other", "full_name": "Ann Other", "email": "ann@new.org"})
+    assert shown["bob"] == ({"locked": True, "shell": "/bin/bash"}, {"locked": False, "shell": "/bin/bash"})
 
 
 @pytest.mark.parametrize("departed,key", [("lock", "lock"), ("remove", "remove"), ("keep", None)])
