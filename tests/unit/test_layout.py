@@ -7,6 +7,8 @@ PLUGINS = pathlib.Path(__file__).resolve().parents[2] / "plugins"
 PREFIX = "ansible_collections.sciops.datasync.plugins.module_utils."
 SHARED = {"_core": set(), "_globus": {"_core"}}
 JOBS = ("_identity", "_collection_sync", "_epn", "_pools", "_experiment")
+# Checks across the jobs: the pre-flight reads the PVs as the experiment job does.
+CHECKS = {"_preflight": {"_core", "_globus", "_experiment"}}
 
 
 def own_imports(path):
@@ -27,12 +29,12 @@ def package_files():
 
 def test_every_package_is_a_known_layer():
     packages = {p.name for p in (PLUGINS / "module_utils").iterdir() if p.is_dir() and p.name != "__pycache__"}
-    assert packages == set(SHARED) | set(JOBS)
+    assert packages == set(SHARED) | set(JOBS) | set(CHECKS)
     assert not list((PLUGINS / "module_utils").glob("*.py")), "module_utils files live in a package"
 
 
 def test_each_package_imports_only_the_layers_below_it():
-    allowed = dict(SHARED, **{job: {"_core", "_globus"} for job in JOBS})
+    allowed = dict(SHARED, **{job: {"_core", "_globus"} for job in JOBS}, **CHECKS)
     wrong = []
     for path in package_files():
         package = path.parent.name
