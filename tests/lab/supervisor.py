@@ -118,7 +118,8 @@ class Lab:
         from tests.lab.hosts.lab import HostLab
 
         return HostLab(self.path("hosts"), self.network, ca_file=self.ca()["ca_file"],
-                       services={ca.DNS_NAME: self.controller_address})
+                       services={ca.DNS_NAME: self.controller_address},
+                       directory=self.service("slapd").host_client(self))
 
     def service_url(self, port, scheme="https"):
         """(url on 127.0.0.1 for the controller, url by the lab DNS name for the hosts)."""

@@ -26,10 +26,13 @@ SUITES = ("bookworm", "trixie")
 PACKAGES = (
     "systemd", "systemd-sysv", "dbus", "libpam-systemd", "openssh-server", "cron",
     "python3", "sudo", "rsync", "ca-certificates", "iproute2",
+    # The directory client (nslcd, its NSS and PAM modules): off in the image, switched on by the lab's
+    # provisioning on the hosts that read the lab's directory (provision.install_directory_client).
+    "nslcd", "libnss-ldapd", "libpam-ldapd",
 )
 ADMIN_USER = "admin"
 # Part of the image key: bump it whenever _customize() changes what it writes.
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,6 +78,10 @@ def _customize(rootfs):
     _write(os.path.join(rootfs, "etc/sudoers.d/lab-admin"), "%s ALL=(ALL) NOPASSWD:ALL\n" % ADMIN_USER, 0o440)
     subprocess.run(["systemctl", "--root", rootfs, "enable", "systemd-networkd.service"],
                    check=True, capture_output=True)
+    # A host reads only local files until told otherwise: nslcd stopped, pam_ldap out of the PAM stacks.
+    subprocess.run(["systemctl", "--root", rootfs, "disable", "nslcd.service"], check=True, capture_output=True)
+    subprocess.run(["chroot", rootfs, "pam-auth-update", "--disable", "ldap"], check=True, capture_output=True,
+                   env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8", "DEBIAN_FRONTEND": "noninteractive"})
     # Each host gets its own name and machine id; an empty machine-id is "not yet set" to systemd.
     for name in ("etc/hostname", "etc/machine-id", "var/lib/dbus/machine-id"):
         path = os.path.join(rootfs, name)

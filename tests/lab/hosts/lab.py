@@ -14,7 +14,7 @@ from tests.lab.hosts.machine import LabHost, wait_until_ready
 from tests.lab.hosts.network import DEFAULT_HOSTS, FIRST_EXTRA_HOST_NUMBER, LabNetwork, delete_bridge, ensure_bridge
 from tests.lab.hosts.nspawn_runtime import remove_unheld_locks
 from tests.lab.hosts.overlay import mounts_under, unmount_all_under
-from tests.lab.hosts.provision import install_ca, provision, write_hosts_file
+from tests.lab.hosts.provision import install_ca, install_directory_client, provision, write_hosts_file
 from tests.lab.hosts.ssh_client import ssh_argv, write_ssh_config
 from tests.lab.hosts.system_packages import ensure_host_tools
 
@@ -38,13 +38,14 @@ class HostLab:
     """
 
     def __init__(self, state_dir=None, network=LabNetwork(), image=ImageSpec(), machine_prefix="", ca_file=None,
-                 services=None):
+                 services=None, directory=None):
         self.state_dir = os.path.abspath(state_dir or os.path.join(lab_dir(), "hosts"))
         self.network = network
         self.image = image
         self.machine_prefix = machine_prefix
         self.ca_file = ca_file
         self.services = dict(services or {})
+        self.directory = directory
         self.admin_user = ADMIN_USER
         self.admin_key = os.path.join(self.state_dir, "admin_ed25519")
         self.known_hosts = os.path.join(self.state_dir, "known_hosts")
@@ -99,7 +100,7 @@ class HostLab:
     # commands
 
     def up(self, names=DEFAULT_HOSTS, log=print, timeout=180):
-        """Boot the named hosts that are not running; returns when all of them answer ssh."""
+        """Boot the named hosts that are not running (or run an older image); returns when all of them answer ssh."""
         ensure_host_tools()
         image = ensure_image(self.image, log)
         with self._exclusive():
@@ -113,6 +114,10 @@ class HostLab:
         hosts = [self.host(name) for name in names]
         booted = set()
         for host in hosts:
+            if host.is_running() and host.read_state().get("image") != image.key:
+                # A running host would otherwise go on with the packages of an image that is no longer the lab's.
+                log("restarting %s on the new image %s" % (host.name, image.key))
+                host.stop()
             if host.is_running():
                 continue
             booted.add(host.name)
@@ -121,6 +126,8 @@ class HostLab:
             host.mount(image.rootfs, image.key)
             provision(host.root, host.name, addresses[host.name], self.network.prefix_length,
                       self.admin_user, admin_public_key, addresses, self.services, self.ca_file)
+            if self._reads_directory(host):
+                install_directory_client(host.root, self.directory)
             host.start(self.network.bridge)
             log("booting %s (%s)" % (host.name, host.address))
         for host in self.hosts_on_disk():
@@ -128,9 +135,15 @@ class HostLab:
                 write_hosts_file(host.root, host.name, addresses, self.services)
                 if install_ca(host.root, self.ca_file, run=lambda argv, host=host: host.inside(*argv)):
                     log("lab CA updated on %s" % host.name)
+                if self._reads_directory(host) and install_directory_client(
+                        host.root, self.directory, run=lambda argv, host=host: host.inside(*argv)):
+                    log("directory client updated on %s" % host.name)
         wait_until_ready(hosts, timeout)
         self.write_client_files()
         return hosts
+
+    def _reads_directory(self, host):
+        return bool(self.directory) and host.name in self.directory["hosts"]
 
     def write_client_files(self):
         """known_hosts with each mounted host's real sshd key, and an ssh_config naming every host."""

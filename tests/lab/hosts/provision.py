@@ -112,3 +112,71 @@ def install_ca(root, ca_file, run=None):
     else:
         run(command)
     return True
+
+
+# A host that reads the lab's directory: nslcd (NSS and PAM through one daemon, no cache, so a change in the
+# directory shows at once), the LDAP accounts after the local files, and directory users' keys where the site's
+# key provisioning puts them (their homes do not exist before pam_mkhomedir makes them at the first login).
+NSLCD_CONF = "etc/nslcd.conf"
+NSSWITCH = "etc/nsswitch.conf"
+SSHD_DIRECTORY_CONF = "etc/ssh/sshd_config.d/lab-directory.conf"
+KEYS_FOLDER = "etc/ssh/authorized_keys"
+NSS_MAPS = ("passwd", "group", "shadow")
+
+
+def nslcd_conf(directory):
+    """nslcd.conf for a directory {uri, users_base, groups_base, bind_dn, password, ca_file}: LDAPS with the
+    certificate verified, the reader's bind, and accounts below uid 1000 never taken from the directory."""
+    lines = ["uid nslcd", "gid nslcd", "uri %s" % directory["uri"],
+             "base passwd %s" % directory["users_base"], "base shadow %s" % directory["users_base"],
+             "base group %s" % directory["groups_base"],
+             "binddn %s" % directory["bind_dn"], "bindpw %s" % directory["password"],
+             "tls_reqcert demand", "tls_cacertfile %s" % directory["ca_file"],
+             "nss_min_uid 1000", "nss_initgroups_ignoreusers ALLLOCAL"]
+    return "".join(line + "\n" for line in lines)
+
+
+def nsswitch_with_ldap(text):
+    out = []
+    for line in text.splitlines():
+        name, sources = line.split(":", 1) if ":" in line else (line, "")
+        if name.strip() in NSS_MAPS and "ldap" not in sources.split():
+            line = "%s ldap" % line.rstrip()
+        out.append(line + "\n")
+    return "".join(out)
+
+
+def _read(root, relative):
+    try:
+        with open(os.path.join(root, relative), encoding="utf-8") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
+
+
+def install_directory_client(root, directory, run=None):
+    """Make the host read users, groups and shadow (the lock: shadowExpire) from the directory; True when it
+    changed. run(argv) runs a command inside a running host; by default the root is not booted yet."""
+    wanted = {NSLCD_CONF: (nslcd_conf(directory), 0o600),
+              NSSWITCH: (nsswitch_with_ldap(_read(root, NSSWITCH) or ""), 0o644),
+              SSHD_DIRECTORY_CONF: ("AuthorizedKeysFile .ssh/authorized_keys /%s/%%u\n" % KEYS_FOLDER, 0o644)}
+    changed = [path for path, (text, mode) in wanted.items()
+               if _read(root, path) != text or os.stat(os.path.join(root, path)).st_mode & 0o777 != mode]
+    for path in changed:
+        # nslcd reads its configuration as root before it drops to the nslcd user: the bind password stays root's.
+        _write(root, path, *wanted[path])
+        os.chown(os.path.join(root, path), 0, 0)
+    os.makedirs(os.path.join(root, KEYS_FOLDER), mode=0o755, exist_ok=True)
+    pam = ["pam-auth-update", "--enable", "ldap", "mkhomedir"]
+    if run is None:
+        subprocess.run(["chroot", root, *pam], check=True, capture_output=True,
+                       env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8", "DEBIAN_FRONTEND": "noninteractive"})
+        subprocess.run(["systemctl", "--root", root, "enable", "nslcd.service"], check=True, capture_output=True)
+        return bool(changed)
+    run(["env", "DEBIAN_FRONTEND=noninteractive", *pam])
+    run(["systemctl", "enable", "--now", "nslcd.service"])
+    if NSLCD_CONF in changed:
+        run(["systemctl", "restart", "nslcd.service"])
+    if SSHD_DIRECTORY_CONF in changed:
+        run(["systemctl", "reload", "ssh.service"])
+    return bool(changed)

@@ -19,7 +19,7 @@ import pwd
 import shutil
 import subprocess
 
-from tests.lab.ca import DNS_NAME
+from tests.lab.ca import DNS_NAME, HOST_SYSTEM_BUNDLE
 from tests.lab.supervisor import port_open
 
 NAME = "slapd"
@@ -34,6 +34,8 @@ ADMIN_DN = "cn=admin," + SUFFIX
 SYNC_DN = "cn=datasync-sync," + SERVICES
 READER_DN = "cn=host-reader," + SERVICES
 SCHEMAS = ("core", "cosine", "nis")
+# The lab hosts that read this directory (nslcd, tests/lab/hosts/provision.py); the others keep local files.
+CLIENT_HOSTS = ("beamline1", "analysis1")
 RECIPE = 1
 
 CONFIG = """\
@@ -198,6 +200,16 @@ def prepare(lab):
             for name in [root] + [os.path.join(root, n) for n in dirs + files]:
                 os.lchown(name, owner.pw_uid, owner.pw_gid)
     os.lchown(directory, owner.pw_uid, owner.pw_gid)
+
+
+def host_client(lab):
+    """How the client hosts read the directory: by the lab name over LDAPS, the certificate checked against
+    their system store (which holds the lab CA), bound as the reader (its password made here if new)."""
+    directory = lab.ensure_dir("slapd", mode=0o750)
+    with open(_password_file(directory, "reader.password")) as handle:
+        password = handle.read().rstrip("\n")
+    return {"hosts": CLIENT_HOSTS, "uri": "ldaps://%s:%d/" % (DNS_NAME, PORT), "users_base": PEOPLE, "groups_base": GROUPS,
+            "bind_dn": READER_DN, "password": password, "ca_file": HOST_SYSTEM_BUNDLE}
 
 
 def _urls(lab):
