@@ -1,56 +1,22 @@
 """Identity sync with backend ldap against the lab's slapd: users and groups land in the directory,
 a second run changes nothing, a departed user is expired (shadowExpire) with the nologin shell,
-check mode writes nothing, and a refused bind fails the run before anything is recorded.
+check mode writes nothing, a refused bind fails the run before anything is recorded, and with
+group_schema rfc2307bis the groups are groupOfNames with member DNs in the lab's second slapd (the
+one with the rfc2307bis schema, tests/lab/services/slapd_rfc2307bis.py).
 
-The directory is read back as cn=host-reader (what SSSD on the hosts binds as). Each test
+The directory is read back as cn=host-reader (what nslcd on the hosts binds as). Each test
 starts from empty ou=people and ou=groups (cleared as the directory's admin)."""
 
 import json
 import os
-import ssl
 
 import pytest
 
+from tests.integration.directory_lab import clear, entries, password
 from tests.integration.gosync_lab import GOOD, GlobusWorld, playbook_file, task_results
-
-ldap3 = pytest.importorskip("ldap3")
 
 JSON = {"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json"}
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab's slapd runs as a root-started service (needs root)")
-
-
-def _password(path):
-    with open(path) as handle:
-        return handle.read().rstrip("\n")
-
-
-def _bind(ep, dn, password_file):
-    tls = ldap3.Tls(ca_certs_file=ep["ca_file"], validate=ssl.CERT_REQUIRED, valid_names=[ep["lab_host"]])
-    conn = ldap3.Connection(ldap3.Server(ep["uri"], use_ssl=True, tls=tls), user=dn, password=_password(password_file),
-                            raise_exceptions=True)
-    conn.bind()
-    return conn
-
-
-def entries(ep, base, search_filter="(objectClass=*)"):
-    """{rdn value: {attribute: [values]}} of the entries below ``base``, read as the hosts' reader."""
-    conn = _bind(ep, ep["reader_dn"], ep["reader_password_file"])
-    conn.search(base, search_filter, ldap3.LEVEL, attributes=ldap3.ALL_ATTRIBUTES)
-    found = {}
-    for entry in conn.response:
-        attrs = {k.lower(): [str(v) for v in (vals if isinstance(vals, list) else [vals])] for k, vals in entry["attributes"].items()}
-        found[entry["dn"].split(",", 1)[0].split("=", 1)[1]] = attrs
-    conn.unbind()
-    return found
-
-
-def clear(ep):
-    conn = _bind(ep, ep["admin_dn"], ep["admin_password_file"])
-    for base in (ep["users_base"], ep["groups_base"]):
-        conn.search(base, "(objectClass=*)", ldap3.LEVEL, attributes=[])
-        for entry in list(conn.response):
-            conn.delete(entry["dn"])
-    conn.unbind()
 
 
 @pytest.fixture
@@ -157,7 +123,7 @@ def test_refused_bind_or_unverified_certificate_fails_and_records_nothing(ansibl
     assert results["users"].get("failed") is True and "CERTIFICATE_VERIFY_FAILED" in results["users"]["msg"]
     # a readable-by-others password file is refused by the secret reader
     loose = world.tmp / "loose.password"
-    loose.write_text(_password(world.ep["bind_password_file"]) + "\n")
+    loose.write_text(password(world.ep["bind_password_file"]) + "\n")
     loose.chmod(0o644)
     results = run(ansible_playbook, world, ldap={"bind_password_file": str(loose)}, check=False)
     assert results["users"].get("failed") is True and "accessible by group or others" in results["users"]["msg"]
@@ -180,3 +146,28 @@ def test_moving_from_local_files_to_the_directory_keeps_every_uid(ansible_playbo
     assert {name: attrs["gidnumber"][0] for name, attrs in groups.items() if world.tag in name} == file_groups
     again = run(ansible_playbook, world)
     assert again["users"]["changed"] is False and again["groups"]["changed"] is False
+
+
+def test_rfc2307bis_groups_of_names_in_a_directory_with_that_schema(lab, ansible_playbook, world):
+    bis = lab.endpoints()["slapd_rfc2307bis"]
+    clear(bis)
+    try:
+        ldap = {"uri": bis["starttls_uri"], "start_tls": True, "ca_file": bis["ca_file"], "bind_dn": bis["bind_dn"],
+                "bind_password_file": bis["bind_password_file"], "group_schema": "rfc2307bis"}
+        results = run(ansible_playbook, world, "--diff", ldap=ldap)
+        assert results["users"]["changed"] is True and results["groups"]["changed"] is True
+        assert sorted(entries(bis, bis["users_base"])) == GOOD
+        groups = entries(bis, bis["groups_base"])
+        alpha, beta = groups["sciops-alpha-" + world.tag], groups["sciops-beta-" + world.tag]
+        assert {"groupOfNames", "posixGroup"} <= set(alpha["objectclass"]) and "memberuid" not in alpha
+        dn = "uid=%s," + bis["users_base"]
+        assert sorted(alpha["member"]) == [dn % "alice", dn % "bob"] and sorted(beta["member"]) == [dn % "bob", dn % "carol"]
+        # a private group has no members: groupOfNames needs one, so it holds its own DN
+        assert groups["alice"]["member"] == ["cn=alice," + bis["groups_base"]]
+        again = run(ansible_playbook, world, ldap=ldap)
+        assert again["users"]["changed"] is False and again["groups"]["changed"] is False
+        world.set_member(world.beta, "bob@example.org", status="left")
+        run(ansible_playbook, world, ldap=ldap)
+        assert entries(bis, bis["groups_base"])["sciops-beta-" + world.tag]["member"] == [dn % "carol"]
+    finally:
+        clear(bis)

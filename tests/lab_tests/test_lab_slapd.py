@@ -27,9 +27,9 @@ def connect(ep, who, uri=None, start_tls=False, ca_file=None):
     return conn
 
 
-@pytest.fixture
-def ep(lab):
-    return lab.endpoints()["slapd"]
+@pytest.fixture(params=["slapd", "slapd_rfc2307bis"])
+def ep(lab, request):
+    return lab.endpoints()[request.param]
 
 
 def test_binds_need_tls_and_the_lab_ca(lab, ep):
@@ -66,3 +66,20 @@ def test_sync_account_writes_people_and_groups_but_no_password(ep):
     assert reader.bind()
     assert not reader.modify(ep["users_base"], {"description": [(ldap3.MODIFY_REPLACE, ["x"])]})
     assert reader.result["description"] == "insufficientAccessRights"
+
+
+@pytest.mark.parametrize("name, accepted", [("slapd", False), ("slapd_rfc2307bis", True)])
+def test_groups_of_names_with_posix_group_only_where_the_schema_is_rfc2307bis(lab, name, accepted):
+    """The nis schema makes posixGroup structural, so it cannot join groupOfNames; rfc2307bis makes it auxiliary."""
+    ep = lab.endpoints()[name]
+    conn = connect(ep, "bind")
+    assert conn.bind()
+    dn = "cn=lab-schema-probe," + ep["groups_base"]
+    entry = {"objectClass": ["groupOfNames", "posixGroup"], "cn": "lab-schema-probe", "gidNumber": "49998", "member": [dn]}
+    try:
+        assert conn.add(dn, attributes=entry) is accepted, conn.result
+        if not accepted:
+            assert conn.result["description"] == "objectClassViolation", conn.result
+    finally:
+        conn.delete(dn)
+        conn.unbind()

@@ -155,86 +155,94 @@ def _hash(path):
         os.unlink(work)
 
 
-def _schemas():
-    parts = []
-    for name in SCHEMAS:
-        with open("/etc/ldap/schema/%s.ldif" % name) as handle:
-            parts.append(handle.read().strip() + "\n")
-    return "\n".join(parts)
+class Directory:
+    """One slapd of the recipe above: its name (its folder under the lab), its two ports and its schemas
+    (LDIF files under /etc/ldap/schema, without the suffix)."""
+
+    def __init__(self, name, port, starttls_port, schemas):
+        self.name = name
+        self.port = port
+        self.starttls_port = starttls_port
+        self.schemas = schemas
+
+    def _schemas(self):
+        parts = []
+        for name in self.schemas:
+            with open("/etc/ldap/schema/%s.ldif" % name) as handle:
+                parts.append(handle.read().strip() + "\n")
+        return "\n".join(parts)
+
+    def _recipe(self, lab):
+        text = "%d %s %s" % (RECIPE, CONFIG, TREE) + "".join(self.schemas) + lab.ca()["cert_file"]
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def prepare(self, lab):
+        directory = lab.ensure_dir(self.name, mode=0o750)
+        owner = pwd.getpwnam("openldap")
+        tls = os.path.join(directory, "tls")
+        os.makedirs(tls, mode=0o750, exist_ok=True)
+        paths = lab.ca()
+        for source, target in ((paths["ca_file"], "ca.pem"), (paths["cert_file"], "server.pem"), (paths["key_file"], "server.key")):
+            shutil.copyfile(source, os.path.join(tls, target))
+            os.chmod(os.path.join(tls, target), 0o600 if target.endswith(".key") else 0o644)
+        names = {"dir": directory, "suffix": SUFFIX, "people": PEOPLE, "groups": GROUPS, "services": SERVICES, "admin": ADMIN_DN,
+                 "sync": SYNC_DN, "reader": READER_DN}
+        passwords = {k: _password_file(directory, "%s.password" % k) for k in ("admin", "sync", "reader")}
+        marker = os.path.join(directory, "recipe")
+        current = open(marker).read().strip() if os.path.exists(marker) else None
+        if current != self._recipe(lab) or not os.path.isdir(os.path.join(directory, "slapd.d")):
+            for sub in ("slapd.d", "data"):
+                shutil.rmtree(os.path.join(directory, sub), ignore_errors=True)
+                os.makedirs(os.path.join(directory, sub), mode=0o700)
+            config = CONFIG.format(schemas=self._schemas(), admin_hash=_hash(passwords["admin"]), **names)
+            tree = TREE.format(sync_hash=_hash(passwords["sync"]), reader_hash=_hash(passwords["reader"]), **names)
+            for name, text, database in (("config.ldif", config, "0"), ("tree.ldif", tree, "1")):
+                _private(os.path.join(directory, name), text)
+                subprocess.run(["slapadd", "-F", os.path.join(directory, "slapd.d"), "-n", database, "-l", os.path.join(directory, name)],
+                               check=True, capture_output=True)
+            _private(marker, self._recipe(lab) + "\n")
+        # slapd (openldap) owns its configuration, data, TLS copies and pid file; the password files stay root's
+        # (the collection's secret reader accepts only the running user's or root's files).
+        for sub in ("slapd.d", "data", "tls"):
+            for root, dirs, files in os.walk(os.path.join(directory, sub)):
+                for name in [root] + [os.path.join(root, n) for n in dirs + files]:
+                    os.lchown(name, owner.pw_uid, owner.pw_gid)
+        os.lchown(directory, owner.pw_uid, owner.pw_gid)
+
+    def host_client(self, lab):
+        """How the client hosts read the directory: by the lab name over LDAPS, the certificate checked against
+        their system store (which holds the lab CA), bound as the reader (its password made here if new)."""
+        directory = lab.ensure_dir(self.name, mode=0o750)
+        with open(_password_file(directory, "reader.password")) as handle:
+            password = handle.read().rstrip("\n")
+        return {"hosts": CLIENT_HOSTS, "uri": "ldaps://%s:%d/" % (DNS_NAME, self.port), "users_base": PEOPLE,
+                "groups_base": GROUPS, "bind_dn": READER_DN, "password": password, "ca_file": HOST_SYSTEM_BUNDLE}
+
+    def command(self, lab):
+        urls = []
+        for address in lab.listen_addresses():
+            urls += ["ldap://%s:%d/" % (address, self.starttls_port), "ldaps://%s:%d/" % (address, self.port)]
+        return ["/usr/sbin/slapd", "-d", "stats", "-u", "openldap", "-g", "openldap",
+                "-F", os.path.join(lab.path(self.name), "slapd.d"), "-h", " ".join(urls)]
+
+    def ready(self, lab):
+        return port_open(self.port) and port_open(self.starttls_port)
+
+    def endpoints(self, lab):
+        directory = lab.path(self.name)
+        return {"host": "127.0.0.1", "lab_host": DNS_NAME, "port": self.port, "starttls_port": self.starttls_port,
+                "uri": "ldaps://127.0.0.1:%d" % self.port, "lab_uri": "ldaps://%s:%d" % (DNS_NAME, self.port),
+                "starttls_uri": "ldap://127.0.0.1:%d" % self.starttls_port, "suffix": SUFFIX, "users_base": PEOPLE,
+                "groups_base": GROUPS, "schemas": list(self.schemas),
+                "bind_dn": SYNC_DN, "bind_password_file": os.path.join(directory, "sync.password"),
+                "reader_dn": READER_DN, "reader_password_file": os.path.join(directory, "reader.password"),
+                "admin_dn": ADMIN_DN, "admin_password_file": os.path.join(directory, "admin.password"),
+                "ca_file": lab.ca()["ca_file"]}
 
 
-def _recipe(lab):
-    text = "%d %s %s" % (RECIPE, CONFIG, TREE) + "".join(SCHEMAS) + lab.ca()["cert_file"]
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def prepare(lab):
-    directory = lab.ensure_dir("slapd", mode=0o750)
-    owner = pwd.getpwnam("openldap")
-    tls = os.path.join(directory, "tls")
-    os.makedirs(tls, mode=0o750, exist_ok=True)
-    paths = lab.ca()
-    for source, target in ((paths["ca_file"], "ca.pem"), (paths["cert_file"], "server.pem"), (paths["key_file"], "server.key")):
-        shutil.copyfile(source, os.path.join(tls, target))
-        os.chmod(os.path.join(tls, target), 0o600 if target.endswith(".key") else 0o644)
-    names = {"dir": directory, "suffix": SUFFIX, "people": PEOPLE, "groups": GROUPS, "services": SERVICES, "admin": ADMIN_DN,
-             "sync": SYNC_DN, "reader": READER_DN}
-    passwords = {k: _password_file(directory, "%s.password" % k) for k in ("admin", "sync", "reader")}
-    marker = os.path.join(directory, "recipe")
-    current = open(marker).read().strip() if os.path.exists(marker) else None
-    if current != _recipe(lab) or not os.path.isdir(os.path.join(directory, "slapd.d")):
-        for sub in ("slapd.d", "data"):
-            shutil.rmtree(os.path.join(directory, sub), ignore_errors=True)
-            os.makedirs(os.path.join(directory, sub), mode=0o700)
-        config = CONFIG.format(schemas=_schemas(), admin_hash=_hash(passwords["admin"]), **names)
-        tree = TREE.format(sync_hash=_hash(passwords["sync"]), reader_hash=_hash(passwords["reader"]), **names)
-        for name, text, database in (("config.ldif", config, "0"), ("tree.ldif", tree, "1")):
-            _private(os.path.join(directory, name), text)
-            subprocess.run(["slapadd", "-F", os.path.join(directory, "slapd.d"), "-n", database, "-l", os.path.join(directory, name)],
-                           check=True, capture_output=True)
-        _private(marker, _recipe(lab) + "\n")
-    # slapd (openldap) owns its configuration, data, TLS copies and pid file; the password files stay root's
-    # (the collection's secret reader accepts only the running user's or root's files).
-    for sub in ("slapd.d", "data", "tls"):
-        for root, dirs, files in os.walk(os.path.join(directory, sub)):
-            for name in [root] + [os.path.join(root, n) for n in dirs + files]:
-                os.lchown(name, owner.pw_uid, owner.pw_gid)
-    os.lchown(directory, owner.pw_uid, owner.pw_gid)
-
-
-def host_client(lab):
-    """How the client hosts read the directory: by the lab name over LDAPS, the certificate checked against
-    their system store (which holds the lab CA), bound as the reader (its password made here if new)."""
-    directory = lab.ensure_dir("slapd", mode=0o750)
-    with open(_password_file(directory, "reader.password")) as handle:
-        password = handle.read().rstrip("\n")
-    return {"hosts": CLIENT_HOSTS, "uri": "ldaps://%s:%d/" % (DNS_NAME, PORT), "users_base": PEOPLE, "groups_base": GROUPS,
-            "bind_dn": READER_DN, "password": password, "ca_file": HOST_SYSTEM_BUNDLE}
-
-
-def _urls(lab):
-    urls = []
-    for address in lab.listen_addresses():
-        urls += ["ldap://%s:%d/" % (address, STARTTLS_PORT), "ldaps://%s:%d/" % (address, PORT)]
-    return " ".join(urls)
-
-
-def command(lab):
-    directory = lab.path("slapd")
-    return ["/usr/sbin/slapd", "-d", "stats", "-u", "openldap", "-g", "openldap", "-F", os.path.join(directory, "slapd.d"),
-            "-h", _urls(lab)]
-
-
-def ready(lab):
-    return port_open(PORT) and port_open(STARTTLS_PORT)
-
-
-def endpoints(lab):
-    directory = lab.path("slapd")
-    return {"host": "127.0.0.1", "lab_host": DNS_NAME, "port": PORT, "starttls_port": STARTTLS_PORT,
-            "uri": "ldaps://127.0.0.1:%d" % PORT, "lab_uri": "ldaps://%s:%d" % (DNS_NAME, PORT),
-            "starttls_uri": "ldap://127.0.0.1:%d" % STARTTLS_PORT, "suffix": SUFFIX, "users_base": PEOPLE, "groups_base": GROUPS,
-            "bind_dn": SYNC_DN, "bind_password_file": os.path.join(directory, "sync.password"),
-            "reader_dn": READER_DN, "reader_password_file": os.path.join(directory, "reader.password"),
-            "admin_dn": ADMIN_DN, "admin_password_file": os.path.join(directory, "admin.password"),
-            "ca_file": lab.ca()["ca_file"]}
+DIRECTORY = Directory(NAME, PORT, STARTTLS_PORT, SCHEMAS)
+prepare = DIRECTORY.prepare
+host_client = DIRECTORY.host_client
+command = DIRECTORY.command
+ready = DIRECTORY.ready
+endpoints = DIRECTORY.endpoints
