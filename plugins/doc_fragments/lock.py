@@ -26,4 +26,11 @@ lock_file:
   description: The lock file that was busy.
   returned: when the lock was busy
   type: str
+lock_waited:
+  description:
+    - Seconds the run waited for its lock (V(0) when it was free at once), also when it was busy or the wait timed out.
+    - The job report adds them up as the metric C(datasync_lock_wait_seconds_total).
+  returned: when the module took or tried its lock
+  type: float
+  sample: 0.0
 """

@@ -32,6 +32,7 @@ extends_documentation_fragment:
   - sciops.datasync.attributes
   - sciops.datasync.mail.run_summary
   - sciops.datasync.transfer
+  - sciops.datasync.progress
 attributes:
   idempotent:
     support: partial
@@ -266,6 +267,7 @@ from ansible_collections.sciops.datasync.plugins.module_utils._globus.module imp
 from ansible_collections.sciops.datasync.plugins.module_utils._globus.transfer import transfer_argument_spec
 from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync.run import run_module
 from ansible_collections.sciops.datasync.plugins.module_utils._core.mail import mail_argument_spec
+from ansible_collections.sciops.datasync.plugins.module_utils._core.progress import progress_argument_spec
 
 
 def main():
@@ -297,6 +299,7 @@ def main():
         lock_wait=dict(type="bool", default=True),
         lock_timeout=dict(type="int", default=600),
         **transfer_argument_spec(),
+        **progress_argument_spec(),
         **mail_argument_spec(extra=dict(
             when=dict(type="str", choices=["always", "ended", "transferred", "failed"], default="ended"),
             file_manager_url=dict(type="str", default="https://app.globus.org/file-manager"),

@@ -28,6 +28,7 @@ extends_documentation_fragment:
   - sciops.datasync.rsync_daemon
   - sciops.datasync.attributes
   - sciops.datasync.mail
+  - sciops.datasync.progress
 options:
   mail:
     description:
@@ -261,6 +262,7 @@ mail_error:
 """
 
 from ansible_collections.sciops.datasync.plugins.module_utils._core.mail import mail_argument_spec
+from ansible_collections.sciops.datasync.plugins.module_utils._core.progress import progress_argument_spec
 from ansible_collections.sciops.datasync.plugins.module_utils._pools.mirror import daemon_module, run_mirror
 
 
@@ -282,7 +284,7 @@ def main():
         timeout=dict(type="int", default=600),
         log_files=dict(type="bool", default=True),
         max_listed=dict(type="int", default=1000),
-        **mail_argument_spec()
+        **dict(mail_argument_spec(), **progress_argument_spec())
     )))
 
 

@@ -25,9 +25,10 @@ if COLLECTIONS not in sys.path:
 
 # pylint: disable=wrong-import-position,wrong-import-order
 from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync.definition import resolve_syncs  # noqa: E402
-from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync.run import CollectionSync  # noqa: E402
+from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync.run import CollectionSync, RunOptions  # noqa: E402
+from ansible_collections.sciops.datasync.plugins.module_utils._core.progress import Progress  # noqa: E402
 from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync.state import sync_state_file  # noqa: E402
-from ansible_collections.sciops.datasync.plugins.module_utils._experiment.directory import manage_directory  # noqa: E402
+from ansible_collections.sciops.datasync.plugins.module_utils._experiment.directory import DirectoryRequest, manage_directory  # noqa: E402
 from ansible_collections.sciops.datasync.plugins.module_utils._globus.identities import resolve_identities  # noqa: E402
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.group_admin import group_summary, read_group  # noqa: E402
 
@@ -57,17 +58,17 @@ def test_directory_with_an_access_manager_app_leaves_role_rows_alone(lab, owner)
     alice = lab.admin("POST", "/identities", {"username": "fix-alice@example.org"})["id"]
     transfer, auth = lab.transfer(), lab.auth()
     shares = [{"identity": "fix-alice@example.org", "permissions": "rw"}]
-    first = manage_directory(transfer, auth, coll["id"], "/share/", shares, exact=True, app=lab.username)
+    first = manage_directory(transfer, auth, DirectoryRequest(coll["id"], "/share/", shares, exact=True), app=lab.username)
     assert not first["errors"] and first["changed"] and first["deleted_rules"] == []
-    root = manage_directory(transfer, auth, coll["id"], "/", [{"identity": "fix-alice@example.org", "permissions": "r"}],
-                            exact=True, app=lab.username)
+    root = manage_directory(transfer, auth, DirectoryRequest(coll["id"], "/", [{"identity": "fix-alice@example.org", "permissions": "r"}],
+                                                             exact=True), app=lab.username)
     assert not root["errors"] and root["deleted_rules"] == [], "the role rows on / are never deleted"
     rows = list(transfer.endpoint_acl_list(coll["id"]))
     assert sorted(r["role_type"] for r in rows if r["id"] is None) == ["access_manager", "administrator"]
     assert sorted((r["path"], r["permissions"]) for r in rows if r["id"] and r["principal"] == alice) == [("/", "r"), ("/share/", "rw")]
     for path, perms in (("/share/", "rw"), ("/", "r")):
-        again = manage_directory(transfer, auth, coll["id"], path, [{"identity": "fix-alice@example.org", "permissions": perms}],
-                                 exact=True, app=lab.username)
+        again = manage_directory(transfer, auth, DirectoryRequest(coll["id"], path, [{"identity": "fix-alice@example.org", "permissions": perms}],
+                                                                  exact=True), app=lab.username)
         assert not again["errors"] and not again["changed"], again
     assert len([r for r in transfer.endpoint_acl_list(coll["id"]) if r["id"] is None]) == 2
 
@@ -79,9 +80,9 @@ def test_lost_replies_on_add_and_delete_end_in_success(lab):
     for method in ("POST", "DELETE"):
         lab.admin("POST", "/faults", {"pattern": "/v0.10/endpoint/*/access*", "method": method, "status": 503, "after": True,
                                       "client_id": lab.client_id})
-    added = manage_directory(transfer, auth, coll["id"], "/lost/", [{"identity": "fix-bob@example.org"}], app=lab.username)
+    added = manage_directory(transfer, auth, DirectoryRequest(coll["id"], "/lost/", [{"identity": "fix-bob@example.org"}]), app=lab.username)
     assert not added["errors"] and added["changed"] and [r["principal_type"] for r in added["rules"]] == ["identity"]
-    removed = manage_directory(transfer, auth, coll["id"], "/lost/", [{"identity": "fix-bob@example.org"}], state="absent",
+    removed = manage_directory(transfer, auth, DirectoryRequest(coll["id"], "/lost/", [{"identity": "fix-bob@example.org"}], state="absent"),
                                app=lab.username)
     assert not removed["errors"] and removed["changed"] and removed["rules"] == []
     hits = [r for r in lab.admin("GET", "/faults")["faults"] if r.get("client_id") == lab.client_id]
@@ -99,11 +100,11 @@ def test_a_stalled_task_is_reported_with_its_fault_before_its_deadline(lab, tmp_
         task_id = results[0]["task_id"]
         lab.admin("POST", "/tasks/%s/fault" % task_id, {"code": "PERMISSION_DENIED", "description": "Permission denied on /out/"})
         time.sleep(1.2)
-        results, errors, _diff = CollectionSync(transfer, state, lab.username, stall_timeout=1).run(syncs)
+        results, errors, _diff = CollectionSync(transfer, state, lab.username, RunOptions(stall_timeout=1)).run(syncs)
         assert results[0]["stalled"]["code"] == "PERMISSION_DENIED"
         assert errors and "PERMISSION_DENIED" in errors[0]["reason"] and "Permission denied on /out/" in errors[0]["reason"]
         assert transfer.get_task(task_id)["status"] == "ACTIVE", "reported long before the 24 h deadline"
-        results, errors, _diff = CollectionSync(transfer, state, lab.username, stall_timeout=1, cancel_stalled=True).run(syncs)
+        results, errors, _diff = CollectionSync(transfer, state, lab.username, RunOptions(stall_timeout=1, cancel_stalled=True)).run(syncs)
         assert results[0]["cancelled"] and transfer.get_task(task_id)["status"] == "FAILED"
     finally:
         lab.admin("POST", "/config", {"transfer_rate": None, "client_id": lab.client_id})
@@ -115,9 +116,13 @@ def test_a_filtered_sync_copies_only_what_the_rules_allow(lab, tmp_path):
     filters = [{"exclude": "tmp", "type": "dir"}, {"include": "*.h5"}, {"exclude": "*"}]
     syncs, errors = resolve_syncs(sync_params(src["id"], dst["id"], filters=filters))
     assert not errors
+    lines = []
+    progress = Progress("collection sync", lines.append, interval=0, unit="files")
     results, errors, _diff = CollectionSync(lab.transfer(), sync_state_file(str(tmp_path / "s.json")), lab.username,
-                                            wait=True, wait_timeout=60).run(syncs)
+                                            RunOptions(wait=True, wait_timeout=60), progress=progress).run(syncs)
     assert not errors and results[0]["task"]["status"] == "SUCCEEDED"
+    # Progress from the task documents while waiting (issue 16 item 6), the last line once it ended.
+    assert lines and lines[-1].endswith(": 1 of 1 tasks ended") and " progress collection sync: 2 of 2 files, 2 B, " in lines[-1], lines
     got = sorted(os.path.relpath(os.path.join(p, f), dst["root"]) for p, _d, fs in os.walk(dst["root"]) for f in fs)
     assert got == ["out/a.h5", "out/sub/c.h5"]
 
@@ -135,7 +140,7 @@ def test_a_label_transfer_accepts_finds_its_task(lab, tmp_path):
     transfer = lab.transfer()
     results, errors, _diff = CollectionSync(transfer, sync_state_file(str(tmp_path / "a.json")), lab.username).run(syncs)
     assert not errors and results[0]["submitted"]
-    lost_state = CollectionSync(transfer, sync_state_file(str(tmp_path / "b.json")), lab.username, start=False)
+    lost_state = CollectionSync(transfer, sync_state_file(str(tmp_path / "b.json")), lab.username, RunOptions(start=False))
     results, errors, _diff = lost_state.run(syncs)
     assert not errors and results[0]["task"]["task_id"] == wait_ended(transfer, results[0]["task"]["task_id"])["task_id"]
 

@@ -15,6 +15,7 @@ logs) are the same before and after.
 
 import datetime
 import os
+import re
 import shutil
 import uuid
 
@@ -125,3 +126,12 @@ def test_member_swapping_a_pool_destination_for_a_link_is_refused_by_name(pool_a
 def test_nothing_outside_the_intended_folders_changed_on_mirror1(pool_attack):
     assert pool_attack["before"] == pool_attack["after"], hal.differences(pool_attack["before"], pool_attack["after"])[:40]
     assert any(line.startswith(VICTIM + "/") for line in pool_attack["before"])
+
+
+def test_the_pool_run_leaves_its_progress_in_the_job_log(pool_attack):
+    """Issue 16 item 6 on the host: the run cron started wrote its progress into its job log (the
+    datasync-job wrapper names the log, DATASYNC_JOB_LOG), ending with the files of the pool, bytes and rate."""
+    rc, log = pool_attack["runs"]["hostile"]
+    assert rc == 0, log[-3000:]
+    lines = [line for line in log.splitlines() if " progress pool scratch/" in line]
+    assert lines and re.search(r"Z progress pool scratch/\S+: \d+ of \d+ files, \d[\d.]* \S*B, \S+ \S*B/s, \d+ s: finished$", lines[-1]), lines

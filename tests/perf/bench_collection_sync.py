@@ -47,7 +47,7 @@ def ours(url, count, state_path, prefix=""):
 
     from ansible_collections.sciops.datasync.plugins.module_utils._globus.clients import GlobusClients
     from ansible_collections.sciops.datasync.plugins.module_utils._core.state import StateFile
-    from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync.run import CollectionSync
+    from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync.run import CollectionSync, RunOptions
     from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync.definition import resolve_sync
     from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync.state import STATE_SCHEMA, STATE_VERSION
 
@@ -62,7 +62,7 @@ def ours(url, count, state_path, prefix=""):
     submit = time.perf_counter() - begin
     assert not errors and all(r["submitted"] for r in results), errors
     begin = time.perf_counter()
-    results, errors, dummy = CollectionSync(transfer, state, "bench", start=False).run(syncs)
+    results, errors, dummy = CollectionSync(transfer, state, "bench", RunOptions(start=False)).run(syncs)
     status = time.perf_counter() - begin
     assert not errors and not any(r["submitted"] for r in results), errors
     return submit, status

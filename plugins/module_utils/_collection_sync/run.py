@@ -17,6 +17,8 @@ from __future__ import annotations
 import datetime
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Callable, Optional
 
 from ansible_collections.sciops.datasync.plugins.module_utils._globus.folders import (
     FolderError,
@@ -26,6 +28,7 @@ from ansible_collections.sciops.datasync.plugins.module_utils._globus.folders im
 )
 from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync.definition import SyncError, resolve_syncs, transfer_document
 from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync.summary import send_summary
+from ansible_collections.sciops.datasync.plugins.module_utils._core.progress import module_progress
 from ansible_collections.sciops.datasync.plugins.module_utils._core.results import error, reasons, reasons_text
 from ansible_collections.sciops.datasync.plugins.module_utils._globus.errors import describe_error, fail_globus
 from ansible_collections.sciops.datasync.plugins.module_utils._globus.transfer import (
@@ -120,27 +123,58 @@ def preflight(transfer, sync, app, check_mode):
     return recursive, created
 
 
-class CollectionSync:
-    """One run over the configured syncs: observe, plan, apply, record."""
+def _utc_now():
+    return datetime.datetime.now(datetime.timezone.utc)
 
-    def __init__(self, transfer, state, app, start=True, check_mode=False, wait=False, wait_timeout=3600,
-                 events=5, now=None, sleep=time.sleep, clock=time.monotonic, stall_timeout=None, cancel_stalled=False):
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How one run behaves (the module options of the same names; ``events`` is ``error_events``)."""
+
+    start: bool = True
+    check_mode: bool = False
+    wait: bool = False
+    wait_timeout: int = 3600
+    events: int = 5
+    stall_timeout: Optional[int] = None
+    cancel_stalled: bool = False
+
+    @classmethod
+    def from_params(cls, params, check_mode):
+        return cls(start=params["start"], check_mode=check_mode, wait=params["wait"], wait_timeout=params["wait_timeout"],
+                   events=params["error_events"], stall_timeout=params["stall_timeout"], cancel_stalled=params["cancel_stalled"])
+
+
+@dataclass(frozen=True)
+class Timing:
+    """The run's time: ``now()`` (aware UTC datetime), ``sleep(seconds)``, ``clock()`` (monotonic); fakes in tests."""
+
+    now: Callable = field(default=_utc_now)
+    sleep: Callable = field(default=time.sleep)
+    clock: Callable = field(default=time.monotonic)
+
+
+class CollectionSync:
+    """One run over the configured syncs: observe, plan, apply, record.
+
+    ``progress`` (a ``_core.progress.Progress``) hears the files and bytes of the tasks waited for.
+    """
+
+    def __init__(self, transfer, state, app, options=RunOptions(), timing=Timing(), progress=None):
         self.transfer, self.state, self.app = transfer, state, app
-        self.stall_timeout, self.cancel_stalled = stall_timeout, cancel_stalled
+        self.options, self.timing, self.progress = options, timing, progress
         self.stall_errors = []
         self._live = None
-        self.start, self.check_mode = start, check_mode
-        self.wait, self.wait_timeout, self.events = wait, wait_timeout, events
-        self.now = now or (lambda: datetime.datetime.now(datetime.timezone.utc))
-        self.sleep = sleep
-        self.clock = clock
         self.data = None
+
+    def now(self):
+        return self.timing.now()
 
     def _entry(self, name):
         return sync_entry(self.data, name)
 
     def _save(self):
-        if not self.check_mode:
+        if not self.options.check_mode:
             self.state.save(self.data)
 
     def observe(self, sync):
@@ -178,12 +212,12 @@ class CollectionSync:
         checks = {}
         if to_submit:
             with ThreadPoolExecutor(max_workers=min(PREFLIGHT_WORKERS, len(to_submit))) as pool:
-                checks = {i: pool.submit(preflight, self.transfer, syncs[i], self.app, self.check_mode) for i in to_submit}
+                checks = {i: pool.submit(preflight, self.transfer, syncs[i], self.app, self.options.check_mode) for i in to_submit}
         for i, (sync, result) in enumerate(zip(syncs, planned)):
             if i in checks:
                 result = self._guarded(sync, lambda s, r=result, c=checks[i]: self._submit(s, r, c.result()), errors)
             results.append(result)
-        if self.wait:
+        if self.options.wait:
             self._wait(results)
         for result in results:
             if not result.get("error") and result.get("task") and result["action"] in ("submitted", "report"):
@@ -196,8 +230,8 @@ class CollectionSync:
             if task and result["action"] in ("submitted", "report") and is_ended(task):
                 result["ended_task"] = task
                 self._record_ended(result["name"], task)
-                if task.get("status") == "FAILED" and self.events:
-                    result["error_events"] = error_events(self.transfer, task["task_id"], self.events)
+                if task.get("status") == "FAILED" and self.options.events:
+                    result["error_events"] = error_events(self.transfer, task["task_id"], self.options.events)
         self._save()
         after = snapshot(self.data)
         return results, errors, {"before": before, "after": after}
@@ -228,20 +262,20 @@ class CollectionSync:
     def _check_stall(self, result):
         """Report (and with cancel_stalled cancel) a live task stuck on a fatal-looking fault for longer than stall_timeout."""
         task = result["task"]
-        fault = stalled_fault(self.transfer, task, self.stall_timeout, self.now())
+        fault = stalled_fault(self.transfer, task, self.options.stall_timeout, self.now())
         if fault is None:
             return
         result["stalled"] = fault
         message = ("sync %s: task %s has been retrying %s for %ds (since %s): %s%s" % (
             result["name"], task["task_id"], fault["code"], fault["seconds"], fault["since"], fault["description"],
             " (%s)" % fault["details"] if fault.get("details") else ""))
-        if self.cancel_stalled and not self.check_mode:
+        if self.options.cancel_stalled and not self.options.check_mode:
             result["cancel_code"] = cancel_task(self.transfer, task["task_id"])
             result["cancelled"] = True
             result["changed"] = True
             result["task"] = get_task(self.transfer, task["task_id"]) or task
             message += "; the task was cancelled (cancel_stalled)"
-        elif self.cancel_stalled:
+        elif self.options.cancel_stalled:
             result["cancelled"] = True
             result["changed"] = True
             message += "; the task would be cancelled (cancel_stalled)"
@@ -256,7 +290,7 @@ class CollectionSync:
         name = sync["name"]
         result = self._base_result(sync)
         recorded, found_live = self.observe(sync)
-        plan = plan_sync(name, recorded, found_live, self.start)
+        plan = plan_sync(name, recorded, found_live, self.options.start)
         entry = self._entry(name)
         result.update(reason=plan["reason"], submitted=False, changed=False, created_directories=[],
                       previous=plan["ended"], adopted=plan["adopted"], ended_task=None)
@@ -265,8 +299,8 @@ class CollectionSync:
         if plan["ended"]:
             result["ended_task"] = plan["ended"]
             self._record_ended(name, plan["ended"])
-            if self.events and plan["ended"]["status"] == "FAILED":
-                result["error_events"] = error_events(self.transfer, plan["ended"]["task_id"], self.events)
+            if self.options.events and plan["ended"]["status"] == "FAILED":
+                result["error_events"] = error_events(self.transfer, plan["ended"]["task_id"], self.options.events)
         if plan["action"] == "report":
             result.update(action="report", task=plan["task"])
             if plan["adopted"]:
@@ -288,7 +322,7 @@ class CollectionSync:
         deadline = format_deadline(self.now(), sync["time_limit_seconds"])
         result["created_directories"] = created
         result["deadline"] = deadline
-        if self.check_mode:
+        if self.options.check_mode:
             result.update(action="submitted", submitted=True, changed=True, task=None,
                           transfer=transfer_document(sync, deadline, recursive=recursive))
             return result
@@ -317,10 +351,13 @@ class CollectionSync:
         latest = {}
         if waiting:
             def stalled(summary):
-                return stalled_fault(self.transfer, summary, self.stall_timeout, self.now()) is not None
+                return stalled_fault(self.transfer, summary, self.options.stall_timeout, self.now()) is not None
 
-            latest = wait_for_tasks(self.transfer, [r["task"]["task_id"] for r in waiting], self.wait_timeout,
-                                    sleep=self.sleep, clock=self.clock, give_up=stalled)
+            latest = wait_for_tasks(self.transfer, [r["task"]["task_id"] for r in waiting], self.options.wait_timeout,
+                                    sleep=self.timing.sleep, clock=self.timing.clock, give_up=stalled, on_poll=self._report_progress)
+            if self.progress is not None:
+                ended = sum(1 for task in latest.values() if is_ended(task))
+                self._report_progress(latest, "%d of %d tasks ended" % (ended, len(waiting)))
         for result in candidates:
             task = latest.get(result["task"]["task_id"]) or result["task"]
             result["task"] = task
@@ -329,6 +366,18 @@ class CollectionSync:
                 result["changed"] = bool(task.get("files_transferred"))
             else:
                 result["timed_out"] = True
+
+    def _report_progress(self, latest, outcome=None):
+        """Files done (transferred or skipped by the sync level) of the files found so far, and bytes, over the tasks waited for."""
+        if self.progress is None:
+            return
+        tasks = [task for task in latest.values() if task]
+        counts = dict(done=sum((task.get("files_transferred") or 0) + (task.get("files_skipped") or 0) for task in tasks),
+                      total=sum(task.get("files") or 0 for task in tasks), nbytes=sum(task.get("bytes_transferred") or 0 for task in tasks))
+        if outcome is None:
+            self.progress.update(**counts)
+        else:
+            self.progress.finish(outcome, **counts)
 
 
 def run_module(module):
@@ -343,16 +392,22 @@ def run_module(module):
     result["errors"].extend(errors)
     state = sync_state_file(params["state_file"])
     lock_path = params["lock_file"] or params["state_file"] + ".lock"
-    with module_lock(module, lock_path, wait=params["lock_wait"], timeout=params["lock_timeout"], result=result):
+    with module_lock(module, lock_path, wait=params["lock_wait"], timeout=params["lock_timeout"], result=result) as lock:
+        result.update(lock.result())
         try:
             transfer = clients.transfer_client(module)
-            run = CollectionSync(transfer, state, clients.client_username(module), start=params["start"], check_mode=module.check_mode,
-                                 wait=params["wait"], wait_timeout=params["wait_timeout"], events=params["error_events"],
-                                 stall_timeout=params["stall_timeout"], cancel_stalled=params["cancel_stalled"])
+            progress, job_log = module_progress(params, "collection sync", "files")
+            if progress.problem:
+                module.warn(progress.problem)
+            run = CollectionSync(transfer, state, clients.client_username(module), RunOptions.from_params(params, module.check_mode),
+                                 progress=progress if job_log else None)
             try:
                 results, run_errors, diff = run.run(syncs)
             except StateError as exc:
                 module.fail_json(msg=str(exc), **result)
+            finally:
+                if job_log:
+                    job_log.close()
         except Exception as exc:  # pylint: disable=broad-except
             fail_globus(module, exc, "collection sync", service="transfer", **result)  # re-raises any other error
     result["syncs"] = results

@@ -14,9 +14,10 @@ user, not writable by group or others), in a folder that only the running user o
 write (``_core.state.ensure_trusted_folder``, parents included); a planted link or file, or
 a folder others can write, is refused with ``UnsafePathError`` naming it.
 
-Every module that locks reports a busy lock the same way (``busy_result``: ``skipped``,
-``holder_pid``, ``lock_file``, ``msg``; documented once in the ``sciops.datasync.lock``
-doc fragment). ``module_lock`` is the context helper a module runs its body under.
+Every module that locks reports it the same way (documented once in the ``sciops.datasync.lock``
+doc fragment): ``lock_waited``, the seconds it waited for the lock (``waited_result``), and for
+a busy lock ``busy_result``: ``skipped``, ``holder_pid``, ``lock_file``, ``msg``. ``module_lock``
+is the context helper a module runs its body under.
 """
 
 from __future__ import annotations
@@ -44,6 +45,11 @@ class LockBusy(Exception):
     def result(self):
         """The module result keys for this busy lock (``busy_result``)."""
         return busy_result(self.path, self.holder_pid, "not run: %s (lock_wait is false)" % self)
+
+
+def waited_result(seconds):
+    """The ``lock_waited`` key every module that takes (or tries) a lock returns: seconds spent waiting, 3 decimals."""
+    return {"lock_waited": round(max(seconds, 0.0), 3)}
 
 
 def busy_result(lock_file, holder_pid, msg=None):
@@ -107,6 +113,7 @@ class RunLock:
             while not self._try_lock(fd):
                 holder = read_holder(self.path, fd)
                 now = time.monotonic()
+                self.waited = now - started
                 if not self.wait:
                     raise LockBusy(self.path, holder)
                 if self.timeout is not None and now - started >= self.timeout:
@@ -139,6 +146,10 @@ class RunLock:
     def held(self):
         return self._fd is not None
 
+    def result(self):
+        """``waited_result`` of this lock (0 until it was tried)."""
+        return waited_result(self.waited)
+
     def __enter__(self):
         return self.acquire()
 
@@ -148,11 +159,11 @@ class RunLock:
 
 @contextlib.contextmanager
 def module_lock(module, path, wait=True, timeout=None, result=None):
-    """Run the body under the run lock ``path``; yields the RunLock (its ``waited`` seconds).
+    """Run the body under the run lock ``path``; yields the RunLock (``lock.result()``: its ``lock_waited``).
 
     A busy lock exits the module: with ``wait`` false, ``module.exit_json`` with ``result``
-    plus ``busy_result`` (skipped, holder_pid, lock_file, msg); after ``timeout`` seconds of
-    waiting, ``module.fail_json`` with the same keys. In check mode, when the lock's folder
+    plus ``busy_result`` (skipped, holder_pid, lock_file, msg) and ``lock_waited``; after
+    ``timeout`` seconds of waiting, ``module.fail_json`` with the same keys. In check mode, when the lock's folder
     does not exist yet (nothing ever ran here), nothing is created and the lock is not taken.
     """
     lock = RunLock(path, wait=wait, timeout=timeout)
@@ -167,6 +178,7 @@ def module_lock(module, path, wait=True, timeout=None, result=None):
         module.fail_json(msg="cannot take the lock %s: %s" % (path, exc.strerror or exc), **dict(result or {}, lock_file=path))
     except LockBusy as exc:
         busy = dict(result or {}, **exc.result())
+        busy.update(lock.result())
         if exc.timed_out:
             busy.update(msg=str(exc), skipped=False)
             module.fail_json(**busy)

@@ -116,8 +116,11 @@ class Progress:
         if now - self.last >= self.interval:
             self.emit(now)
 
-    def finish(self, outcome="finished"):
-        """The closing line (always written when progress is on)."""
+    def finish(self, outcome="finished", done=None, total=None, nbytes=None):
+        """The closing line (always written when progress is on), with the final counts when given."""
+        for name, value in (("done", done), ("total", total), ("bytes", nbytes)):
+            if value is not None:
+                setattr(self, name, value)
         self.emit(self.clock(), outcome)
 
     def text(self, now, outcome=None):

@@ -53,7 +53,7 @@ class CommandRunner:
         self.history.append(result)
         return result
 
-    def run_bulk(self, argv, env=None, secret_env=None, cwd=None):
+    def run_bulk(self, argv, env=None, secret_env=None, cwd=None, on_poll=None, poll_interval=1.0):
         """``run`` for a command that prints megabytes (rsync itemizing 100,000 files), stdin closed.
 
         ``cwd`` is the child's working folder; ``_core.paths.fd_path(fd)`` runs it inside a folder
@@ -63,7 +63,8 @@ class CommandRunner:
         read as it fills wakes this process for every line (run_command also grows its buffer
         by concatenation, quadratic in the output), taking CPU from the command itself; rsync
         writes each itemized line on its own. run_command cannot send output to a file, hence
-        this one direct subprocess call.
+        this one direct subprocess call. ``on_poll()`` is called every ``poll_interval`` seconds
+        while the command runs (progress of a long transfer).
         """
         argv = self._checked(argv)
         environ = dict(os.environ)
@@ -71,8 +72,9 @@ class CommandRunner:
         environ.update(secret_env or {})
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             try:
-                rc = subprocess.call(  # pylint: disable=ansible-bad-function
-                    argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=environ, close_fds=True, cwd=cwd)
+                with subprocess.Popen(  # pylint: disable=ansible-bad-function
+                        argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=environ, close_fds=True, cwd=cwd) as child:
+                    rc = _wait(child, on_poll, poll_interval)
             except OSError as exc:
                 rc = 127
                 err.write(("cannot run %s: %s" % (argv[0], exc)).encode("utf-8", "surrogateescape"))
@@ -83,3 +85,14 @@ class CommandRunner:
         result = CommandResult(argv, rc, streams[0], streams[1])
         self.history.append(result)
         return result
+
+
+def _wait(child, on_poll, poll_interval):
+    """The exit code of ``child``, calling ``on_poll()`` every ``poll_interval`` seconds while it runs."""
+    if on_poll is None:
+        return child.wait()
+    while True:
+        try:
+            return child.wait(timeout=poll_interval)
+        except subprocess.TimeoutExpired:
+            on_poll()

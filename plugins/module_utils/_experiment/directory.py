@@ -16,6 +16,9 @@ rule asked for, or 404 on a delete, after a reply that was lost, is success.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Sequence
+
 from ansible_collections.sciops.datasync.plugins.module_utils._core.names import is_uuid
 from ansible_collections.sciops.datasync.plugins.module_utils._core.results import error, exit_module
 from ansible_collections.sciops.datasync.plugins.module_utils._globus.errors import describe_error, is_globus_error
@@ -198,9 +201,21 @@ def delete_rule(transfer, collection, rule_id):
             raise
 
 
-def manage_directory(transfer, auth, collection, path, shares, state="present", exact=False, create=True,
-                     check_mode=False, app="the app"):
-    """Observe, plan and apply; returns the module result dict (without failing)."""
+@dataclass(frozen=True)
+class DirectoryRequest:
+    """What globus_directory is asked for: a folder on a collection, its shares and how they apply."""
+
+    collection: str
+    path: str
+    shares: Sequence[dict] = ()
+    state: str = "present"
+    exact: bool = False
+    create: bool = True
+
+
+def manage_directory(transfer, auth, request, check_mode=False, app="the app"):
+    """Observe, plan and apply ``request`` (a DirectoryRequest); returns the module result dict (without failing)."""
+    collection, path, shares, state, exact = request.collection, request.path, request.shares, request.state, request.exact
     result = {"changed": False, "collection": collection, "path": None, "created_directories": [],
               "added_rules": [], "deleted_rules": [], "rules": [], "errors": []}
     problem = path_problem(path, "path")
@@ -213,7 +228,7 @@ def manage_directory(transfer, auth, collection, path, shares, state="present", 
     path = normalize_dir(path)
     result["path"] = path
     try:
-        if state == "present" and create:
+        if state == "present" and request.create:
             result["created_directories"] = ensure_directory(transfer, collection, path, app, check_mode, "directory %s" % path)
         names = identity_lookups(shares)
         # A username or an email; names Auth does not know are refused by desired_rules.
@@ -258,7 +273,7 @@ def run_module(module):
     transfer = clients.transfer_client(module)
     shares = params["shares"] or []
     auth = clients.auth_client(module) if identity_lookups(shares) else None
-    result = manage_directory(transfer, auth, params["collection"], params["path"], shares, state=params["state"],
-                              exact=params["exact"], create=params["create"], check_mode=module.check_mode,
-                              app=clients.client_username(module))
+    request = DirectoryRequest(params["collection"], params["path"], shares, state=params["state"], exact=params["exact"],
+                               create=params["create"])
+    result = manage_directory(transfer, auth, request, check_mode=module.check_mode, app=clients.client_username(module))
     exit_module(module, result)

@@ -133,10 +133,12 @@ def cancel_task(transfer, task_id):
     return transfer.cancel_task(task_id).get("code")
 
 
-def wait_for_tasks(transfer, task_ids, timeout, sleep=time.sleep, clock=time.monotonic, max_interval=10.0, give_up=None):
+def wait_for_tasks(transfer, task_ids, timeout, sleep=time.sleep, clock=time.monotonic, max_interval=10.0, give_up=None,
+                   on_poll=None):
     """Poll until every task ended or ``timeout`` seconds passed; returns {task_id: summary}.
 
     ``give_up(summary)``: when true for a live task, it is no longer waited for (e.g. a stalled task).
+    ``on_poll(latest)``: called after each round with the summaries read so far (progress).
     """
     latest = {}
     pending = list(task_ids)
@@ -148,6 +150,8 @@ def wait_for_tasks(transfer, task_ids, timeout, sleep=time.sleep, clock=time.mon
             latest[task_id] = summary
             if summary is None or is_ended(summary) or (give_up is not None and give_up(summary)):
                 pending.remove(task_id)
+        if on_poll is not None:
+            on_poll(latest)
         if not pending or clock() - started >= timeout:
             break
         sleep(min(interval, max(0.0, timeout - (clock() - started))))

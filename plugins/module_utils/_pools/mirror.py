@@ -42,10 +42,11 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sciops.datasync.plugins.module_utils._core.lock import busy_result
+from ansible_collections.sciops.datasync.plugins.module_utils._core.lock import busy_result, waited_result
 from ansible_collections.sciops.datasync.plugins.module_utils._core.mail import MailError, mail_settings, send_mail
 from ansible_collections.sciops.datasync.plugins.module_utils._core.names import path_component_problem, relative_path_problem
 from ansible_collections.sciops.datasync.plugins.module_utils._core.paths import UnsafePath, check_below, fd_path, open_below
+from ansible_collections.sciops.datasync.plugins.module_utils._core.progress import module_progress
 from ansible_collections.sciops.datasync.plugins.module_utils._core.results import error, reasons_text
 from ansible_collections.sciops.datasync.plugins.module_utils._core.rsync import (
     C_ENV, WARNING_CODES, RsyncOptions, build_argv, daemon_error, daemon_url, escape_name, escape_text, exit_meaning,
@@ -54,6 +55,7 @@ from ansible_collections.sciops.datasync.plugins.module_utils._core.secrets impo
 from ansible_collections.sciops.datasync.plugins.module_utils._core.state import (
     UnsafePathError, atomic_write_bytes, deepest_existing_folder, ensure_trusted_folder, open_private, trusted_folder_problem)
 from ansible_collections.sciops.datasync.plugins.module_utils._core.runner import CommandRunner
+from ansible_collections.sciops.datasync.plugins.module_utils._pools.progress import RsyncProgress
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 RULE = "=" * 51
@@ -471,8 +473,10 @@ def _command_env():
     return dict(C_ENV)
 
 
-def mirror_argv(params, rsync_binary, password_file, dry_run, dest=None):
-    """The mirror's argv; ``dest`` replaces ``params["dest"]`` (``./`` when rsync runs inside the checked folder)."""
+def mirror_argv(params, rsync_binary, password_file, dry_run, dest=None, extra=()):
+    """The mirror's argv; ``dest`` replaces ``params["dest"]`` (``./`` when rsync runs inside the checked folder).
+
+    ``extra`` words go before the guards (the progress log file, ``RsyncProgress``)."""
     source = daemon_url(params["host"], params["module"], params.get("path") or "", user=params.get("user"),
                         port=params.get("port"))
     dest = dest or params["dest"].rstrip("/") + "/"
@@ -480,7 +484,8 @@ def mirror_argv(params, rsync_binary, password_file, dry_run, dest=None):
         binary=rsync_binary, symlinks=params.get("symlinks") or "preserve", safe_links=bool(params.get("safe_links", True)),
         perms=bool(params.get("perms", True)), checksum=bool(params.get("checksum")), delete=bool(params.get("delete")),
         max_delete=params.get("max_delete"), dry_run=dry_run, password_file=password_file, bwlimit=params.get("bwlimit"),
-        timeout=params.get("timeout"), contimeout=params.get("contimeout"), excludes=tuple(params.get("excludes") or ()), outbuf="B")
+        timeout=params.get("timeout"), contimeout=params.get("contimeout"), excludes=tuple(params.get("excludes") or ()), outbuf="B",
+        extra=tuple(extra))
     return build_argv(source, dest, options)
 
 
@@ -567,7 +572,7 @@ def run_mirror(module):
     result.update(source="%s:%s/%s" % (params["host"], params.get("port") or "", label), dest=params["dest"],
                   module=params["module"], path=params.get("path") or "", rsync_argv=argv)
 
-    log = lock = None
+    log = lock = job_log = reader = None
     dest_fd = None
     if module.check_mode:
         dest_fd, problem = open_dest(params, True)
@@ -579,7 +584,9 @@ def run_mirror(module):
         lock = WriteLock(os.path.join(params["bookkeeping_root"], params["module"], "writeLock"))
         try:
             log.open_day()
+            started = time.monotonic()
             state, holder, reason = lock.acquire()
+            result.update(waited_result(time.monotonic() - started))
         except (IOError, OSError) as exc:
             module.fail_json(msg="cannot use the transferPools folder %s for module %s: %s" % (
                 params["bookkeeping_root"], params["module"], exc), **result)
@@ -597,8 +604,13 @@ def run_mirror(module):
                     log.write(["%s: refused: %s" % (stamp(log.now()), problem)])
                 result["errors"] = [error(params["dest"], problem)]
                 module.fail_json(msg="pool %s refused: %s" % (label, problem), **result)
+            progress, job_log = module_progress(params, "pool %s" % label, "files")
+            if progress.problem:
+                module.warn(progress.problem)
+            reader = RsyncProgress(progress) if job_log else None
             # rsync runs inside the folder just checked (its descriptor, not its name).
-            argv = mirror_argv(params, rsync_binary, password_file, module.check_mode, dest="./")
+            argv = mirror_argv(params, rsync_binary, password_file, module.check_mode, dest="./",
+                               extra=reader.argv_words() if reader else ())
             result["rsync_argv"] = argv
         if lock and state == "took_over":
             leftovers = [escape_name(name) for name in remove_leftovers(dest_fd, lock.stale_since)]
@@ -607,9 +619,13 @@ def run_mirror(module):
         if log:
             log.start_run()
         env = _command_env()
-        run = runner.run_bulk(argv, env=env, secret_env=secret_env, cwd=fd_path(dest_fd) if dest_fd is not None else None)
+        run = runner.run_bulk(argv, env=env, secret_env=secret_env, cwd=fd_path(dest_fd) if dest_fd is not None else None,
+                              on_poll=reader.poll if reader else None, poll_interval=min(max(progress.interval, 0.2), 5.0) if reader else 1.0)
         changes, fields = summarize(run.stdout, params.get("max_listed") or 1000)
         result.update(fields)
+        if reader:
+            progress.finish("finished" if run.rc == 0 else "rsync exit code %d" % run.rc,
+                            done=fields["files_transferred"], total=fields["stats"]["files"], nbytes=fields["bytes_transferred"])
         result["rsync_rc"] = run.rc
         result["rsync_rc_meaning"] = exit_meaning(run.rc)
         refusal = daemon_error(run.stderr)
@@ -626,6 +642,10 @@ def run_mirror(module):
                 detail = "\n".join(escape_text(line) for line in run.stderr.splitlines() if line.strip())[-4000:]
                 log.error(run.rc, exit_meaning(run.rc), detail or None)
     finally:
+        if reader:
+            reader.close()
+        if job_log:
+            job_log.close()
         if dest_fd is not None:
             os.close(dest_fd)
         if lock:

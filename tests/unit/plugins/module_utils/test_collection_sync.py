@@ -3,7 +3,7 @@ import datetime
 import pytest
 
 from ansible_collections.sciops.datasync.plugins.module_utils._globus.folders import normalize_dir
-from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync.run import CollectionSync
+from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync.run import CollectionSync, RunOptions, Timing
 from ansible_collections.sciops.datasync.plugins.module_utils._core.state import StateFile
 from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync.definition import SyncError, resolve_sync, transfer_document
 from ansible_collections.sciops.datasync.plugins.module_utils._collection_sync.summary import email_wanted, summary_email
@@ -105,7 +105,7 @@ def make_sync(**overrides):
 
 def make_run(tmp_path, transfer, **kwargs):
     state = StateFile(str(tmp_path / "state.json"), STATE_SCHEMA, STATE_VERSION)
-    return CollectionSync(transfer, state, "app@clients.auth.globus.org", now=lambda: NOW, sleep=lambda s: None, **kwargs)
+    return CollectionSync(transfer, state, "app@clients.auth.globus.org", RunOptions(**kwargs), Timing(now=lambda: NOW, sleep=lambda s: None))
 
 
 @pytest.mark.parametrize("value,seconds", [("1440", 86400), (30, 1800), ("45s", 45), ("2h", 7200), ("1d", 86400), (" 5m ", 300)])
@@ -251,8 +251,8 @@ def test_wait_changed_means_files_arrived(tmp_path):
 def test_wait_times_out(tmp_path):
     transfer = FakeTransfer()
     ticks = iter(range(0, 1000, 5))
-    run = CollectionSync(transfer, StateFile(str(tmp_path / "s.json"), STATE_SCHEMA), "app", wait=True, wait_timeout=20,
-                         now=lambda: NOW, sleep=lambda s: None, clock=lambda: next(ticks))
+    run = CollectionSync(transfer, StateFile(str(tmp_path / "s.json"), STATE_SCHEMA), "app", RunOptions(wait=True, wait_timeout=20),
+                         Timing(now=lambda: NOW, sleep=lambda s: None, clock=lambda: next(ticks)))
     results, errors, dummy = run.run([make_sync()])
     assert results[0]["timed_out"] and results[0]["changed"] is True
 
@@ -366,3 +366,32 @@ def test_a_recent_fault_is_not_a_stall(tmp_path):
     transfer.tasks[first[0]["task_id"]].update(is_ok=False)
     results, errors, _diff = make_run(tmp_path, transfer, stall_timeout=3600).run([make_sync()])
     assert not errors and "stalled" not in results[0]
+
+
+def test_waiting_reports_files_of_total_and_bytes_from_the_task_documents(tmp_path):
+    """Issue 16 item 6: while waiting, a progress line per interval from Transfer's counts (polled every
+    10 s here: a line at 20 s, none at 10 and 30 s), and one when it ended."""
+    from ansible_collections.sciops.datasync.plugins.module_utils._core.progress import Progress
+
+    transfer = FakeTransfer()
+    ticks = iter(range(0, 1000, 10))
+    rounds = [dict(files=40, files_transferred=10, files_skipped=2, bytes_transferred=10 << 20),
+              dict(files=100, files_transferred=50, files_skipped=2, bytes_transferred=50 << 20),
+              dict(status="SUCCEEDED", files=100, files_transferred=98, files_skipped=2, bytes_transferred=98 << 20, completion_time="done")]
+    original = transfer.get_task
+
+    def counting(task_id):
+        transfer.tasks[task_id].update(rounds.pop(0) if rounds else {})
+        return original(task_id)
+
+    transfer.get_task = counting
+    lines, clock = [], iter(range(0, 1000, 10))
+    progress = Progress("collection sync", lines.append, interval=15, unit="files", clock=lambda: next(clock), wall=lambda: 1796003400)
+    run = CollectionSync(transfer, StateFile(str(tmp_path / "s.json"), STATE_SCHEMA), "app", RunOptions(wait=True, wait_timeout=600),
+                         Timing(now=lambda: NOW, sleep=lambda s: None, clock=lambda: next(ticks)), progress=progress)
+    results, errors, _diff = run.run([make_sync()])
+    assert not errors and results[0]["task"]["status"] == "SUCCEEDED"
+    assert [line.split(" progress ", 1)[1] for line in lines] == [
+        "collection sync: 52 of 100 files, 50.0 MiB, 2.5 MiB/s, 20 s",
+        "collection sync: 100 of 100 files, 98.0 MiB, 2.4 MiB/s, 40 s: 1 of 1 tasks ended",
+    ]

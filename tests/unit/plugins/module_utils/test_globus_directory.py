@@ -74,7 +74,7 @@ def test_resolve_identities_by_username_or_email():
 
 @pytest.mark.parametrize("path", ["relative", "/a/../b"])
 def test_bad_path_is_refused(path):
-    result = gd.manage_directory(None, None, ALICE, path, [])
+    result = gd.manage_directory(None, None, gd.DirectoryRequest(ALICE, path, []))
     assert result["errors"] and not result["changed"]
 
 
@@ -115,12 +115,12 @@ def test_exact_with_a_refused_share_deletes_no_unasked_rule():
     """A typo in one share must not cost that person the access an existing rule gives them."""
     transfer = Transfer([rule("r1", "identity", ALICE), rule("r2", "identity", BOB)])
     shares = [{"identity": ALICE}, {"identity": "bob@exmaple.org"}, {"group": GROUP}]
-    result = gd.manage_directory(transfer, Auth(), GROUP, "/share", shares, exact=True)
+    result = gd.manage_directory(transfer, Auth(), gd.DirectoryRequest(GROUP, "/share", shares, exact=True))
     assert transfer.deleted == [] and result["deleted_rules"] == []
     assert [d["principal"] for d in transfer.added] == [GROUP], "the shares that could be made are still made"
     assert any("bob@exmaple.org" in e["reason"] for e in result["errors"]) and any("exact" in e["reason"] for e in result["errors"])
 
-    clean = gd.manage_directory(transfer, Auth(), GROUP, "/share", [{"identity": ALICE}], exact=True)
+    clean = gd.manage_directory(transfer, Auth(), gd.DirectoryRequest(GROUP, "/share", [{"identity": ALICE}], exact=True))
     assert clean["errors"] == [] and sorted(transfer.deleted) == sorted(["r2", "new-1"])
 
 
@@ -137,10 +137,11 @@ def test_role_rows_are_never_deleted_duplicated_or_compared():
     assert [r["id"] for r in plan["delete"]] == ["r1"], "the explicit r rule is replaced, the role rows are left alone"
     assert [r["permissions"] for r in plan["add"]] == ["rw"], "a role row does not count as the rule asked for"
     transfer = Transfer(existing)
-    result = gd.manage_directory(transfer, Auth(), GROUP, "/", [{"identity": ALICE, "permissions": "rw"}], exact=True)
+    rw_on_root = gd.DirectoryRequest(GROUP, "/", [{"identity": ALICE, "permissions": "rw"}], exact=True)
+    result = gd.manage_directory(transfer, Auth(), rw_on_root)
     assert transfer.deleted == ["r1"] and not result["errors"]
     assert sum(1 for r in result["rules"] if r.get("role_id")) == 2, "both role rows are shown"
-    again = gd.manage_directory(transfer, Auth(), GROUP, "/", [{"identity": ALICE, "permissions": "rw"}], exact=True)
+    again = gd.manage_directory(transfer, Auth(), rw_on_root)
     assert not again["changed"] and transfer.deleted == ["r1"]
 
 
@@ -158,7 +159,7 @@ class LostReply(Transfer):
 
 def test_add_and_delete_are_safe_to_retry_after_a_lost_reply():
     transfer = LostReply([rule("r2", "identity", BOB)])
-    result = gd.manage_directory(transfer, Auth(), GROUP, "/share", [{"identity": ALICE}], exact=True)
+    result = gd.manage_directory(transfer, Auth(), gd.DirectoryRequest(GROUP, "/share", [{"identity": ALICE}], exact=True))
     assert not result["errors"] and result["changed"]
     assert transfer.deleted == ["r2"] and [r["principal"] for r in result["rules"]] == [ALICE]
     assert result["rules"][0]["id"] == "new-1"
@@ -169,5 +170,5 @@ def test_a_409_for_another_rule_is_still_an_error():
         def add_endpoint_acl_rule(self, collection, document):
             raise ApiError(409, "Exists", "Access rule already exists")
 
-    result = gd.manage_directory(Conflict([]), Auth(), GROUP, "/share", [{"identity": ALICE}])
+    result = gd.manage_directory(Conflict([]), Auth(), gd.DirectoryRequest(GROUP, "/share", [{"identity": ALICE}]))
     assert result["errors"] and "Exists" in result["errors"][0]["reason"]

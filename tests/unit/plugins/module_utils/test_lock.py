@@ -3,13 +3,14 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import pytest
 
 from as_user import OTHER_UID, as_other_user, folder_of_other_user
 
-from ansible_collections.sciops.datasync.plugins.module_utils._core.lock import LockBusy, RunLock, busy_result, module_lock, read_holder
+from ansible_collections.sciops.datasync.plugins.module_utils._core.lock import LockBusy, RunLock, busy_result, module_lock, read_holder, waited_result
 from ansible_collections.sciops.datasync.plugins.module_utils._core.state import UnsafePathError
 
 COLLECTIONS = [p for p in sys.path if p.endswith(".collections")][0]
@@ -135,7 +136,7 @@ def test_module_lock_busy_is_the_one_skip_result(tmp_path):
             with module_lock(_Module(), lock_path, wait=False, result={"errors": []}):
                 raise AssertionError("the body must not run")
     assert not caught.value.failed
-    assert caught.value.kwargs == dict(busy_result(lock_path, os.getpid(), caught.value.kwargs["msg"]), errors=[])
+    assert caught.value.kwargs == dict(busy_result(lock_path, os.getpid(), caught.value.kwargs["msg"]), errors=[], lock_waited=0.0)
     assert caught.value.kwargs["skipped"] is True and caught.value.kwargs["changed"] is False
     assert caught.value.kwargs["msg"].startswith("not run: lock busy: %s held by pid %d" % (lock_path, os.getpid()))
 
@@ -148,6 +149,7 @@ def test_module_lock_timeout_fails_with_the_same_keys(tmp_path):
                 raise AssertionError("the body must not run")
     assert caught.value.failed and caught.value.kwargs["holder_pid"] == os.getpid() and caught.value.kwargs["lock_file"] == lock_path
     assert "timed out" in caught.value.kwargs["msg"]
+    assert 0.1 <= caught.value.kwargs["lock_waited"] < 5, "the seconds waited before giving up"
 
 
 def test_module_lock_holds_and_releases(tmp_path):
@@ -242,3 +244,22 @@ def test_a_lock_file_or_folder_of_another_user_is_refused(tmp_path):
     with pytest.raises(UnsafePathError, match="lock file %s is owned by uid %d" % (ours / "run.lock", OTHER_UID)):
         RunLock(str(ours / "run.lock")).acquire()
     assert (ours / "run.lock").read_text() == "1\n"
+
+
+def test_module_lock_reports_the_seconds_waited_for_a_held_lock(tmp_path):
+    """Issue 16 item 1: the one lock contract carries lock_waited (the metrics' datasync_lock_wait_seconds)."""
+    lock_path = str(tmp_path / "run.lock")
+    holder = spawn(HOLD, lock_path)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        started = time.monotonic()
+        killer = threading.Timer(0.5, holder.kill)
+        killer.start()
+        with module_lock(_Module(), lock_path, wait=True, timeout=30) as lock:
+            assert lock.result() == waited_result(lock.waited) and 0.4 <= lock.result()["lock_waited"] <= time.monotonic() - started
+        killer.join()
+    finally:
+        holder.kill()
+        holder.wait()
+    with module_lock(_Module(), lock_path) as lock:
+        assert lock.result()["lock_waited"] < 0.1

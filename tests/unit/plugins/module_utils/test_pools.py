@@ -327,3 +327,27 @@ def test_a_missing_dest_root_below_trusted_folders_is_made_and_opened(tmp_path):
         assert problem is None and os.path.samestat(os.fstat(fd), os.stat(params["dest"]))
     finally:
         os.close(fd)
+
+
+def test_rsync_progress_counts_the_files_and_bytes_the_real_rsync_logs(tmp_path):
+    """The --log-file format is read back from the rsync on this machine: received files and their bytes."""
+    from ansible_collections.sciops.datasync.plugins.module_utils._core.progress import Progress
+    from ansible_collections.sciops.datasync.plugins.module_utils._pools.progress import RsyncProgress
+
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    for index, size in enumerate((1000, 20000, 300000)):
+        (src / ("f%d" % index)).write_bytes(b"x" * size)
+    (src / "sub" / "g").write_bytes(b"y" * 5)
+    os.symlink("f0", str(src / "link"))
+    lines = []
+    reader = RsyncProgress(Progress("pool t", lines.append, interval=0, unit="files"))
+    try:
+        argv = ["rsync", "--recursive", "--links", "--itemize-changes"] + list(reader.argv_words()) + ["--", "%s/" % src, "%s/" % (tmp_path / "dst")]
+        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+        reader.poll()
+    finally:
+        reader.close()
+    assert (reader.files, reader.bytes) == (4, 321005)
+    assert " progress pool t: 4 files, 313.5 KiB, " in lines[-1]
+    assert not os.path.exists(reader.folder)

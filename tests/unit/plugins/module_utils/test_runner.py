@@ -47,3 +47,11 @@ def test_bulk_keeps_undecodable_names_and_reports_a_missing_binary():
     assert raw.rc == 23 and raw.stdout.encode("utf-8", "surrogateescape") == b"caf\xe9\n"
     missing = runner.run_bulk(["/nonexistent/rsync", "--version"])
     assert missing.rc == 127 and "/nonexistent/rsync" in missing.stderr
+
+
+def test_run_bulk_calls_on_poll_while_the_command_runs():
+    polls = []
+    result = CommandRunner(FakeModule()).run_bulk(
+        [sys.executable, "-c", "import time; time.sleep(0.6); print('done')"], on_poll=lambda: polls.append(1), poll_interval=0.1)
+    assert result.rc == 0 and result.stdout == "done\n"
+    assert 3 <= len(polls) <= 7
