@@ -421,9 +421,10 @@ class Repatriation:
         try:
             if self.use_locks:
                 lock.acquire()
+                result.update(lock.result())
         except LockBusy as exc:
-            result.update(busy_result(lock_path, exc.holder_pid), status="skipped",
-                          reason="transfer already running (lock %s held by pid %s)" % (lock_path, exc.holder_pid))
+            result.update(busy_result(lock_path, exc.holder_pid), status="skipped", **lock.result())
+            result["reason"] = "transfer already running (lock %s held by pid %s)" % (lock_path, exc.holder_pid)
             return result
         except OSError as exc:  # UnsafePathError: a link or foreign file at the lock path, an open lock folder
             result.update(status="failed", refused=True, msg="EPN %s: refused the lock %s: %s; nothing was copied" % (item["epn"], lock_path, exc))

@@ -2,6 +2,7 @@
 
 import datetime
 import json
+import os
 
 import pytest
 
@@ -148,3 +149,16 @@ def test_a_link_at_an_epn_lock_path_fails_that_epn_naming_it_and_never_truncates
     assert result["status"] == "failed" and result["refused"], result
     assert result["msg"].startswith("EPN 12282a: refused the lock %s/epn-12282a.lock: " % locks), result
     assert "symlink" in result["msg"] and victim.read_text() == "keep me\n"
+
+
+def test_a_busy_epn_lock_skips_that_epn_with_the_one_lock_contract(tmp_path):
+    """Issue 16 item 1 / issue 12: the item carries the lock keys every locking module returns, lock_waited included."""
+    from ansible_collections.sciops.datasync.plugins.module_utils._core.lock import RunLock
+
+    locks = tmp_path / "locks"
+    locks.mkdir(mode=0o755)
+    repatriation = _epn.Repatriation(FakeModule(lock_dir=str(locks)))
+    with RunLock(str(locks / "epn-12282a.lock"), wait=False):
+        result = repatriation.transfer({"epn": "12282a", "source": "/d/", "destination": "/s/"}, None, None)
+    assert result["status"] == "skipped" and result["skipped"] is True and result["holder_pid"] == os.getpid()
+    assert result["lock_file"] == str(locks / "epn-12282a.lock") and result["lock_waited"] == 0.0, result
