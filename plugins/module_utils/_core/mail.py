@@ -37,6 +37,7 @@ Usage (everything but ``to``, ``subject`` and ``text`` is optional)::
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from dataclasses import dataclass, fields
 from typing import Optional
@@ -155,6 +156,49 @@ def build_message(sender, to, subject, text, html=None, cc=None):
     return message
 
 
+def smtp_endpoint(server):
+    """``(tls mode, port)`` of ``server`` (an SmtpServer): mode none, starttls or ssl; port 465 for ssl, else 25."""
+    mode = server.tls or ("starttls" if server.starttls else "none")
+    if mode not in ("none", "starttls", "ssl"):
+        raise MailError("tls must be none, starttls or ssl")
+    return mode, int(server.port or (465 if mode == "ssl" else DEFAULT_PORT))
+
+
+@contextlib.contextmanager
+def smtp_session(server):
+    """An SMTP client connected to ``server`` (an SmtpServer), TLS as it says, logged in when it has credentials.
+
+    smtplib's and ssl's exceptions (and OSError) reach the caller, who names what it was doing.
+    """
+    import smtplib
+    import ssl
+
+    mode, port = smtp_endpoint(server)
+    if server.credentials_file and mode == "none" and not is_loopback(server.host):
+        raise MailError("refusing to log in to %s:%d over plain SMTP, which would send the password in clear: "
+                        "set tls to starttls or ssl (plain login is only allowed to a loopback server)" % (server.host, port))
+    credentials = read_credentials(server.credentials_file) if server.credentials_file else None
+    # Verified by default: the system store (or ca_bundle), hostname checked, no off switch.
+    context = ssl.create_default_context(cafile=server.ca_bundle) if mode in ("starttls", "ssl") else None
+    if mode == "ssl":
+        client = smtplib.SMTP_SSL(server.host, port, timeout=server.timeout, context=context)
+    else:
+        client = smtplib.SMTP(server.host, port, timeout=server.timeout)
+    try:
+        client.ehlo()
+        if mode == "starttls":
+            client.starttls(context=context)
+            client.ehlo()
+        if credentials:
+            client.login(credentials[0], credentials[1])
+        yield client
+    finally:
+        try:
+            client.quit()
+        except (smtplib.SMTPException, OSError):
+            client.close()
+
+
 def send_mail(to, subject, text, server=None, html=None, sender=None, cc=None, subject_prefix=None):
     """Send one message through ``server`` (an SmtpServer); returns its Message-ID. Raises MailError on any failure."""
     import smtplib
@@ -167,43 +211,18 @@ def send_mail(to, subject, text, server=None, html=None, sender=None, cc=None, s
         if "\n" in address or "\r" in address or "@" not in address:
             raise MailError("invalid recipient address %r" % address)
     server = server or SmtpServer()
-    host, timeout, ca_bundle = server.host, server.timeout, server.ca_bundle
-    mode = server.tls or ("starttls" if server.starttls else None)
-    if mode not in (None, "none", "starttls", "ssl"):
-        raise MailError("tls must be none, starttls or ssl")
+    _mode, port = smtp_endpoint(server)
     if subject_prefix:
         subject = "%s %s" % (subject_prefix, subject)
     sender = sender or "datasync@%s" % socket.getfqdn()
     message = build_message(sender, list(to or []), subject, text, html=html, cc=cc)
-    port = int(server.port or (465 if mode == "ssl" else DEFAULT_PORT))
-    if server.credentials_file and mode in (None, "none") and not is_loopback(host):
-        raise MailError("refusing to log in to %s:%d over plain SMTP, which would send the password in clear: "
-                        "set tls to starttls or ssl (plain login is only allowed to a loopback server)" % (host, port))
-    credentials = read_credentials(server.credentials_file) if server.credentials_file else None
-    # Verified by default: the system store (or ca_bundle), hostname checked, no off switch.
-    context = ssl.create_default_context(cafile=ca_bundle) if mode in ("starttls", "ssl") else None
     try:
-        if mode == "ssl":
-            client = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
-        else:
-            client = smtplib.SMTP(host, port, timeout=timeout)
-        try:
-            client.ehlo()
-            if mode == "starttls":
-                client.starttls(context=context)
-                client.ehlo()
-            if credentials:
-                client.login(credentials[0], credentials[1])
+        with smtp_session(server) as client:
             refused = client.send_message(message, from_addr=sender, to_addrs=recipients)
-        finally:
-            try:
-                client.quit()
-            except (smtplib.SMTPException, OSError):
-                client.close()
     except smtplib.SMTPAuthenticationError as exc:
-        raise MailError("SMTP login to %s:%d refused: %s %s" % (host, port, exc.smtp_code, _text(exc.smtp_error)))
+        raise MailError("SMTP login to %s:%d refused: %s %s" % (server.host, port, exc.smtp_code, _text(exc.smtp_error)))
     except (smtplib.SMTPException, ssl.SSLError, OSError) as exc:
-        raise MailError("sending mail via %s:%d failed: %s" % (host, port, exc))
+        raise MailError("sending mail via %s:%d failed: %s" % (server.host, port, exc))
     if refused:
         raise MailError("the server refused recipients: %s" % ", ".join(sorted(refused)))
     return message["Message-ID"]
