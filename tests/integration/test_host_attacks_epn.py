@@ -93,6 +93,10 @@ def epn_attack(lab, lab_site, ansible_playbook, hostile_source, tmp_path_factory
         hal.as_account(lab, HOST, "datasync", "chmod 0777 %s" % STATE_DIR)
         runs["open folder"] = start_job(lab)
         hal.as_account(lab, HOST, "datasync", "chmod 0750 %s" % STATE_DIR)
+        # Item 2 at a per-EPN lock: the service account, owner of the lock folder, replaces 20123a's lock by a link to its known_hosts.
+        hal.as_account(lab, HOST, "datasync", "ln -sf %s/known_hosts %s/epn-20123a.lock" % (CONFIG, LOCKS))
+        runs["lock link"] = start_job(lab)
+        hal.as_account(lab, HOST, "datasync", "rm %s/epn-20123a.lock" % LOCKS)
         runs["arrived"] = hal.root_sh(lab, HOST, "find %s -mindepth 1 -printf '%%P %%y %%m %%u\\n'" % AREA).stdout
         after = hal.snapshot(lab, HOST, prune, checksum=(CONFIG, REAL_STATE))
         yield {"before": before, "after": after, "runs": runs}
@@ -111,6 +115,14 @@ def test_service_account_link_at_the_state_path_and_an_open_state_folder_are_ref
     rc, log = epn_attack["runs"]["open folder"]
     refused = "cannot read the EPN state: state folder %s is writable by group or others (mode 0777, not sticky); refused" % STATE_DIR
     assert rc != 0 and refused in log, log[-3000:]
+
+
+def test_a_link_at_an_epn_lock_path_fails_that_epn_by_name_and_the_rest_go_on(epn_attack):
+    """Item 2 at the per-EPN lock: that EPN fails naming its lock, the next EPNs are still tried."""
+    rc, log = epn_attack["runs"]["lock link"]
+    lock = LOCKS + "/epn-20123a.lock"
+    assert rc != 0 and "EPN 20123a: refused the lock %s: lock file %s is a symlink; refused" % (lock, lock) in log, log[-3000:]
+    assert "Traceback" not in log and "%s/ny79/12282a is a symbolic link" % AREA in log, log[-3000:]
 
 
 def test_member_links_in_the_project_tree_are_refused_by_name_and_the_rest_go_on(epn_attack):
