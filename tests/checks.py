@@ -1,7 +1,7 @@
 """`make test`: every check in order, each run even if an earlier one failed.
 
 Prints one line per stage and ends with `N passed, N failed, N skipped` (pytest tests count
-one each; lint, sanity, AWX readiness and molecule count one each). A pytest stage that
+one each; lint, sanity and AWX readiness count one each, molecule one per scenario). A pytest stage that
 collects no test, or whose report is missing because pytest died, counts as failed. Exits
 non-zero on any failure.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 import sys
 import time
 import xml.etree.ElementTree as ET
@@ -69,6 +70,36 @@ def command_stage(argv, cwd=REPO):
     return run
 
 
+def molecule_scenario(directory, name):
+    """Run one scenario with its output in a log; returns (passed, log text)."""
+    log = os.path.join(OUT, "molecule-%s.log" % name)
+    with open(log, "wb") as out:
+        returncode = subprocess.call([os.path.join(BIN, "molecule"), "test", "-s", name], cwd=directory,
+                                     stdout=out, stderr=subprocess.STDOUT)
+    with open(log, encoding="utf-8", errors="replace") as handle:
+        return returncode == 0, handle.read()
+
+
+def molecule_stage(workers=2):
+    """Every scenario, ``workers`` at a time: each boots its own host on its own bridge and subnet."""
+    directory = os.path.join(REPO, "extensions")
+    root = os.path.join(directory, "molecule")
+
+    def run():
+        names = sorted(n for n in os.listdir(root) if os.path.isfile(os.path.join(root, n, "molecule.yml")))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            outcomes = list(pool.map(lambda name: molecule_scenario(directory, name), names))
+        count = Count()
+        for name, (passed, text) in zip(names, outcomes):
+            print("----- molecule scenario %s: %s -----\n%s" % (name, "passed" if passed else "FAILED", text), flush=True)
+            count.add(Count(passed=1) if passed else Count(failed=1))
+        if not names:
+            print("no molecule scenario found", flush=True)
+            count.add(Count(failed=1))
+        return count
+    return run
+
+
 STAGES = [
     ("ansible-lint", command_stage([os.path.join(BIN, "ansible-lint"), "--profile", "production", "--offline"])),
     ("sanity", command_stage(["bash", os.path.join(REPO, "tests", "tools", "sanity.sh")])),
@@ -78,7 +109,7 @@ STAGES = [
     # The services as the booted lab hosts reach them: bridge address, lab DNS name, TLS from the host's store.
     ("lab-hosts", pytest_stage("lab-hosts", "tests/lab_tests/hosts")),
     ("integration", pytest_stage("integration", "tests/integration")),
-    ("molecule", command_stage([os.path.join(BIN, "molecule"), "test", "--all"], cwd=os.path.join(REPO, "extensions"))),
+    ("molecule", molecule_stage()),
 ]
 
 
