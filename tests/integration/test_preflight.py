@@ -57,7 +57,7 @@ def faults(lab, lab_site):
                 "name": "projects", "source_collection": globus["collections"]["source"], "source_path": "/projects/",
                 "destination_collection": globus["collections"]["partner"], "destination_path": "/public/"}],
             "experiment_pv_prefix": "2bma:NoSuchIoc:",
-            "preflight_min_free_jobs": {"epn": "1P"},
+            "mxsync_preflight_min_free": "1P",
         }
     finally:
         ssh(lab, "portal1", "rm", "-f", WRONG_SECRET)

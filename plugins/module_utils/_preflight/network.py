@@ -5,8 +5,9 @@
 
 - a web service: one GET of its URL through ``_core.http`` (TLS verified, no retry); any
   HTTP answer means reachable, since the job's own requests carry the credentials;
-- the SMTP relay: connect (TLS verified when the job uses it), log in when the job does,
-  and offer the sender and the first recipient; the envelope is then reset, nothing is sent;
+- the SMTP relay: ``_core.mail.smtp_session`` as the job's mail connects (TLS verified, a login
+  when it has one), then the sender and the first recipient are offered and the envelope reset:
+  nothing is sent;
 - an SSH source: ``ssh ... true`` with the job's key and known_hosts (``_core.ssh``): the
   host key must be known and the login accepted (a forced command refusing ``true`` is fine);
 - an rsync daemon: its ``@RSYNCD:`` greeting;
@@ -18,7 +19,7 @@ from __future__ import annotations
 import socket
 
 from ansible_collections.sciops.datasync.plugins.module_utils._core.http import HttpClient, HttpError, HttpSettings, without_query
-from ansible_collections.sciops.datasync.plugins.module_utils._core.mail import MailError, SmtpServer, is_loopback, read_credentials
+from ansible_collections.sciops.datasync.plugins.module_utils._core.mail import MailError, SmtpServer, smtp_endpoint, smtp_session
 from ansible_collections.sciops.datasync.plugins.module_utils._core.ssh import SshConfigError, host_key_problem, host_label, ssh_argv
 from ansible_collections.sciops.datasync.plugins.module_utils._experiment.epics import ca_environment, read_pvs
 from ansible_collections.sciops.datasync.plugins.module_utils._preflight.rows import failed, ok
@@ -52,26 +53,12 @@ def check_smtp(options, sender=None, recipient=None):
 
     sender = sender or "datasync@%s" % socket.getfqdn()
     server = SmtpServer.from_options(options)
-    mode = server.tls or ("starttls" if server.starttls else "none")
-    port = int(server.port or (465 if mode == "ssl" else 25))
-    item = "%s:%d (%s) from %s" % (server.host, port, mode, sender)
     fix = "check the relay's host, port and tls setting, and that it relays mail from %s for this host" % sender
+    item = "%s from %s" % (server.host, sender)
     try:
-        if server.credentials_file and mode == "none" and not is_loopback(server.host):
-            raise MailError("a login over plain SMTP would send the password in clear: set tls to starttls or ssl")
-        credentials = read_credentials(server.credentials_file) if server.credentials_file else None
-        context = ssl.create_default_context(cafile=server.ca_bundle) if mode in ("starttls", "ssl") else None
-        if mode == "ssl":
-            client = smtplib.SMTP_SSL(server.host, port, timeout=server.timeout, context=context)
-        else:
-            client = smtplib.SMTP(server.host, port, timeout=server.timeout)
-        try:
-            client.ehlo()
-            if mode == "starttls":
-                client.starttls(context=context)
-                client.ehlo()
-            if credentials:
-                client.login(credentials[0], credentials[1])
+        mode, port = smtp_endpoint(server)
+        item = "%s:%d (%s) from %s" % (server.host, port, mode, sender)
+        with smtp_session(server) as client:
             code, reply = client.mail(sender)
             if code != 250:
                 raise MailError("the relay refused the sender %s: %d %s" % (sender, code, _text(reply)))
@@ -80,11 +67,6 @@ def check_smtp(options, sender=None, recipient=None):
                 if code not in (250, 251):
                     raise MailError("the relay refused the recipient %s: %d %s" % (recipient, code, _text(reply)))
             client.rset()
-        finally:
-            try:
-                client.quit()
-            except (smtplib.SMTPException, OSError):
-                client.close()
     except MailError as exc:
         return failed(SMTP, item, str(exc), fix)
     except smtplib.SMTPAuthenticationError as exc:
