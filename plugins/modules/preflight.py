@@ -247,10 +247,9 @@ options:
             type: str
             choices: [read, write, manage]
             default: read
-seealso:
-  - name: The pre-flight playbook
-    description: playbooks/preflight.yml runs this module for every job of every host and prints one table.
-    link: https://github.com/sciops/datasync/blob/main/docs/preflight.md
+notes:
+  - C(playbooks/preflight.yml) runs this module for every job of every host and prints one table (docs/preflight.md);
+    each job role maps its variables to these options in C(roles/<role>/tasks/preflight.yml).
 """
 
 EXAMPLES = r"""
