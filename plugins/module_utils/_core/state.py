@@ -74,7 +74,9 @@ def trusted_folder_problem(directory, what="state folder"):
     re-point it at any time.
     """
     uid = os.geteuid()
-    pending = [part for part in os.path.abspath(directory).split("/") if part][::-1]
+    # Not abspath: it folds "link/.." away by name, where the kernel goes to the link target's parent.
+    absolute = directory if os.path.isabs(directory) else os.path.join(os.getcwd(), directory)
+    pending = [part for part in absolute.split("/") if part][::-1]
     current, links = "/", 0
     while True:
         try:

@@ -61,3 +61,14 @@ def test_a_file_or_dangling_link_on_the_way_to_a_lock_folder_is_refused_naming_i
         RunLock(str(top / "a" / "locks" / "job" / "run.lock")).acquire()
     assert "lock folder %s/a/locks %s; refused" % (top, reason) in str(refused.value)
     assert not os.path.lexists(top / "nowhere")
+
+
+def test_dot_dot_after_a_link_is_checked_where_the_kernel_goes(top):
+    """``trusted/link/..`` is the link target's parent for the kernel, not ``trusted``: that folder is checked."""
+    (top / "trusted").mkdir(mode=0o755)
+    (top / "open" / "inner").mkdir(parents=True)
+    os.chmod(top / "open", 0o777)
+    os.symlink(str(top / "open" / "inner"), str(top / "trusted" / "link"))
+    problem = _state.trusted_folder_problem(str(top / "trusted" / "link" / ".."), "lock folder")
+    assert problem == "lock folder parent %s is writable by group or others (mode 0777, not sticky); refused" % (top / "open"), problem
+    assert _state.trusted_folder_problem(str(top / "trusted"), "lock folder") is None
