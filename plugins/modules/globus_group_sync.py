@@ -37,6 +37,7 @@ extends_documentation_fragment:
   - sciops.datasync.attributes
   - sciops.datasync.identity_sync
   - sciops.datasync.ldap
+  - sciops.datasync.progress
 options:
   root_group:
     description: Id of the Globus group whose subgroups become local groups.

@@ -52,6 +52,7 @@ extends_documentation_fragment:
   - sciops.datasync.attributes
   - sciops.datasync.identity_sync
   - sciops.datasync.ldap
+  - sciops.datasync.progress
 options:
   root_group:
     description: Id of the Globus group whose active members become users.

@@ -12,11 +12,44 @@ preview functions return the same result shape without doing anything.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
 
+from ansible_collections.sciops.datasync.plugins.module_utils._core.progress import Progress
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.accounts import GroupSpec, UserSpec
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.hooks import group_hook_env, list_hooks, run_hooks, user_hook_env
 from ansible_collections.sciops.datasync.plugins.module_utils._globus.groups import ACTIVE
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.model import add_pending_hook, drop_pending_hook, pending_hooks
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where and how a plan is carried out.
+
+    ``state`` is the loaded state, persisted by ``save(state)``; ``backend`` the accounts (``PosixAccounts`` or
+    ``DirectoryAccounts``) and ``db`` what it held when the plan was made (None: read it when needed); ``runner``
+    runs the hooks of ``hooks_dir``; new homes are made when ``create_home``, from ``skeleton``; new ids go to
+    ``ledger`` and finished hook runs to ``journal`` (``ledger.IdLedger``, ``ledger.HookJournal``); ``progress``
+    (``_core.progress.Progress``) counts the accounts done of those planned.
+    """
+
+    state: dict
+    save: Callable[[dict], Any]
+    backend: Any
+    db: Any = None
+    runner: Any = None
+    hooks_dir: Optional[str] = None
+    skeleton: Optional[str] = None
+    create_home: bool = True
+    ledger: Any = None
+    journal: Any = None
+    progress: Any = None
+
+    def counter(self, total):
+        """The run's ``Progress`` (a silent one when none was given), counting from 0 of ``total``."""
+        progress = self.progress or Progress("identity sync", None)
+        progress.update(done=0, total=total)
+        return progress
 
 
 def now_iso():
@@ -105,8 +138,8 @@ class _Hooks:
                 drop_pending_hook(record, entry["change"])
 
 
-def apply_user_plan(plan, state, save, backend, db, runner, hooks_dir=None, skeleton=None, create_home=True, ledger=None, journal=None):
-    """Carry out a user plan. ``save(state)`` persists the state.
+def apply_user_plan(plan, target):
+    """Carry out a user plan on ``target`` (a ``Target``).
 
     Order: new ids into ``ledger`` (fsynced), then the state with every new account pending and every
     hook run owed (write-ahead); then the accounts and homes; the state again (commit); then the
@@ -115,9 +148,10 @@ def apply_user_plan(plan, state, save, backend, db, runner, hooks_dir=None, skel
     result = {k: [] for k in ("created", "updated", "locked", "removed", "adopted", "skipped", "errors")}
     result["skipped"] = [_public(i, "name", "uid", "globus_username", "identity_id", "reason") for i in plan["skipped"]]
     result["errors"] = [_public(i, "name", "globus_username", "identity_id", "reason") for i in plan["errors"]]
+    state, save, backend = target.state, target.save, target.backend
     users = state["users"]
     stamp = now_iso()
-    owed = _Hooks("u", users, journal)
+    owed = _Hooks("u", users, target.journal)
 
     def remember(item, status, **extra):
         record = users.setdefault(item["identity_id"], {})
@@ -155,26 +189,29 @@ def apply_user_plan(plan, state, save, backend, db, runner, hooks_dir=None, skel
             owed.owe(item["identity_id"], "removed")
     if plan.get("uid_next") is not None:
         state["uid_next"] = plan["uid_next"]
-    if ledger is not None and new_ids:
-        ledger.record(new_ids)
+    if target.ledger is not None and new_ids:
+        target.ledger.record(new_ids)
     if any(plan[k] for k in ("create", "adopt", "resume", "update", "unlock", "lock", "remove")):
         save(state)
 
+    progress = target.counter(sum(len(plan[k]) for k in ("create", "resume", "update", "unlock", "lock", "remove")))
     specs = [UserSpec(i["name"], i["uid"], i["gid"], i["group"], i["private_group"], i["gecos"], i["home"], i["shell"]) for i in plan["create"]]
-    failures = backend.create_batch(specs, db=db) if specs else {}
+    failures = backend.create_batch(specs, db=target.db) if specs else {}
     for item in plan["create"] + plan["resume"]:
+        progress.advance()
         if item["name"] in failures:
             result["errors"].append(dict(_public(item), reason=failures[item["name"]]))
             continue
-        if create_home and item.get("home"):
+        if target.create_home and item.get("home"):
             try:
-                backend.create_home(item["home"], item["uid"], item["gid"], skeleton)
+                backend.create_home(item["home"], item["uid"], item["gid"], target.skeleton)
             except OSError as exc:
                 result["errors"].append(dict(_public(item), reason="home %s: %s" % (item["home"], exc)))
         remember(item, ACTIVE, created=stamp)
         result["created"].append(_public(item))
         owed.target(item["identity_id"])
     for item, unlock in [(i, False) for i in plan["update"]] + [(i, True) for i in plan["unlock"]]:
+        progress.advance()
         if not _attempt(result["errors"], item, (), _update_user, backend, item, unlock):
             owed.cancel(item["identity_id"])
             continue
@@ -184,6 +221,7 @@ def apply_user_plan(plan, state, save, backend, db, runner, hooks_dir=None, skel
         result["updated"].append(_changed_user(item))
         owed.target(item["identity_id"])
     for item in plan["lock"]:
+        progress.advance()
         if not _attempt(result["errors"], item, (), backend.lock_user, item["name"]):
             owed.cancel(item["identity_id"])
             continue
@@ -191,6 +229,7 @@ def apply_user_plan(plan, state, save, backend, db, runner, hooks_dir=None, skel
         result["locked"].append(_public(item))
         owed.target(item["identity_id"])
     for item in plan["remove"]:
+        progress.advance()
         if item.get("account") and not _attempt(result["errors"], item, (), backend.remove_user, item["name"]):
             owed.cancel(item["identity_id"])
             continue
@@ -213,23 +252,26 @@ def apply_user_plan(plan, state, save, backend, db, runner, hooks_dir=None, skel
         item = items.get(identity_id, {})
         env_item = dict(record, **{k: v for k, v in item.items() if v is not None and k != "shell_before_lock"})
         env_item.update(shell=record.get("shell") if entry["action"] != "locked" else backend.nologin_shell, change=entry["change"])
-        problem = run_hooks(runner, hooks, [entry["action"], record["name"]], user_hook_env(entry["action"], env_item, backend.root))
+        problem = run_hooks(target.runner, hooks, [entry["action"], record["name"]], user_hook_env(entry["action"], env_item, backend.root))
         if problem:
             result["errors"].append(dict(_public(dict(record, identity_id=identity_id)), reason=problem, hook_action=entry["action"]))
         return problem
 
-    hooks = list_hooks(hooks_dir)
-    return owed.settle(hooks, result, run_one, save, state)
+    hooks = list_hooks(target.hooks_dir)
+    owed.settle(hooks, result, run_one, save, state)
+    progress.finish()
+    return result
 
 
-def apply_group_plan(plan, state, save, backend, runner, hooks_dir=None, ledger=None, journal=None):
+def apply_group_plan(plan, target):
     """Carry out a group plan, in the order ``apply_user_plan`` uses (ledger, write-ahead, changes, commit, hooks)."""
     result = {k: [] for k in ("created", "renamed", "updated", "removed", "skipped", "errors")}
     result["skipped"] = [_public(i, "name", "gid", "globus_group", "globus_group_id", "reason") for i in plan["skipped"]]
     result["errors"] = [_public(i, "name", "globus_group", "globus_group_id", "reason") for i in plan["errors"]]
+    state, save, backend = target.state, target.save, target.backend
     records = state["groups"]
     stamp = now_iso()
-    owed = _Hooks("g", records, journal)
+    owed = _Hooks("g", records, target.journal)
     new_ids = []
     for item in plan["create"]:
         record = records.setdefault(item["globus_group_id"], {})
@@ -245,13 +287,15 @@ def apply_group_plan(plan, state, save, backend, runner, hooks_dir=None, ledger=
         owed.owe(item["globus_group_id"], "removed")
     if plan.get("gid_next") is not None:
         state["gid_next"] = plan["gid_next"]
-    if ledger is not None and new_ids:
-        ledger.record(new_ids)
+    if target.ledger is not None and new_ids:
+        target.ledger.record(new_ids)
     if any(plan[k] for k in ("create", "rename", "members", "remove")):
         save(state)
+    progress = target.counter(sum(len(plan[k]) for k in ("create", "rename", "members", "remove")))
     new = [GroupSpec(i["name"], i["gid"], i["members"]) for i in plan["create"] if not i.get("adopt")]
-    failures = backend.create_batch(groups=new) if new else {}
+    failures = backend.create_batch(groups=new, db=target.db) if new else {}
     for item in plan["create"]:
+        progress.advance()
         if item["name"] in failures:
             result["errors"].append(dict(_public(item, "name", "gid", "globus_group", "globus_group_id"), reason=failures[item["name"]]))
             continue
@@ -262,6 +306,7 @@ def apply_group_plan(plan, state, save, backend, runner, hooks_dir=None, ledger=
         result["created"].append(_public(item, "name", "gid", "globus_group", "globus_group_id", "members"))
         owed.target(item["globus_group_id"])
     for item in plan["rename"]:
+        progress.advance()
         if not _attempt(result["errors"], item, GROUP_KEYS, backend.rename_group, item["old_name"], item["name"]):
             owed.cancel(item["globus_group_id"])
             continue
@@ -269,6 +314,7 @@ def apply_group_plan(plan, state, save, backend, runner, hooks_dir=None, ledger=
         result["renamed"].append(_public(item, "old_name", "name", "gid", "globus_group", "globus_group_id"))
         owed.target(item["globus_group_id"])
     for item in plan["members"]:
+        progress.advance()
         if not _attempt(result["errors"], item, GROUP_KEYS, backend.set_group_members, item["name"], item["members"]):
             if not any(r["globus_group_id"] == item["globus_group_id"] for r in result["renamed"]):
                 owed.cancel(item["globus_group_id"])
@@ -276,6 +322,7 @@ def apply_group_plan(plan, state, save, backend, runner, hooks_dir=None, ledger=
         result["updated"].append(_public(item, "name", "gid", "globus_group", "globus_group_id", "added", "removed"))
         owed.target(item["globus_group_id"])
     for item in plan["remove"]:
+        progress.advance()
         if not _attempt(result["errors"], item, GROUP_KEYS, backend.remove_group, item["name"]):
             owed.cancel(item["globus_group_id"])
             continue
@@ -286,7 +333,7 @@ def apply_group_plan(plan, state, save, backend, runner, hooks_dir=None, ledger=
         owed.target(item["globus_group_id"])
     if any(result[k] for k in ("created", "renamed", "updated", "removed")) or owed.fresh:
         save(state)
-    hooks = list_hooks(hooks_dir)
+    hooks = list_hooks(target.hooks_dir)
     db = backend.read() if hooks and owed.targets else None
     items = {i["globus_group_id"]: i for k in ("hooks", "create", "rename", "members", "remove") for i in plan[k]}
 
@@ -296,13 +343,15 @@ def apply_group_plan(plan, state, save, backend, runner, hooks_dir=None, ledger=
         local = db.groups.get(record["name"]) if record.get("status") != "removed" else None
         members = local.members if local is not None else list(item.get("members") or [])
         item["members"] = members
-        problem = run_hooks(runner, hooks, [entry["action"], record["name"]], group_hook_env(entry["action"], item, backend.root),
+        problem = run_hooks(target.runner, hooks, [entry["action"], record["name"]], group_hook_env(entry["action"], item, backend.root),
                             stdin="".join(m + "\n" for m in members))
         if problem:
             result["errors"].append(dict(_public(item, *GROUP_KEYS), reason=problem, hook_action=entry["action"]))
         return problem
 
-    return owed.settle(hooks, result, run_one, save, state)
+    owed.settle(hooks, result, run_one, save, state)
+    progress.finish()
+    return result
 
 
 def preview_user_plan(plan):

@@ -140,7 +140,7 @@ if HAS_LDAP3:
                 context.verify_mode = ssl.CERT_NONE
             connection.socket = context.wrap_socket(connection.socket, server_hostname=connection.server.host,
                                                     do_handshake_on_connect=do_handshake)
-            connection.tls_started = True
+            connection.tls_started = True  # ldap3 reads it: a second StartTLS is refused, referrals keep TLS
             return True
 
 
@@ -286,8 +286,10 @@ class DirectoryAccounts:
     def create_batch(self, users=(), groups=(), db=None):
         """Create new users (with their private groups) and groups, pipelined; returns {name: error}.
 
-        Groups and private groups go first so a user's primary group exists when the user
-        appears on a host; the results are then checked against a fresh read, like the files backend.
+        Groups and private groups go first so a user's primary group exists when the user appears on a
+        host. Each add's own result is the check: an LDAP add succeeds whole with the attributes sent or
+        not at all (an existing name is an error), so nothing is read back (the files backend reads back
+        because systemd-sysusers skips an existing name and still succeeds).
         """
         users, groups = list(users), list(groups)
         if db is None:
@@ -301,20 +303,6 @@ class DirectoryAccounts:
         requests = [(u.name, "add user %s" % u.name, _sender(add, self.user_dn(u.name), attributes=self._user_attributes(u)))
                     for u in users if u.name not in errors]
         errors.update(self._pipeline(requests))
-        after = self.read()
-        for user in users:
-            if user.name in errors:
-                continue
-            entry = after.users.get(user.name)
-            if entry is None:
-                errors[user.name] = "user %s was not created" % user.name
-            elif entry.uid != user.uid or entry.gid != user.gid:
-                errors[user.name] = "user %s has uid %d gid %d in the directory instead of %d %d" % (
-                    user.name, entry.uid, entry.gid, user.uid, user.gid)
-        for group in groups:
-            entry = after.groups.get(group.name)
-            if group.name not in errors and (entry is None or entry.gid != group.gid):
-                errors[group.name] = "group %s was not created with gid %d" % (group.name, group.gid)
         return errors
 
     def add_user(self, user, db=None):

@@ -14,9 +14,10 @@ from __future__ import annotations
 import os
 
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.apply import (
-    apply_group_plan, apply_user_plan, preview_group_plan, preview_user_plan)
+    Target, apply_group_plan, apply_user_plan, preview_group_plan, preview_user_plan)
 from ansible_collections.sciops.datasync.plugins.module_utils._globus.errors import fail_globus
 from ansible_collections.sciops.datasync.plugins.module_utils._globus.groups import ACTIVE, Member, fetch_group_tree, get_group_doc, to_group_doc
+from ansible_collections.sciops.datasync.plugins.module_utils._core.progress import module_progress, progress_argument_spec
 from ansible_collections.sciops.datasync.plugins.module_utils._core.results import itemized
 from ansible_collections.sciops.datasync.plugins.module_utils._globus.identities import identities_by_id
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.accounts import AccountError
@@ -55,7 +56,8 @@ def identity_sync_argument_spec():
             percent=dict(type="int", default=10),
         )),
         ids_file=dict(type="path"),
-        **ldap_argument_spec()
+        **ldap_argument_spec(),
+        **progress_argument_spec()
     )
 
 
@@ -179,16 +181,22 @@ def _locked(module, lock_file, body):
         return body(lock)
 
 
-def _carry_out(module, preview, plan_changed, apply, change_keys):
-    """Check mode: the plan's preview; otherwise apply it. Returns (result, changed)."""
+def _carry_out(module, preview, plan_changed, apply, change_keys, label):
+    """Check mode: the plan's preview; otherwise ``apply(progress)``, with progress lines in the job log. Returns (result, changed)."""
     if module.check_mode:
         return preview(), plan_changed()
+    progress, log = module_progress(module.params, label, "accounts")
+    if progress.problem:
+        module.warn(progress.problem)
     try:
-        result = apply()
+        result = apply(progress)
     except LedgerError as exc:
         module.fail_json(msg="identity sync ledger: %s" % exc)
     except AccountError as exc:  # the directory went away mid-run: what was not done stays pending in the state
         module.fail_json(msg="identity sync stopped: %s; the next run finishes what is pending" % exc)
+    finally:
+        if log is not None:
+            log.close()
     return result, any(result[k] for k in change_keys) or result["hooks_run"] > 0
 
 
@@ -254,9 +262,9 @@ def run_user_sync_module(module):
         diff = user_plan_diff(plan)
         result, changed = _carry_out(
             module, lambda: preview_user_plan(plan), lambda: user_plan_changed(plan),
-            lambda: apply_user_plan(plan, state, statefile.save, backend, db, runner, params["hooks_dir"], params["skeleton"],
-                                    params["create_home"], ledger, journal),
-            ("created", "updated", "locked", "removed", "adopted"))
+            lambda progress: apply_user_plan(plan, Target(state, statefile.save, backend, db, runner, params["hooks_dir"], params["skeleton"],
+                                                          params["create_home"], ledger, journal, progress)),
+            ("created", "updated", "locked", "removed", "adopted"), "identity sync users of %s" % params["root_group"])
         for group_id, reason in sorted(failed.items()):
             result["errors"].append({"globus_group_id": group_id, "reason": "subgroup not read (departures not judged): " + reason})
         result["skipped_users"] = result.pop("skipped")
@@ -308,8 +316,9 @@ def run_group_sync_module(module):
         diff = group_plan_diff(plan)
         result, changed = _carry_out(
             module, lambda: preview_group_plan(plan), lambda: group_plan_changed(plan),
-            lambda: apply_group_plan(plan, state, statefile.save, backend, runner, params["hooks_dir"], ledger, journal),
-            ("created", "renamed", "updated", "removed"))
+            lambda progress: apply_group_plan(plan, Target(state, statefile.save, backend, db, runner, params["hooks_dir"], ledger=ledger,
+                                                           journal=journal, progress=progress)),
+            ("created", "renamed", "updated", "removed"), "identity sync groups of %s" % params["root_group"])
         result["skipped_groups"] = result.pop("skipped")
         result["errors"] = itemized(result["errors"], "globus_group", "globus_group_id", "name")
         result.update(changed=changed, lock_waited=round(lock.waited, 3), state_file=state_file, groups=len(docs),

@@ -12,7 +12,7 @@ ldap3 = pytest.importorskip("ldap3")
 # pylint: disable=wrong-import-position
 from ansible_collections.sciops.datasync.plugins.module_utils._identity import directory as d  # noqa: E402
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.accounts import GroupEntry, PasswdEntry, UserSpec  # noqa: E402
-from ansible_collections.sciops.datasync.plugins.module_utils._identity.apply import apply_group_plan, apply_user_plan  # noqa: E402
+from ansible_collections.sciops.datasync.plugins.module_utils._identity.apply import Target, apply_group_plan, apply_user_plan  # noqa: E402
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.model import empty_state  # noqa: E402
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.names import GroupNameRules  # noqa: E402
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.plan import (  # noqa: E402
@@ -56,7 +56,7 @@ def test_users_created_locked_unlocked_and_second_run_changes_nothing(schema):
     members = [member("ann", full="Ann Åström"), member("bob")]
     db = backend.read()
     plan = plan_users(members, state, db, UserPlanSettings(RULES, OPTS))
-    result = apply_user_plan(plan, state, save, backend, db, None, create_home=False)
+    result = apply_user_plan(plan, Target(state, save, backend, db, create_home=False))
     assert not result["errors"] and [c["name"] for c in result["created"]] == ["ann", "bob"]
     assert saved[0]["users"]["id-ann"]["status"] == "pending"  # recorded before the directory was written
     ann = attributes(backend, "uid=ann," + PEOPLE)
@@ -70,14 +70,14 @@ def test_users_created_locked_unlocked_and_second_run_changes_nothing(schema):
     # bob departs: shadowExpire 1 and nologin, seen by the next read as locked; then nothing to do
     plan = plan_users(members[:1], state, db, UserPlanSettings(RULES, OPTS))
     assert "(locked, expired)" in user_plan_diff(plan)["after"]
-    result = apply_user_plan(plan, state, save, backend, db, None, create_home=False)
+    result = apply_user_plan(plan, Target(state, save, backend, db, create_home=False))
     bob = attributes(backend, "uid=bob," + PEOPLE)
     assert [r["name"] for r in result["locked"]] == ["bob"] and bob["shadowexpire"] == ["1"] and bob["loginshell"] == ["/usr/sbin/nologin"]
     db = backend.read()
     assert db.user_locked("bob") and not user_plan_changed(plan_users(members[:1], state, db, UserPlanSettings(RULES, OPTS)))
     # bob comes back: unlocked with his shell
     plan = plan_users(members, state, db, UserPlanSettings(RULES, OPTS))
-    apply_user_plan(plan, state, save, backend, db, None, create_home=False)
+    apply_user_plan(plan, Target(state, save, backend, db, create_home=False))
     bob = attributes(backend, "uid=bob," + PEOPLE)
     assert "shadowexpire" not in bob and bob["loginshell"] == ["/bin/bash"]
 
@@ -89,11 +89,11 @@ def test_groups_members_rename_and_removed_user_leaves_groups(schema, attr):
     save = saver()[1]
     members = [member("ann"), member("bob")]
     db = backend.read()
-    apply_user_plan(plan_users(members, state, db, UserPlanSettings(RULES, OPTS)), state, save, backend, db, None, create_home=False)
+    apply_user_plan(plan_users(members, state, db, UserPlanSettings(RULES, OPTS)), Target(state, save, backend, db, create_home=False))
     rules = GroupNameRules(template="{name}")
     groups = [group_doc("proj", "g-p", "ann", "bob"), group_doc("empty", "g-e")]
     plan = plan_groups(groups, {}, state, backend.read(), GroupPlanSettings(rules, GOPTS))
-    result = apply_group_plan(plan, state, save, backend, None)
+    result = apply_group_plan(plan, Target(state, save, backend))
     assert not result["errors"], result
     proj = attributes(backend, "cn=proj," + GROUPS)
     if schema == "rfc2307":
@@ -107,7 +107,7 @@ def test_groups_members_rename_and_removed_user_leaves_groups(schema, attr):
     assert not group_plan_changed(plan_groups(groups, {}, state, db, GroupPlanSettings(rules, GOPTS)))
     # renamed in Globus and bob dropped: the entry is renamed (same gid) and bob leaves it
     groups = [group_doc("proj2", "g-p", "ann"), group_doc("empty", "g-e")]
-    apply_group_plan(plan_groups(groups, {}, state, db, GroupPlanSettings(rules, GOPTS)), state, save, backend, None)
+    apply_group_plan(plan_groups(groups, {}, state, db, GroupPlanSettings(rules, GOPTS)), Target(state, save, backend))
     db = backend.read()
     assert db.groups["proj2"] == GroupEntry("proj2", "x", 5001, ["ann"]) and "proj" not in db.groups
     # a removed user leaves every group and loses its private group, as userdel does

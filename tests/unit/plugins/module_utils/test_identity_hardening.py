@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from ansible_collections.sciops.datasync.plugins.module_utils._globus.groups import GlobusGroupDoc, Member
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.accounts import AccountDatabase, GroupEntry, PasswdEntry, PosixAccounts
-from ansible_collections.sciops.datasync.plugins.module_utils._identity.apply import apply_user_plan
+from ansible_collections.sciops.datasync.plugins.module_utils._identity.apply import Target, apply_user_plan
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.ledger import HookJournal, IdLedger, LedgerError
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.model import add_pending_hook, empty_state, pending_hooks
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.names import (
@@ -343,7 +343,7 @@ def test_hooks_are_owed_in_the_state_before_the_change(tmp_path):
     state = empty_state()
     plan = plan_users([member("ann"), member("bob")], state, db_with(), UserPlanSettings(RULES, OPTS))
     with pytest.raises(KeyboardInterrupt):
-        apply_user_plan(plan, state, lambda s: saved.append(json.loads(json.dumps(s))), Backend(), db_with(), None, str(tmp_path))
+        apply_user_plan(plan, Target(state, lambda s: saved.append(json.loads(json.dumps(s))), Backend(), db_with(), None, str(tmp_path)))
     first = saved[0]["users"]
     assert {iid: [h["action"] for h in pending_hooks(r)] for iid, r in first.items()} == {"id-ann": ["created"], "id-bob": ["created"]}
     # the next run resumes the same change (same change id), not a second one

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from ansible_collections.sciops.datasync.plugins.module_utils._identity.apply import apply_group_plan, apply_user_plan, preview_user_plan
+from ansible_collections.sciops.datasync.plugins.module_utils._identity.apply import Target, apply_group_plan, apply_user_plan, preview_user_plan
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.hooks import list_hooks
 from ansible_collections.sciops.datasync.plugins.module_utils._globus.groups import GlobusGroupDoc, Member
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.model import SyncError, empty_state, pending_hooks
@@ -21,6 +21,7 @@ from ansible_collections.sciops.datasync.plugins.module_utils._identity.plan imp
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.accounts import (
     AccountDatabase, GroupEntry, PasswdEntry, PosixAccounts, ShadowEntry,
 )
+from ansible_collections.sciops.datasync.plugins.module_utils._core.progress import Progress
 from ansible_collections.sciops.datasync.plugins.module_utils._core.runner import CommandRunner
 
 from identity_helpers import NEEDS_ROOT, ShellFreeModule
@@ -318,7 +319,7 @@ def test_apply_creates_users_homes_hooks_and_is_idempotent(env):
     members = [member("ann", full="Ann A"), member("bob")]
     db = env["backend"].read()
     plan = plan_users(members, state, db, UserPlanSettings(RULES, OPTS, mode="new"))
-    result = apply_user_plan(plan, state, env["save"], env["backend"], db, env["runner"], env["hooks"])
+    result = apply_user_plan(plan, Target(state, env["save"], env["backend"], db, env["runner"], env["hooks"]))
     assert [c["name"] for c in result["created"]] == ["ann", "bob"]
     assert env["saved"][0]["users"]["id-ann"]["status"] == "pending"  # written before the accounts
     db = env["backend"].read()
@@ -330,17 +331,28 @@ def test_apply_creates_users_homes_hooks_and_is_idempotent(env):
     os.unlink(os.path.join(env["hooks"], "20-fail-for-bob"))
     plan = plan_users(members, state, db, UserPlanSettings(RULES, OPTS, mode="all"))
     assert [h["name"] for h in plan["hooks"]] == ["bob"] and not plan["create"] and not plan["update"]
-    result = apply_user_plan(plan, state, env["save"], env["backend"], db, env["runner"], env["hooks"])
+    result = apply_user_plan(plan, Target(state, env["save"], env["backend"], db, env["runner"], env["hooks"]))
     assert not result["errors"] and not pending_hooks(state["users"]["id-bob"])
     assert not user_plan_changed(plan_users(members, state, env["backend"].read(), UserPlanSettings(RULES, OPTS, mode="all")))
     # bob departs: locked with nologin, hook told "locked"
     db = env["backend"].read()
     plan = plan_users(members[:1], state, db, UserPlanSettings(RULES, OPTS, mode="updated"))
-    result = apply_user_plan(plan, state, env["save"], env["backend"], db, env["runner"], env["hooks"])
+    result = apply_user_plan(plan, Target(state, env["save"], env["backend"], db, env["runner"], env["hooks"]))
     db = env["backend"].read()
     assert [r["name"] for r in result["locked"]] == ["bob"] and db.user_locked("bob") and db.users["bob"].shell == "/usr/sbin/nologin"
     assert log.read_text().splitlines()[-1].startswith("locked bob 20001")
     assert not user_plan_changed(plan_users(members[:1], state, db, UserPlanSettings(RULES, OPTS, mode="all")))
+
+
+def test_apply_writes_progress_lines_at_a_steady_interval(env):
+    lines, ticks = [], iter(range(0, 1000, 10))
+    progress = Progress("identity sync users", lines.append, interval=25, unit="accounts", clock=lambda: next(ticks), wall=lambda: 0)
+    members = [member("u%02d" % n) for n in range(6)]
+    db = env["backend"].read()
+    plan = plan_users(members, empty_state(), db, UserPlanSettings(RULES, OPTS, mode="new"))
+    apply_user_plan(plan, Target(empty_state(), env["save"], env["backend"], db, env["runner"], create_home=False, progress=progress))
+    assert len(lines) >= 3 and all(" progress identity sync users: " in line for line in lines)
+    assert lines[-1].split(": ", 1)[1].startswith("6 of 6 accounts") and lines[-1].endswith(": finished")
 
 
 @NEEDS_ROOT
@@ -348,19 +360,19 @@ def test_apply_groups_for_real(env):
     state = empty_state()
     members = [member("ann"), member("bob")]
     db = env["backend"].read()
-    apply_user_plan(plan_users(members, state, db, UserPlanSettings(RULES, OPTS)), state, env["save"], env["backend"], db, env["runner"])
+    apply_user_plan(plan_users(members, state, db, UserPlanSettings(RULES, OPTS)), Target(state, env["save"], env["backend"], db, env["runner"]))
     write_hook(os.path.join(env["hooks"], "10-members"), 'cat > %s/"$DATASYNC_GROUP".members\n' % env["tmp"])
     rules = GroupNameRules(template="@{name}")
     groups = [group_doc("osg.A", "g-a", "ann", "bob"), group_doc("plain", "g-p", "bob")]
     plan = plan_groups(groups, {}, state, env["backend"].read(), GroupPlanSettings(rules, GOPTS))
-    result = apply_group_plan(plan, state, env["save"], env["backend"], env["runner"], env["hooks"])
+    result = apply_group_plan(plan, Target(state, env["save"], env["backend"], runner=env["runner"], hooks_dir=env["hooks"]))
     assert not result["errors"]
     db = env["backend"].read()
     assert db.groups["@osg-a"] == GroupEntry("@osg-a", "x", 5000, ["ann", "bob"]) and db.groups["@plain"].members == ["bob"]
     assert (env["tmp"] / "@osg-a.members").read_text() == "ann\nbob\n"
     groups = [group_doc("osg.A2", "g-a", "ann"), group_doc("plain", "g-p", "bob")]
     plan = plan_groups(groups, {}, state, db, GroupPlanSettings(rules, GOPTS))
-    apply_group_plan(plan, state, env["save"], env["backend"], env["runner"], env["hooks"])
+    apply_group_plan(plan, Target(state, env["save"], env["backend"], runner=env["runner"], hooks_dir=env["hooks"]))
     db = env["backend"].read()
     assert db.groups["@osg-a2"] == GroupEntry("@osg-a2", "x", 5000, ["ann"]) and "@osg-a" not in db.groups
     assert not group_plan_changed(plan_groups(groups, {}, state, db, GroupPlanSettings(rules, GOPTS)))
