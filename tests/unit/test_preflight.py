@@ -10,8 +10,10 @@ from ansible_collections.sciops.datasync.plugins.module_utils._core.runner impor
 from ansible_collections.sciops.datasync.plugins.module_utils._preflight import local, network
 from ansible_collections.sciops.datasync.plugins.module_utils._preflight.globus import GlobusChecks
 from ansible_collections.sciops.datasync.plugins.module_utils._preflight.rows import errors_of, failed, ok
+from ansible_collections.sciops.datasync.plugins.modules import preflight
 
 from tests.unit.plugins.module_utils.globus_fakes import ApiError
+from tests.unit.plugins.modules.module_runner import run
 
 
 def test_failed_rows_become_errors_with_their_fix():
@@ -198,3 +200,25 @@ def test_globus_check_mode_makes_no_probe(monkeypatch):
     transfer = FakeTransfer()
     rows = globus_rows(monkeypatch, FakeClients(transfer, FakeGroups("admin")), check_mode=True)
     assert rows[-1]["result"] == "skipped" and transfer.made == []
+
+
+def test_module_returns_every_row_and_fails_on_a_failed_one(tmp_path):
+    secret = tmp_path / "client.secret"
+    secret.write_text("the-secret-value\n")
+    secret.chmod(0o600)
+    args = {"job": "pools", "secret_files": [{"path": str(secret), "what": "rsync password"}],
+            "destinations": [str(tmp_path)], "min_free": "1"}
+    outcome = run(preflight.main, args)
+    assert not outcome.failed and outcome.result["failed_rows"] == 0 and not outcome.result["changed"]
+    assert [(r["job"], r["check"], r["result"]) for r in outcome.result["rows"]] == [
+        ("pools", "credential file", "ok"), ("pools", "destination folder", "ok")]
+    secret.chmod(0o640)
+    outcome = run(preflight.main, dict(args, min_free="1P"))
+    assert outcome.failed and outcome.result["failed_rows"] == 2 and len(outcome.result["errors"]) == 2
+    assert "0640" in outcome.result["msg"] and "below the threshold" in outcome.result["msg"]
+    assert "the-secret-value" not in repr(outcome.result)
+
+
+def test_module_refuses_a_size_it_cannot_read():
+    outcome = run(preflight.main, {"job": "pools", "min_free": "lots"})
+    assert outcome.failed and "min_free 'lots' is not a size" in outcome.result["msg"]
