@@ -24,6 +24,7 @@ import sys
 import threading
 import time
 
+from tests import demo_monitoring
 from tests.demo_steps import DemoError
 from tests.integration.site_lab import deploy_site, hosts_up, ssh
 from tests.lab.hosts.job_log import job_runs
@@ -72,6 +73,7 @@ class Demo:
         self.deploy_changes = {}
         self.deploy_tasks = {}
         self.changes = []  # (what, count): every change the deploy, the jobs and the playbooks reported
+        self.runs = []  # (host, run): every job run the summary shows
         self._lock = threading.Lock()
         self.env = dict(os.environ, **lab.environment())
         self.env.update(ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_INVENTORY="",
@@ -151,17 +153,31 @@ class Demo:
                 unit, host, proc.returncode, "\n".join(journal[-10:]) or proc.stderr, runs[-1].output[-3000:] if runs else "no run"))
         if count:
             self.changed("%s %s" % (host, job), runs[-1].changed)
+        self.ran(host, runs[-1])
         return runs[-1], journal
 
-    def cron_job(self, host, job, period=60):
-        """Wait (bounded) for cron to start job on host after the deploy, and for that run to end.
+    def ran(self, host, run):
+        with self._lock:
+            self.runs.append((host, run))
 
-        When the deploy changed nothing on the host, a run that began during the deploy ran what is
-        deployed; otherwise only a run that began after it counts. period: the entry's interval (s).
+    def deployed_since(self, host):
+        """When what the deploy installs on host last changed (epoch s): the newest change time of the
+        job files, the wrapper, the cron entries, the collection and the virtualenv's packages."""
+        script = ("find /etc/datasync /usr/local/bin/datasync-job /etc/cron.d -printf '%C@\\n'; "
+                  "find /opt/datasync/venv/collections/ansible_collections/sciops/datasync/MANIFEST.json /opt/datasync/venv/lib "
+                  "-maxdepth 2 -printf '%C@\\n'")
+        return max(float(n) for n in self.on(host, "sh", "-c", script).split())
+
+    def cron_job(self, host, job, period=60):
+        """The latest run cron started of what is deployed on host, waiting (bounded) for one to end.
+
+        When the deploy changed nothing on the host, every run that began after the deployed files last
+        changed ran what is deployed (a second demo need not wait for the next minute); otherwise only a
+        run that began after the deploy counts. period: the entry's interval (s).
         """
-        since = self.deployed[0] if self.deploy_changes.get(host) == 0 else self.deployed[1]
-        since = int(since)
-        deadline = since + period + 120
+        since = self.deployed_since(host) if self.deploy_changes.get(host) == 0 else self.deployed[1]
+        since = int(since) + 1
+        deadline = max(since, self.deployed[1]) + period + 120
         while True:
             runs = job_runs(self.log(host, job), job, since)
             if runs:
@@ -172,12 +188,13 @@ class Demo:
                     job, host, deadline - since, time.strftime("%H:%M:%S", time.gmtime(since)), entry[-1:] or "missing",
                     "\n".join(self.journal(host, since - period, "-t", "CRON")[-10:])))
             time.sleep(3)
-        run = runs[0]
+        run = runs[-1]
         command = "CMD (/usr/local/bin/datasync-job %s)" % job
         cron = [line for line in self.journal(host, run.started - 2, "-t", "CRON") if line.endswith(command)][:1]
         if run.rc != 0:
             raise DemoError("cron's run of %s on %s failed (rc %d):\n%s" % (job, host, run.rc, run.output[-3000:]))
         self.changed("%s %s" % (host, job), run.changed)
+        self.ran(host, run)
         return run, cron
 
     def mail_since(self, since):
@@ -263,6 +280,8 @@ def main():
         mail = demo.mail_since(demo.started)
         summary.append(("mail", ["the lab SMTP sink received %d message(s) during the demo%s" % (len(mail), ":" if mail else "")]
                         + ["  to %s: %s" % item for item in mail]))
+        say(started, "the jobs ran; reading the audit logs, the metrics files and Prometheus")
+        summary += demo_monitoring.report(demo)
     except DemoError as exc:
         print("\ndemo FAILED: %s" % exc, file=sys.stderr)
         return 1
