@@ -17,8 +17,10 @@ The faults are extra variables pointing the jobs at files in /tmp on the hosts; 
 import json
 import re
 
+import certifi
 import pytest
 
+from ansible_collections.sciops.datasync.plugins.module_utils._preflight import network
 from tests.integration.site_lab import lab_file, playbook_on_lab, ssh
 
 WRONG_SECRET = "/tmp/preflight-wrong-globus.secret"
@@ -101,3 +103,19 @@ def test_preflight_names_each_fault_in_exactly_one_row(lab, lab_site, ansible_pl
     assert "PV 2bma:NoSuchIoc:UserLastName did not answer" in detail["PV does not connect"]
     assert "below the threshold 1024.0 TiB" in detail["not enough space"]
     assert "5 of " in result.stdout and "pre-flight checks failed" in result.stdout
+
+
+def test_smtp_and_https_checks_verify_tls_against_the_given_ca(lab):
+    """The SMTP relay (STARTTLS) and a web service pass with the lab CA and fail, saying why, with a bundle
+    that does not hold it (certifi's public CAs)."""
+    services = lab_file(lab)["services"]
+    smtp = {"host": "127.0.0.1", "port": services["smtp"]["port"], "tls": "starttls", "timeout": 10}
+    trusted = network.check_smtp(dict(smtp, ca_bundle=services["smtp"]["ca_file"]), "ops@example.org", "team@example.org")
+    assert trusted["result"] == "ok" and "TLS verified" in trusted["detail"], trusted
+    untrusted = network.check_smtp(dict(smtp, ca_bundle=certifi.where()), "ops@example.org")
+    assert untrusted["result"] == "failed" and "CERTIFICATE_VERIFY_FAILED" in untrusted["detail"], untrusted
+    assert "trust store" in untrusted["fix"]
+    portal = services["portal"]["url"]
+    assert network.check_web_service("portal", portal, services["portal"]["ca_file"])["result"] == "ok"
+    refused = network.check_web_service("portal", portal, certifi.where())
+    assert refused["result"] == "failed" and "TLS verification" in refused["detail"] and "certificate" in refused["fix"], refused
