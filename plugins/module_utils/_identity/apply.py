@@ -259,7 +259,8 @@ def apply_user_plan(plan, target):
 
     hooks = list_hooks(target.hooks_dir)
     owed.settle(hooks, result, run_one, save, state)
-    progress.finish()
+    if progress.total:  # a run with nothing to do leaves no line in the job log
+        progress.finish()
     return result
 
 
@@ -350,7 +351,8 @@ def apply_group_plan(plan, target):
         return problem
 
     owed.settle(hooks, result, run_one, save, state)
-    progress.finish()
+    if progress.total:  # a run with nothing to do leaves no line in the job log
+        progress.finish()
     return result
 
 

@@ -353,6 +353,11 @@ def test_apply_writes_progress_lines_at_a_steady_interval(env):
     apply_user_plan(plan, Target(empty_state(), env["save"], env["backend"], db, env["runner"], create_home=False, progress=progress))
     assert len(lines) >= 3 and all(" progress identity sync users: " in line for line in lines)
     assert lines[-1].split(": ", 1)[1].startswith("6 of 6 accounts") and lines[-1].endswith(": finished")
+    quiet = []
+    nothing = plan_users([], empty_state(), db, UserPlanSettings(RULES, OPTS, mode="new"))
+    apply_user_plan(nothing, Target(empty_state(), env["save"], env["backend"], db, create_home=False,
+                                    progress=Progress("identity sync users", quiet.append, interval=0)))
+    assert quiet == []  # a run with nothing to do writes no line
 
 
 @NEEDS_ROOT
