@@ -1,6 +1,6 @@
 """The schedulers start the jobs on the booted hosts, with nobody starting them by hand: beamline1's
-repatriation timer (compressed for the test to every minute through the mxsync role's variable,
-then put back) and mirror1's every-minute cron entry (the lab inventory's pool schedule). Each run
+repatriation timer (compressed for the test to every 15 s, with no random delay, through the role
+variables, then put back) and mirror1's every-minute cron entry (the lab inventory's pool schedule). Each run
 shows in the host's journal and the job log, and the files it brought are on the host."""
 
 import json
@@ -18,7 +18,9 @@ STATE = "/var/lib/datasync-jobs/mxsync/epn_repatriate.json"
 # An EPN the lab maps to project cd34 (inventories/lab); the timer's run must bring it back.
 EPN, PROJECT = "20123a", "cd34"
 DESTINATION = "/var/lib/datasync-jobs/scratch/%s/%s/data" % (PROJECT, EPN)
-EVERY_MINUTE = "*-*-* *:*:00"
+# The lab-only compressed schedule: every 15 s, started on time (no random delay, 1 s accuracy).
+COMPRESSED = {"mxsync_repatriate_on_calendar": "*-*-* *:*:00/15", "datasync_timer_randomized_delay": 0,
+              "datasync_timer_accuracy": "1s"}
 
 FORGET_EPN = r"""
 import json, os, sys
@@ -50,36 +52,43 @@ def _deploy_beamline(ansible_playbook, *extra):
 
 @pytest.fixture
 def minutely_timer(lab, lab_site, ansible_playbook):
-    """beamline1's repatriation timer every minute (role variable mxsync_repatriate_on_calendar);
-    the inventory's schedule again afterwards, whatever the test did."""
-    _deploy_beamline(ansible_playbook, "-e", json.dumps({"mxsync_repatriate_on_calendar": EVERY_MINUTE}))
+    """beamline1's repatriation timer every 15 s (role variables); the inventory's schedule again
+    afterwards, whatever the test did."""
+    _deploy_beamline(ansible_playbook, "-e", json.dumps(COMPRESSED))
     try:
         yield
     finally:
         _deploy_beamline(ansible_playbook)
         calendar_line = _root(lab, "beamline1", "systemctl", "show", "-p", "TimersCalendar", TIMER)
         assert "00/1:00:00" in calendar_line, calendar_line
+        accuracy = _root(lab, "beamline1", "systemctl", "show", "-P", "AccuracyUSec", "-P", "RandomizedDelayUSec", TIMER)
+        assert sorted(accuracy.split()) == ["1min", "30s"], accuracy
 
 
 def test_beamline_timer_fires_on_its_own_and_the_epn_arrives(lab, lab_site, minutely_timer):
     timer = _root(lab, "beamline1", "systemctl", "show", "-p", "TimersCalendar", "-p", "ActiveState", "-p",
                   "UnitFileState", TIMER)
     assert "ActiveState=active" in timer and "UnitFileState=enabled" in timer, timer
-    assert "*-*-* *:*:00" in timer, timer
-    # The EPN is forgotten (state entry and files) as the job's account would find a new one.
+    assert "*-*-* *:*:00/15" in timer, timer
+    # The timer is stopped and no run is under way while the EPN is forgotten (state entry and files)
+    # as the job's account would find a new one: a run that read the state before would write it back.
+    _root(lab, "beamline1", "systemctl", "stop", TIMER)
+    wait_for("no run of %s under way" % SERVICE,
+             lambda: ssh(lab, "beamline1", "systemctl", "is-active", SERVICE).stdout.strip() in ("inactive", "failed"), timeout=120)
     _root(lab, "beamline1", "runuser", "-u", "datasync", "--", "python3", "-c", FORGET_EPN, STATE, EPN)
     _root(lab, "beamline1", "rm", "-rf", "--one-file-system", os.path.dirname(DESTINATION))
     assert EPN not in _synced(lab)
     since = host_now(lab, "beamline1")
+    _root(lab, "beamline1", "systemctl", "start", TIMER)
 
     def fired_and_done():
         log = _root(lab, "beamline1", "cat", "/var/log/datasync-jobs/mxsync-repatriate.log")
         runs = job_runs(log, "mxsync-repatriate", since)
         return runs if runs and EPN in _synced(lab) else None
 
-    # Every minute, plus the timer's RandomizedDelaySec=30 and the run itself.
-    runs = wait_for("the minutely timer starting %s and the run repatriating EPN %s" % (SERVICE, EPN),
-                    fired_and_done, timeout=150, interval=5)
+    # Within 15 s, plus the run itself.
+    runs = wait_for("the compressed timer starting %s and the run repatriating EPN %s" % (SERVICE, EPN),
+                    fired_and_done, timeout=90, interval=3)
     assert runs[0].rc == 0, runs
     # systemd started it from the timer (its last trigger is after the test's start), and the
     # journal shows the service's run.
