@@ -138,6 +138,14 @@ class _Hooks:
                 drop_pending_hook(record, entry["change"])
 
 
+def _empty_result(plan, changes, keys):
+    """The result before any change: the plan's skipped items (with ``keys``) and errors (without the id)."""
+    result = {k: [] for k in changes}
+    result["skipped"] = [_public(i, *keys, "reason") for i in plan["skipped"]]
+    result["errors"] = [_public(i, *(k for k in keys if k not in ("uid", "gid")), "reason") for i in plan["errors"]]
+    return result
+
+
 def apply_user_plan(plan, target):
     """Carry out a user plan on ``target`` (a ``Target``).
 
@@ -145,9 +153,8 @@ def apply_user_plan(plan, target):
     hook run owed (write-ahead); then the accounts and homes; the state again (commit); then the
     hooks, each success journalled in ``journal`` at once; the state a last time.
     """
-    result = {k: [] for k in ("created", "updated", "locked", "removed", "adopted", "skipped", "errors")}
-    result["skipped"] = [_public(i, "name", "uid", "globus_username", "identity_id", "reason") for i in plan["skipped"]]
-    result["errors"] = [_public(i, "name", "globus_username", "identity_id", "reason") for i in plan["errors"]]
+    result = _empty_result(plan, ("created", "updated", "locked", "removed", "adopted"),
+                           ("name", "uid", "globus_username", "identity_id"))
     state, save, backend = target.state, target.save, target.backend
     users = state["users"]
     stamp = now_iso()
@@ -266,9 +273,7 @@ def apply_user_plan(plan, target):
 
 def apply_group_plan(plan, target):
     """Carry out a group plan, in the order ``apply_user_plan`` uses (ledger, write-ahead, changes, commit, hooks)."""
-    result = {k: [] for k in ("created", "renamed", "updated", "removed", "skipped", "errors")}
-    result["skipped"] = [_public(i, "name", "gid", "globus_group", "globus_group_id", "reason") for i in plan["skipped"]]
-    result["errors"] = [_public(i, "name", "globus_group", "globus_group_id", "reason") for i in plan["errors"]]
+    result = _empty_result(plan, ("created", "renamed", "updated", "removed"), ("name", "gid", "globus_group", "globus_group_id"))
     state, save, backend = target.state, target.save, target.backend
     records = state["groups"]
     stamp = now_iso()
