@@ -45,6 +45,7 @@ CALLS = {
     "transfer.submit_transfer": ("TransferClient", "submit_transfer", "default"),
     "transfer.submit_delete": ("TransferClient", "submit_delete", "default"),
     "transfer.get_task": ("TransferClient", "task_list", "default"),  # DATA[0] is the task document
+    "transfer.task_wait": ("TransferClient", "task_list", "default"),  # polls get_task: the same task document
     "transfer.task_list": ("TransferClient", "task_list", "default"),
     "transfer.task_event_list": "task_event_list",
     "transfer.task_successful_transfers": ("TransferClient", "endpoint_manager_task_successful_transfers", "default"),
@@ -52,6 +53,7 @@ CALLS = {
     "transfer.cancel_task": ("TransferClient", "cancel_task", "default"),
     "transfer.operation_stat": ("TransferClient", "operation_stat", "default"),
     "transfer.operation_mkdir": ("TransferClient", "operation_mkdir", "default"),
+    "transfer.operation_ls": "operation_ls",
     "transfer.get_endpoint": ("TransferClient", "get_endpoint", "default"),
     "transfer.endpoint_acl_list": "endpoint_acl_list",
     "transfer.add_endpoint_acl_rule": "add_endpoint_acl_rule",
@@ -74,6 +76,10 @@ DOCUMENTED = {
                             "DATA": [{"DATA_TYPE": "skipped_error", "source_path": "", "destination_path": "",
                                       "error_code": "", "error_details": "", "error_time": "", "is_directory": False,
                                       "is_symlink": False}]},
+    "operation_ls": {"DATA_TYPE": "file_list", "path": "", "absolute_path": "", "endpoint": "", "length": 0, "total": 0,
+                     "rename_supported": True, "symlink_supported": False,
+                     "DATA": [{"DATA_TYPE": "file", "name": "", "type": "", "link_target": None, "permissions": "",
+                               "size": 0, "user": "", "group": "", "last_modified": ""}]},
     "endpoint_acl_list": {"DATA_TYPE": "access_list", "length": 0, "endpoint": "",
                           "DATA": [{"DATA_TYPE": "access", "id": "", "principal_type": "", "principal": "", "path": "",
                                     "permissions": "", "role_id": None, "role_type": None, "create_time": "",
@@ -123,7 +129,7 @@ def shape_diff(want, have, path="$"):
 
 def conforms(key, data, status=None, case=None):
     want, want_status = recorded(key, case)
-    if isinstance(want, dict) and "DATA" in want and key == "transfer.get_task":
+    if isinstance(want, dict) and "DATA" in want and key in ("transfer.get_task", "transfer.task_wait"):
         want = want["DATA"][0]
     problems = shape_diff(want, data)
     assert not problems, "%s differs from the recorded response: %s" % (key, problems)
@@ -327,7 +333,9 @@ def test_transfer_cancel_and_delete(lab):
     deletion.add_item("/big/")
     submitted = transfer.submit_delete(deletion)
     conforms("transfer.submit_delete", submitted.data)
-    task = wait_ended(transfer, submitted["task_id"])
+    assert transfer.task_wait(submitted["task_id"], timeout=30, polling_interval=1)  # the SDK's own polling of get_task
+    task = transfer.get_task(submitted["task_id"])
+    conforms("transfer.task_wait", task.data)
     assert task["type"] == "DELETE" and task["status"] == "SUCCEEDED"
     assert not os.path.exists(os.path.join(src["root"], "big"))
 
@@ -339,6 +347,9 @@ def test_transfer_operations_and_errors(lab):
     conforms("transfer.operation_stat", stat.data, stat.http_status)
     made = transfer.operation_mkdir(coll["id"], "/newdir/")
     conforms("transfer.operation_mkdir", made.data, made.http_status)
+    listing = transfer.operation_ls(coll["id"], path="/d/", limit=1)
+    conforms("transfer.operation_ls", listing.data, listing.http_status)
+    assert [f["name"] for f in listing["DATA"]] == ["f.txt"]
     endpoint = transfer.get_endpoint(coll["id"])
     conforms("transfer.get_endpoint", endpoint.data, endpoint.http_status)
     with api_error(globus_sdk.TransferAPIError) as caught:
