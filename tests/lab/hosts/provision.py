@@ -75,6 +75,10 @@ def provision(root, hostname, address, prefix_length, admin_user, admin_public_k
     ensure_host_key(root, hostname)
     _write(root, NETWORK_FILE, _network(address, prefix_length))
     _authorize(root, admin_user, admin_public_key)
+    # Lingering keeps the admin's user manager running between the deploy's many short SSH sessions: in
+    # a container, stopping it between two sessions can hang ("Processes still around after final
+    # SIGKILL") and the next login then waits for it, past ansible's become timeout.
+    _write(root, os.path.join("var/lib/systemd/linger", admin_user), "")
     write_hosts_file(root, hostname, lab_addresses, services)
     install_ca(root, ca_file)
 
