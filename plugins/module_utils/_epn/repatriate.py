@@ -41,7 +41,8 @@ from ansible_collections.sciops.datasync.plugins.module_utils._core.rsync import
 )
 from ansible_collections.sciops.datasync.plugins.module_utils._core.runner import CommandRunner
 from ansible_collections.sciops.datasync.plugins.module_utils._core.ssh import host_key_problem, ssh_argv
-from ansible_collections.sciops.datasync.plugins.module_utils._core.state import StateError, StateFile
+from ansible_collections.sciops.datasync.plugins.module_utils._core.state import (
+    StateError, StateFile, UnsafePathError, deepest_existing_folder, ensure_trusted_folder, trusted_folder_problem)
 from ansible_collections.sciops.datasync.plugins.module_utils._epn.portal import (
     PortalClient, PortalError, iso_utc, load_credentials, parse_time,
 )
@@ -402,14 +403,21 @@ class Repatriation:
         """
         root, relative = self.params["destination_root"], destination_parts(item)
         if self.check:
-            problem = check_below(root, relative) if os.path.isdir(root) else None
+            if not os.path.isdir(root):
+                problem = trusted_folder_problem(deepest_existing_folder(root), "destination_root")
+                return None, problem and "EPN %s: %s" % (item["epn"], problem)
+            problem = check_below(root, relative)
             return None, problem and "EPN %s: destination %s" % (item["epn"], problem)
         try:
             if not os.path.isdir(root):
-                os.makedirs(root, 0o755)  # the configured root: made as before, and followed (it is configuration)
+                # An existing root is configuration (followed); a missing one is made only below
+                # folders no one else controls, without following a link, as a pool's dest_root.
+                ensure_trusted_folder(root, "destination_root")
             fd, _created = open_below(root, relative, create=True)
         except UnsafePath as exc:
             return None, "EPN %s: destination %s" % (item["epn"], exc)
+        except UnsafePathError as exc:
+            return None, "EPN %s: %s" % (item["epn"], exc)
         except OSError as exc:
             return None, "EPN %s: cannot create the destination %s below %s: %s" % (item["epn"], relative, root, exc)
         return fd, None

@@ -6,6 +6,8 @@ import os
 
 import pytest
 
+from as_user import OTHER_UID, as_other_user, folder_of_other_user
+
 from ansible_collections.sciops.datasync.plugins.module_utils._core import ssh as _ssh
 from ansible_collections.sciops.datasync.plugins.module_utils._epn import repatriate as _epn
 from ansible_collections.sciops.datasync.plugins.module_utils._core.state import StateError
@@ -162,3 +164,39 @@ def test_a_busy_epn_lock_skips_that_epn_with_the_one_lock_contract(tmp_path):
         result = repatriation.transfer({"epn": "12282a", "source": "/d/", "destination": "/s/"}, None, None)
     assert result["status"] == "skipped" and result["skipped"] is True and result["holder_pid"] == os.getpid()
     assert result["lock_file"] == str(locks / "epn-12282a.lock") and result["lock_waited"] == 0.0, result
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="plants as another user")
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_a_missing_destination_root_is_never_made_below_another_users_folder_or_link(tmp_path, check_mode):
+    """Issue 14 item 3: the EPN root gets the pool dest_root's treatment (a member's folder, a member's link in /tmp-like folders)."""
+    os.chmod(str(tmp_path), 0o755)
+    item = {"epn": "12282a", "project": "ny79"}
+    theirs = folder_of_other_user(str(tmp_path / "theirs"))
+    module = FakeModule(destination_root=os.path.join(theirs, "scratch"))
+    module.check_mode = check_mode
+    fd, problem = _epn.Repatriation(module).open_destination(item)
+    assert fd is None and problem == "EPN 12282a: destination_root %s is owned by uid %d, not by the running user (uid 0) or root; refused" % (
+        theirs, OTHER_UID)
+    assert os.listdir(theirs) == []
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    target = tmp_path / "target"
+    target.mkdir(mode=0o755)
+    assert as_other_user(str(shared), lambda: os.symlink(str(target), "data")) == 0
+    module = FakeModule(destination_root=str(shared / "data" / "scratch"))
+    module.check_mode = check_mode
+    fd, problem = _epn.Repatriation(module).open_destination(item)
+    assert fd is None and problem.startswith("EPN 12282a: destination_root %s is a link owned by uid %d" % (shared / "data", OTHER_UID)), problem
+    assert os.listdir(str(target)) == []
+
+
+def test_a_missing_destination_root_below_trusted_folders_is_made_and_the_destination_opened(tmp_path):
+    os.chmod(str(tmp_path), 0o755)
+    root = tmp_path / "srv" / "scratch"
+    fd, problem = _epn.Repatriation(FakeModule(destination_root=str(root))).open_destination({"epn": "12282a", "project": "ny79"})
+    try:
+        assert problem is None and os.path.samestat(os.fstat(fd), os.stat(str(root / "ny79" / "12282a" / "data")))
+    finally:
+        os.close(fd)
