@@ -2,6 +2,7 @@
 site.yml deploys to the lab's booted hosts over SSH, and the service account cannot touch root's tree."""
 
 import os
+import re
 import shlex
 
 from tests.integration.site_lab import ssh
@@ -109,3 +110,18 @@ def test_the_service_account_cannot_touch_what_a_root_job_uses(lab_site, lab):
     # The service account cannot even read the root job's environment, nor run it.
     denied = _ssh(lab, "portal1", "runuser", "-u", "datasync", "--", "/usr/local/bin/datasync-job", "gosync-new")
     assert denied.returncode == 2 and "runs as another account" in denied.stderr, denied
+
+
+def test_a_role_tag_deploys_that_role_alone(lab_site, ansible_playbook):
+    """`site.yml --tags transfer_pools`: the pool role's own tasks run on the mirror host (the tag
+    reaches inside the include), no other role's task runs anywhere, and the deployed host needs no change."""
+    result = ansible_playbook("-i", "inventories/lab", "playbooks/site.yml", "--tags", "transfer_pools",
+                              "--check", "--limit", "mirror1,portal1", env={"ANSIBLE_INVENTORY": ""})
+    tasks = [line for line in result.stdout.splitlines() if line.startswith("TASK [")]
+    assert any(line.startswith("TASK [sciops.datasync.transfer_pools : ") for line in tasks), tasks
+    assert any(line.startswith("TASK [sciops.datasync.runtime : ") and "Build" not in line for line in tasks), tasks
+    others = [line for line in tasks if line.startswith(("TASK [sciops.datasync.gosync", "TASK [sciops.datasync.mxsync",
+                                                         "TASK [sciops.datasync.collection_sync"))]
+    assert not others, others
+    recap = result.stdout.split("PLAY RECAP")[1]
+    assert re.search(r"mirror1\s+: ok=\d+\s+changed=0 .*failed=0", recap), recap
