@@ -110,6 +110,13 @@ def add_listen_arguments(parser):
     parser.add_argument("--tls-key", help="the certificate's key (PEM)")
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver listens with a backlog of 5: when a client opens more connections at once (the identity sync
+    # keeps 32 calls in flight) the kernel drops the extra handshakes and the client waits a second for the retry.
+    # A real service's backlog is far deeper.
+    request_queue_size = 128
+
+
 def make_servers(args, port, handler):
     """One ThreadingHTTPServer per --bind address on ``port``, wrapped in TLS when --tls-cert is set."""
     context = None
@@ -119,7 +126,7 @@ def make_servers(args, port, handler):
         context.load_cert_chain(args.tls_cert, args.tls_key)
     servers = []
     for address in args.bind or ["127.0.0.1"]:
-        server = ThreadingHTTPServer((address, port), handler)
+        server = _Server((address, port), handler)
         server.daemon_threads = True
         if context is not None:
             # The handshake happens in the request's thread (on its first read), not in the accept loop.
