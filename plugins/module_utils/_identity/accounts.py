@@ -188,7 +188,8 @@ class PosixAccounts:
         except (IOError, OSError):
             return ""
 
-    def read(self):
+    def read(self, user_details=True, group_members=True):  # pylint: disable=unused-argument
+        """The databases as an ``AccountDatabase``; the files are read whole (the keywords are for the directory's sake)."""
         if self.prefixed and not os.path.exists(self.path("etc/passwd")):
             seeds = {name: content for name, content, mode in self.SEEDS}
             return AccountDatabase(parse_passwd(seeds["passwd"]), parse_group(seeds["group"]), parse_shadow(seeds["shadow"]))

@@ -46,6 +46,7 @@ except ImportError:  # reported by check_library()
 GROUP_SCHEMAS = ("rfc2307", "rfc2307bis")
 USER_CLASSES = ["top", "account", "posixAccount", "shadowAccount"]
 USER_ATTRS = ["uid", "uidNumber", "gidNumber", "gecos", "homeDirectory", "loginShell", "shadowExpire"]
+USER_ID_ATTRS = ["uid", "uidNumber", "gidNumber", "homeDirectory"]
 PAGE = 1000
 WINDOW = 256  # requests in flight at once
 
@@ -235,10 +236,17 @@ class DirectoryAccounts:
         """Nothing to create: the base DNs are the directory administrator's (a missing one fails the read)."""
         return False
 
-    def read(self):
-        users, shadow = [], []
+    def read(self, user_details=True, group_members=True):
+        """The directory as an ``AccountDatabase``. Without ``user_details`` users hold names, ids and homes only (no
+        gecos, shell or lock: the group sync needs no more); without ``group_members`` groups hold no members (the user
+        sync never looks at them). Each attribute left out is one less to decode on every entry."""
         self._dns, self._group_dns = {}, {}
-        for entry in self._search(self.users_base, "(objectClass=posixAccount)", USER_ATTRS):
+        users, shadow = self._read_users(USER_ATTRS if user_details else USER_ID_ATTRS)
+        return AccountDatabase(users, self._read_groups(group_members), shadow)
+
+    def _read_users(self, attributes):
+        users, shadow = [], []
+        for entry in self._search(self.users_base, "(objectClass=posixAccount)", attributes):
             attrs = entry["attributes"]
             name, uid, gid = _first(attrs, "uid"), _number(attrs, "uidNumber"), _number(attrs, "gidNumber")
             if not name or uid is None or gid is None:
@@ -248,10 +256,14 @@ class DirectoryAccounts:
                                      _first(attrs, "loginShell") or ""))
             expire = _first(attrs, "shadowExpire")
             shadow.append(ShadowEntry(name, "x", "", "", "", "", "", "" if expire is None else str(expire), ""))
+        return users, shadow
+
+    def _read_groups(self, with_members):
+        """Group entries; rfc2307bis member DNs become the names of the users read before (others are dropped)."""
         dn_name = {dn.lower(): name for name, dn in self._dns.items()}
         groups = []
         member_attr = "member" if self.group_schema == "rfc2307bis" else "memberUid"
-        for entry in self._search(self.groups_base, "(objectClass=posixGroup)", ["cn", "gidNumber", member_attr]):
+        for entry in self._search(self.groups_base, "(objectClass=posixGroup)", ["cn", "gidNumber"] + ([member_attr] if with_members else [])):
             attrs = entry["attributes"]
             name, gid = _first(attrs, "cn"), _number(attrs, "gidNumber")
             if not name or gid is None:
@@ -263,7 +275,7 @@ class DirectoryAccounts:
             else:
                 members = values
             groups.append(GroupEntry(name, "x", gid, members))
-        return AccountDatabase(users, groups, shadow)
+        return groups
 
     # -- entries ---------------------------------------------------------------
     def _user_attributes(self, user):

@@ -122,10 +122,14 @@ def _reserved(root, home_root, db, ledger_ids, local=None):
     return Reserved(frozenset((uids | ledger_ids[0]) - {0}), frozenset((gids | ledger_ids[1]) - {0}))
 
 
-def _open_backend(module, root, nologin_shell="/usr/sbin/nologin"):
+class _BackendRefused(Exception):
+    """Why the backend cannot be used; the run fails with this message before anything is changed."""
+
+
+def _open_backend(module, root, nologin_shell="/usr/sbin/nologin", **view):
     """(backend, db, local, runner) of ``backend``: the files under root, or the directory (``local`` is then the
-    host's own accounts, whose ids the directory must not reuse). A directory that is down or refuses the
-    bind fails the run before anything is changed."""
+    host's own accounts, whose ids the directory must not reuse; ``view`` says what of the directory to read, see
+    ``DirectoryAccounts.read``). A directory that is down or refuses the bind raises _BackendRefused."""
     from ansible_collections.sciops.datasync.plugins.module_utils._identity.accounts import PosixAccounts  # pylint: disable=import-outside-toplevel
     from ansible_collections.sciops.datasync.plugins.module_utils._core.runner import CommandRunner  # pylint: disable=import-outside-toplevel
 
@@ -141,15 +145,35 @@ def _open_backend(module, root, nologin_shell="/usr/sbin/nologin"):
     settings = module.params["ldap"]
     problem = directory.settings_problem(settings)
     if problem:
-        module.fail_json(msg=problem)
+        raise _BackendRefused(problem)
     try:
         password = secrets.read_secret_file(settings["bind_password_file"], "ldap.bind_password_file")
         conn = directory.connect(settings, password)
         backend = directory.DirectoryAccounts(conn, settings["users_base"], settings["groups_base"], settings["group_schema"], root,
                                               nologin_shell)
-        return backend, backend.read(), files.read(), runner
+        return backend, backend.read(**view), files.read(), runner
     except (secrets.SecretFileError, AccountError) as exc:
-        module.fail_json(msg="%s; nothing was changed" % exc)
+        raise _BackendRefused("%s; nothing was changed" % exc)
+
+
+def _open_backend_early(module, root, nologin_shell="/usr/sbin/nologin", **view):
+    """Start ``_open_backend`` in a thread, so the accounts are read while Globus answers (a directory read is
+    seconds of waiting and decoding); ``_opened`` collects it where the run used to open it."""
+    from concurrent.futures import ThreadPoolExecutor  # pylint: disable=import-outside-toplevel
+
+    pool = ThreadPoolExecutor(max_workers=1)
+    try:
+        return pool.submit(_open_backend, module, root, nologin_shell, **view)
+    finally:
+        pool.shutdown(wait=False)
+
+
+def _opened(module, opening):
+    """The (backend, db, local, runner) of ``_open_backend_early``; a refused backend fails the run."""
+    try:
+        return opening.result()
+    except _BackendRefused as exc:
+        module.fail_json(msg=str(exc))
 
 
 def _without_memberships(docs, failed):
@@ -222,6 +246,7 @@ def run_user_sync_module(module):
         ledger, journal = side_files(params, state_file)
         ledger_ids = _reconcile(module, statefile, state, ledger, journal)
         groups_client, auth_client = clients.groups_client(module), clients.auth_client(module)
+        opening = _open_backend_early(module, root, params["nologin_shell"], group_members=False)
         failed = {}
         try:
             if params["include_subgroups"]:
@@ -253,7 +278,7 @@ def run_user_sync_module(module):
             members.append(Member(identity_id, ident.get("username") or m.get("username"),
                                   ident.get("name") if ident else record.get("full_name"),
                                   ident.get("email") if ident else record.get("email"), ACTIVE, m.get("role")))
-        backend, db, local, runner = _open_backend(module, root, params["nologin_shell"])
+        backend, db, local, runner = _opened(module, opening)
         settings = UserPlanSettings(rules, options, params["mode"], tuple(params["only"] or ()), params["force"],
                                     complete=not failed, absent=params["state"] == "absent")
         plan = plan_users(members, state, db, settings, _reserved(root, params["home_root"], db, ledger_ids, local))
@@ -301,13 +326,14 @@ def run_group_sync_module(module):
         ledger, journal = side_files(params, state_file)
         ledger_ids = _reconcile(module, statefile, state, ledger, journal)
         groups_client = clients.groups_client(module)
+        opening = _open_backend_early(module, root, user_details=False)
         try:
             root_doc, docs, failed = fetch_group_tree(groups_client, params["root_group"], params["recursive"], params["concurrency"],
                                                       root_members=False)
         except Exception as exc:  # pylint: disable=broad-except
             fail_globus(module, exc, "cannot read Globus group %s" % params["root_group"])  # re-raises any other error
         _without_memberships(docs, failed)
-        backend, db, local, runner = _open_backend(module, root)
+        backend, db, local, runner = _opened(module, opening)
         settings = GroupPlanSettings(rules, options, tuple(params["include"] or ()), tuple(params["exclude"] or ()), complete=not failed)
         plan = plan_groups([to_group_doc(docs[k]) for k in sorted(docs)], failed, state, db, settings,
                            _reserved(root, "/home", db, ledger_ids, local))

@@ -117,6 +117,33 @@ def test_groups_members_rename_and_removed_user_leaves_groups(schema, attr):
     assert "bob" not in db.users and "bob" not in db.groups and db.groups["proj2"].members == ["ann"]
 
 
+@pytest.mark.parametrize("schema", d.GROUP_SCHEMAS)
+def test_each_sync_reads_only_what_it_plans_with_and_plans_the_same(schema):
+    """The user sync reads groups without members, the group sync users without gecos, shell and lock: the plans
+    made from those reads are the plans made from the whole directory."""
+    backend = directory(schema)
+    state = empty_state()
+    save = saver()[1]
+    db = backend.read()
+    apply_user_plan(plan_users([member("ann", full="Ann A"), member("bob")], state, db, UserPlanSettings(RULES, OPTS)),
+                    Target(state, save, backend, db, create_home=False))
+    backend.lock_user("bob")
+    rules = GroupNameRules(template="{name}")
+    groups = [group_doc("proj", "g-p", "ann", "bob")]
+    apply_group_plan(plan_groups(groups, {}, state, backend.read(), GroupPlanSettings(rules, GOPTS)), Target(state, save, backend))
+    full = backend.read()
+    for_users, for_groups = backend.read(group_members=False), backend.read(user_details=False)
+    assert full.groups["proj"].members == ["ann", "bob"] and for_users.groups["proj"].members == []
+    assert for_groups.users["ann"].gecos == "" and for_groups.users["ann"].home == full.users["ann"].home
+    assert not for_groups.user_locked("bob") and full.user_locked("bob")
+    members = [member("ann", full="Ann B"), member("carl")]  # ann renamed, carl new, bob departed
+    user_settings = UserPlanSettings(RULES, OPTS)
+    assert plan_users(members, state, for_users, user_settings) == plan_users(members, state, full, user_settings)
+    groups = [group_doc("proj", "g-p", "ann"), group_doc("new", "g-n", "ann", "bob")]
+    group_settings = GroupPlanSettings(rules, GOPTS)
+    assert plan_groups(groups, {}, state, for_groups, group_settings) == plan_groups(groups, {}, state, full, group_settings)
+
+
 def test_failed_adds_are_reported_per_name_and_the_rest_created():
     backend = directory()
     backend.conn.strategy.add_entry("uid=ann," + PEOPLE, {"objectClass": ["posixAccount"], "uid": "ann", "uidNumber": "999",
