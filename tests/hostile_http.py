@@ -1,10 +1,12 @@
-"""A tiny hostile web server on 127.0.0.1 for the client hardening tests (issue 14 items 9 and 10).
+"""A tiny hostile web server for the client hardening tests (issue 14 items 9 and 10): on 127.0.0.1
+for the controller's clients, or on the lab bridge address for the clients on the booted hosts.
 
     with HostileServer(answer) as server:      # answer(request) -> (status, headers, body)
         ...server.url..., server.log            # log: method, path, headers, body, time (when received)
 
 ``script(*answers)`` answers requests in turn (the last one repeats). ``tls=(cert, key)``
-serves HTTPS. Nothing here is part of the collection.
+serves HTTPS; ``host`` is the address it listens on (port: ``server.port``). Nothing here is part
+of the collection.
 """
 
 import json
@@ -33,7 +35,7 @@ def body(document):
 
 
 class HostileServer:
-    def __init__(self, answer, tls=None):
+    def __init__(self, answer, tls=None, host="127.0.0.1"):
         self.answer = answer
         self.log = []
         outer = self
@@ -59,7 +61,7 @@ class HostileServer:
 
             do_GET = do_POST = do_PUT = do_DELETE = handle_any
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer((host, 0), Handler)
         self.server.daemon_threads = True
         scheme = "http"
         if tls:
@@ -67,7 +69,8 @@ class HostileServer:
             context.load_cert_chain(*tls)
             self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
             scheme = "https"
-        self.url = "%s://127.0.0.1:%d" % (scheme, self.server.server_address[1])
+        self.port = self.server.server_address[1]
+        self.url = "%s://%s:%d" % (scheme, host, self.port)
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def __enter__(self):
