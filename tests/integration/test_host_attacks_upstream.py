@@ -223,7 +223,7 @@ def dm_urls(server):
 
 
 def test_scheduling_and_dm_hostile_upstreams_on_beamline1(lab, upstream, ansible_playbook):
-    """Six runs at once (one hostile pair of servers each): the scheduling service and DM each redirect to
+    """Six runs at once, each against its own hostile server: the scheduling service and DM each redirect to
     another origin and echo what they got; DM redirects its login (the password in the body); both answer
     503 twice before the real services answer."""
     elsewhere = serve(upstream, script((200, {}, {})))
