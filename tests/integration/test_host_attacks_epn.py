@@ -2,7 +2,7 @@
 (docs/security.md). The job `mxsync-repatriate` is started the way its timer starts it
 (`systemctl start datasync-mxsync-repatriate.service`: as the service account), with the
 mxsync role redeployed to write below a project area a member can write, its copies throttled
-(`--bwlimit=2000`) so a swap can land inside one; the actors:
+(`--bwlimit=4000`: 24 MB take 6 s) so a swap can land inside one; the actors:
 
 - a project member: the login account `mxmember` on beamline1, owner of the project folders
   `ny79` and `ab12`, planting links over SSH in their own session, before a run and while the
@@ -99,7 +99,7 @@ def epn_attack(lab, lab_site, ansible_playbook, hostile_source, tmp_path_factory
         hal.as_account(lab, HOST, "datasync", "mkdir -m 0750 %s" % STATE_DIR)
         hal.deploy(ansible_playbook, "playbooks/beamline.yml", HOST, START_AT,
                    {"mxsync_destination_root": AREA, "mxsync_repatriate_state_file": STATE, "mxsync_lock_dir": LOCKS,
-                    "mxsync_rsync_extra_options": ["--bwlimit=2000"]})
+                    "mxsync_rsync_extra_options": ["--bwlimit=4000"]})
         prune = (AREA, STATE_DIR, LOCKS)
         before = hal.snapshot(lab, HOST, prune, checksum=(CONFIG, REAL_STATE))
         runs = {}
