@@ -174,6 +174,23 @@ def test_entries_made_elsewhere_are_read_and_bad_ones_ignored():
     assert backend.read().user_locked("carol")
 
 
+def test_attribute_names_match_whatever_their_case_in_plain_dicts():
+    """connect() has ldap3 return plain dicts: a directory spelling uidnumber or UIDNUMBER is still read."""
+    ldap3.set_config_parameter("CASE_INSENSITIVE_ATTRIBUTE_NAMES", False)
+    try:
+        backend = directory()
+        backend.conn.strategy.add_entry("uid=dan," + PEOPLE, {"objectclass": ["posixAccount"], "UID": "dan", "uidnumber": "20060",
+                                                              "GIDNUMBER": "100", "homedirectory": "/home/dan", "cn": "dan",
+                                                              "LoginShell": "/bin/sh"})
+        backend.conn.strategy.add_entry("cn=team," + GROUPS, {"objectclass": ["posixGroup"], "CN": "team", "gidnumber": "100",
+                                                              "MEMBERUID": ["dan"]})
+        db = backend.read()
+    finally:
+        ldap3.set_config_parameter("CASE_INSENSITIVE_ATTRIBUTE_NAMES", True)
+    assert db.users["dan"] == PasswdEntry("dan", "x", 20060, 100, "", "/home/dan", "/bin/sh")
+    assert db.groups["team"] == GroupEntry("team", "x", 100, ["dan"])
+
+
 def test_missing_base_fails_the_read_never_an_empty_directory():
     backend = directory()
     backend.users_base = "ou=nowhere,dc=lab"
