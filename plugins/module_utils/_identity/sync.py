@@ -12,6 +12,7 @@ lock shared by both modules.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.apply import (
     Target, apply_group_plan, apply_user_plan, preview_group_plan, preview_user_plan)
@@ -111,6 +112,17 @@ def _reconcile(module, statefile, state, ledger, journal):
     except (LedgerError, OSError) as exc:
         module.fail_json(msg="identity sync ledger: %s" % exc)
     return uids | state_uids(state), gids | state_gids(state)
+
+
+def _host_names_taken(options, local):
+    """``options`` whose denied names also hold this host's own system users and groups (ids below login.defs'
+    UID_MIN/GID_MIN) when a directory is the backend (``local``): the host's files answer first, so a directory entry
+    of such a name would be a second account under one name (the files backend refuses them as system accounts)."""
+    if local is None:
+        return options
+    low = (getattr(options, "adopt_uids", None) or getattr(options, "adopt_gids", None) or (1000,))[0]
+    names = {e.name for e in local.users.values() if e.uid < low} | {e.name for e in local.groups.values() if e.gid < low}
+    return replace(options, denied=tuple(options.denied) + tuple(sorted(names)))
 
 
 def _reserved(root, home_root, db, ledger_ids, local=None):
@@ -279,8 +291,8 @@ def run_user_sync_module(module):
                                   ident.get("name") if ident else record.get("full_name"),
                                   ident.get("email") if ident else record.get("email"), ACTIVE, m.get("role")))
         backend, db, local, runner = _opened(module, opening)
-        settings = UserPlanSettings(rules, options, params["mode"], tuple(params["only"] or ()), params["force"],
-                                    complete=not failed, absent=params["state"] == "absent")
+        settings = UserPlanSettings(rules, _host_names_taken(options, local), params["mode"], tuple(params["only"] or ()),
+                                    params["force"], complete=not failed, absent=params["state"] == "absent")
         plan = plan_users(members, state, db, settings, _reserved(root, params["home_root"], db, ledger_ids, local))
         if plan["refused"]:
             module.fail_json(msg=plan["refused"], departures=len(plan["lock"]) + len(plan["remove"]), members=len(members))
@@ -334,7 +346,8 @@ def run_group_sync_module(module):
             fail_globus(module, exc, "cannot read Globus group %s" % params["root_group"])  # re-raises any other error
         _without_memberships(docs, failed)
         backend, db, local, runner = _opened(module, opening)
-        settings = GroupPlanSettings(rules, options, tuple(params["include"] or ()), tuple(params["exclude"] or ()), complete=not failed)
+        settings = GroupPlanSettings(rules, _host_names_taken(options, local), tuple(params["include"] or ()),
+                                     tuple(params["exclude"] or ()), complete=not failed)
         plan = plan_groups([to_group_doc(docs[k]) for k in sorted(docs)], failed, state, db, settings,
                            _reserved(root, "/home", db, ledger_ids, local))
         if plan["refused"]:
