@@ -80,3 +80,14 @@ def lab_site(lab, ansible_playbook):
 def module_results(stdout):
     """Parse the JSON printed by the test json callback (env ANSIBLE_STDOUT_CALLBACK=json)."""
     return json.loads(stdout[stdout.index("{"):])
+
+
+@pytest.fixture(params=["local", "ldap"])
+def backend(request, lab, tmp_path):
+    """The identity tests' accounts backend (tests.integration.gosync_lab.Backend): such a test runs once per backend."""
+    from tests.integration.gosync_lab import Backend
+
+    accounts = Backend(request.param, lab, tmp_path / "root")
+    accounts.clear()
+    yield accounts
+    accounts.clear()

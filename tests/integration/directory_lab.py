@@ -40,3 +40,18 @@ def clear(ep):
         for entry in list(conn.response):
             conn.delete(entry["dn"])
     conn.unbind()
+
+
+def add(ep, passwd_lines, group_lines):
+    """A site's accounts already in the directory (as its admin): passwd and group lines as posixAccount and posixGroup entries."""
+    conn = _bind(ep, ep["admin_dn"], ep["admin_password_file"])
+    for line in passwd_lines:
+        name, uid, gid, gecos, home, shell = (line.split(":")[i] for i in (0, 2, 3, 4, 5, 6))
+        attrs = {"objectClass": ["top", "account", "posixAccount", "shadowAccount"], "uid": name, "cn": name, "uidNumber": uid,
+                 "gidNumber": gid, "homeDirectory": home, "loginShell": shell}
+        conn.add("uid=%s,%s" % (name, ep["users_base"]), attributes=dict(attrs, gecos=gecos) if gecos else attrs)
+    for line in group_lines:
+        name, gid, members = (line.split(":")[i] for i in (0, 2, 3))
+        attrs = {"objectClass": ["top", "posixGroup"], "cn": name, "gidNumber": gid}
+        conn.add("cn=%s,%s" % (name, ep["groups_base"]), attributes=dict(attrs, memberUid=members.split(",")) if members else attrs)
+    conn.unbind()

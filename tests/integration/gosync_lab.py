@@ -1,7 +1,9 @@
 """Helpers for the identity-sync integration tests: own Globus client and groups on the lab
 emulator (so faults never touch other areas' tests), a temp accounts root, and two ways to run
-the modules: a real ansible-playbook, and the module file directly (fast, for kill trials)."""
+the modules: a real ansible-playbook, and the module file directly (fast, for kill trials). ``Backend`` is
+where the accounts land (local files or the lab's slapd), read back as a user of that backend sees them."""
 
+import collections
 import json
 import os
 import subprocess
@@ -83,6 +85,66 @@ def read_db(root):
         with open(path, encoding="utf-8") as handle:
             return [line.rstrip("\n").split(":") for line in handle if line.strip()]
     return {"passwd": lines("passwd"), "group": lines("group"), "shadow": lines("shadow")}
+
+
+Account = collections.namedtuple("Account", "uid gid gecos home shell expired")
+LDAP_OPTIONS = ("uri", "ca_file", "bind_dn", "bind_password_file", "users_base", "groups_base")
+
+
+class Backend:
+    """The accounts backend a test runs against (the ``backend`` fixture: each identity test runs once per backend):
+    ``local`` keeps them in the account files under the test's root, ``ldap`` in the lab's slapd (ou=people and
+    ou=groups emptied before and after, read back as the hosts' reader). ``args`` are the modules' options for it."""
+
+    def __init__(self, name, lab, root):
+        self.name, self.root = name, str(root)
+        self.ep = lab.endpoints()["slapd"] if name == "ldap" else None
+        self.args = {"backend": name}
+        if self.ep:
+            self.args["ldap"] = {k: self.ep[k] for k in LDAP_OPTIONS}
+
+    def clear(self):
+        if self.ep:
+            from tests.integration.directory_lab import clear  # pylint: disable=import-outside-toplevel
+
+            clear(self.ep)
+
+    def add(self, passwd_lines, group_lines):
+        """Accounts the site had before the sync ran, where this backend keeps them (after local_sysadmin's files)."""
+        if self.ep:
+            from tests.integration.directory_lab import add  # pylint: disable=import-outside-toplevel
+
+            add(self.ep, passwd_lines, group_lines)
+            return
+        names = [line.split(":")[0] for line in passwd_lines]
+        for name, lines in (("passwd", passwd_lines), ("group", group_lines), ("shadow", [n + ":*:19000:0:99999:7:::" for n in names]),
+                            ("gshadow", ["%s:*::%s" % (line.split(":")[0], line.split(":")[3]) for line in group_lines])):
+            with open(os.path.join(self.root, "etc", name), "a", encoding="utf-8") as handle:
+                handle.write("".join(line + "\n" for line in lines))
+
+    def users(self):
+        """{name: Account}; ``expired`` is the lock every host honours (shadow expire day 1)."""
+        if self.ep is None:
+            db = read_db(self.root)
+            expired = {row[0]: row[7] == "1" for row in db["shadow"] if len(row) > 7}
+            return {r[0]: Account(int(r[2]), int(r[3]), r[4], r[5], r[6], expired.get(r[0], False)) for r in db["passwd"]}
+        from tests.integration.directory_lab import entries  # pylint: disable=import-outside-toplevel
+
+        return {name: Account(int(a["uidnumber"][0]), int(a["gidnumber"][0]), a.get("gecos", [""])[0], a["homedirectory"][0],
+                              a["loginshell"][0], a.get("shadowexpire") == ["1"])
+                for name, a in entries(self.ep, self.ep["users_base"]).items()}
+
+    def groups(self):
+        """{name: (gid, sorted member names)}."""
+        if self.ep is None:
+            return {r[0]: (int(r[2]), sorted(m for m in r[3].split(",") if m)) for r in read_db(self.root)["group"]}
+        from tests.integration.directory_lab import entries  # pylint: disable=import-outside-toplevel
+
+        return {name: (int(a["gidnumber"][0]), sorted(a.get("memberuid", [])))
+                for name, a in entries(self.ep, self.ep["groups_base"]).items()}
+
+    def view(self):
+        return self.users(), self.groups()
 
 
 def run_module(name, args, env, timeout=120):

@@ -1,14 +1,16 @@
-"""Identity sync with backend ldap against the lab's slapd: users and groups land in the directory,
-a second run changes nothing, a departed user is expired (shadowExpire) with the nologin shell,
-check mode writes nothing, a refused bind fails the run before anything is recorded, and with
+"""Identity sync with backend ldap against the lab's slapd, what only a directory has: the entries' classes
+over LDAPS and StartTLS, a directory that is down or refuses the bind fails the run before anything is
+recorded, certificates and the password file are checked, a site moves from files keeping every uid, and with
 group_schema rfc2307bis the groups are groupOfNames with member DNs in the lab's second slapd (the
 one with the rfc2307bis schema, tests/lab/services/slapd_rfc2307bis.py).
 
 The directory is read back as cn=host-reader (what nslcd on the hosts binds as). Each test
-starts from empty ou=people and ou=groups (cleared as the directory's admin)."""
+starts from empty ou=people and ou=groups (cleared as the directory's admin). The behaviour both backends
+share (creation, refusals, check mode, departures, renames, guard rails) is tested once per backend in
+test_gosync_sync.py and test_gosync_hardening.py (the ``backend`` fixture)."""
 
-import json
 import os
+import pathlib
 
 import pytest
 
@@ -73,52 +75,30 @@ def test_users_and_groups_in_the_directory_second_run_unchanged(ansible_playbook
     assert entries(world.ep, world.ep["users_base"]) == people
 
 
-def test_check_mode_writes_nothing(ansible_playbook, world):
-    results = run(ansible_playbook, world, "--check", "--diff")
-    assert results["users"]["changed"] is True and [c["name"] for c in results["users"]["created"]] == GOOD
-    assert "bob:x:40001:40001:" in results["users"]["diff"]["after"]
-    assert entries(world.ep, world.ep["users_base"]) == {} and entries(world.ep, world.ep["groups_base"]) == {}
-
-
-def test_departed_user_expired_everywhere_and_back_with_the_same_uid(ansible_playbook, world):
+def test_a_directory_down_or_refusing_the_bind_fails_the_run_and_records_nothing_done(ansible_playbook, world):
     run(ansible_playbook, world)
-    uid = entries(world.ep, world.ep["users_base"])["bob"]["uidnumber"]
+    people, groups = entries(world.ep, world.ep["users_base"]), entries(world.ep, world.ep["groups_base"])
+    folder = pathlib.Path(world.common["root"], "var", "lib", "sciops-datasync")
+    recorded = [(folder / name).read_bytes() for name in ("identity_sync.json", "identity_sync.ids")]
     world.set_member(world.root_id, "bob@example.org", status="removed")
-    world.set_member(world.beta, "bob@example.org", status="left")
-    results = run(ansible_playbook, world, "--diff")
-    assert [u["name"] for u in results["users"]["locked"]] == ["bob"]
-    assert "(locked, expired)" in results["users"]["diff"]["after"]
-    bob = entries(world.ep, world.ep["users_base"])["bob"]
-    assert bob["shadowexpire"] == ["1"] and bob["loginshell"] == ["/usr/sbin/nologin"]
-    assert entries(world.ep, world.ep["groups_base"])["sciops-beta-" + world.tag]["memberuid"] == ["carol"]
-    again = run(ansible_playbook, world)
-    assert again["users"]["changed"] is False and again["groups"]["changed"] is False
-    world.set_member(world.root_id, "bob@example.org", status="active")
-    run(ansible_playbook, world)
-    bob = entries(world.ep, world.ep["users_base"])["bob"]
-    assert "shadowexpire" not in bob and bob["loginshell"] == ["/bin/bash"] and bob["uidnumber"] == uid
-
-
-def test_mass_departure_refused_and_directory_untouched(ansible_playbook, world):
-    run(ansible_playbook, world)
-    before = entries(world.ep, world.ep["users_base"])
-    for user in ("alice", "bob"):
-        world.set_member(world.root_id, "%s@example.org" % user, status="removed")
-    results = run(ansible_playbook, world, user_args={"max_departures": {"count": 1, "percent": 100}}, check=False)
-    assert results["users"].get("failed") is True and "refusing 2 user departures" in results["users"]["msg"]
-    assert entries(world.ep, world.ep["users_base"]) == before
-
-
-def test_refused_bind_or_unverified_certificate_fails_and_records_nothing(ansible_playbook, world):
     wrong = world.tmp / "wrong.password"
     wrong.write_text("not-the-password\n")
     wrong.chmod(0o600)
-    results = run(ansible_playbook, world, ldap={"bind_password_file": str(wrong)}, check=False)
-    assert results["users"].get("failed") is True
-    assert "refused the bind as %s: invalidCredentials; nothing was changed" % world.ep["bind_dn"] in results["users"]["msg"]
-    state = os.path.join(world.common["root"], "var", "lib", "sciops-datasync", "identity_sync.json")
-    assert not os.path.exists(state) or not json.load(open(state)).get("users")
-    # the system CAs do not vouch for the lab directory: refused before the bind
+    down = world.ep["uri"].rsplit(":", 1)[0] + ":1"  # nothing listens there: the directory is down
+    for ldap, why in (({"uri": down}, "cannot reach the directory %s: " % down),
+                      ({"bind_password_file": str(wrong)}, "refused the bind as %s: invalidCredentials" % world.ep["bind_dn"])):
+        results = run(ansible_playbook, world, ldap=ldap, check=False)
+        assert results["users"].get("failed") is True and why in results["users"]["msg"], results["users"]
+        assert results["users"]["msg"].endswith("; nothing was changed") and "groups" not in results
+        # bob's departure is not recorded as done: state, ledger and directory as they were
+        assert [(folder / name).read_bytes() for name in ("identity_sync.json", "identity_sync.ids")] == recorded
+        assert entries(world.ep, world.ep["users_base"]) == people and entries(world.ep, world.ep["groups_base"]) == groups
+    # the directory back: the next run carries out what was not done
+    assert [u["name"] for u in run(ansible_playbook, world)["users"]["locked"]] == ["bob"]
+
+
+def test_an_unverified_certificate_or_a_loose_password_file_is_refused_before_the_bind(ansible_playbook, world):
+    # the system CAs do not vouch for the lab directory
     results = run(ansible_playbook, world, ldap={"ca_file": "/etc/ssl/certs/ca-certificates.crt"}, check=False)
     assert results["users"].get("failed") is True and "CERTIFICATE_VERIFY_FAILED" in results["users"]["msg"]
     # a readable-by-others password file is refused by the secret reader
@@ -128,6 +108,7 @@ def test_refused_bind_or_unverified_certificate_fails_and_records_nothing(ansibl
     results = run(ansible_playbook, world, ldap={"bind_password_file": str(loose)}, check=False)
     assert results["users"].get("failed") is True and "accessible by group or others" in results["users"]["msg"]
     assert entries(world.ep, world.ep["users_base"]) == {}
+    assert not os.path.exists(os.path.join(world.common["root"], "var", "lib", "sciops-datasync", "identity_sync.json"))
 
 
 def test_moving_from_local_files_to_the_directory_keeps_every_uid(ansible_playbook, world):
