@@ -110,19 +110,19 @@ def pool_attack(lab, lab_site, ansible_playbook, tmp_path_factory):
         lab_pools = yaml.safe_load(handle)["transfer_pools_modules"]
     with open(os.path.join(hostile_top, "dropped.txt"), "w") as handle:
         handle.write("the server drops this file after the first run\n")
-    # 4 MB at 400 KB/s: the member's swap (as soon as the temp file shows) lands well inside the copy.
+    # 3 MB at 500 KB/s (6 s): the member's swap (as soon as the temp file shows) lands well inside the copy.
     slow = "slow-%s" % uuid.uuid4().hex[:8]
     slow_top = os.path.join(daemon_root, "scratch", slow)
     os.makedirs(slow_top)
     with open(os.path.join(slow_top, "big.dat"), "wb") as handle:
-        handle.write(os.urandom(4 * 1024 * 1024))
+        handle.write(os.urandom(3 * 1024 * 1024))
     with open(os.path.join(slow_top, "zz-after.txt"), "w") as handle:
         handle.write("arrives after the swap\n")
     far = str((datetime.datetime.now(datetime.timezone.utc).hour + 12) % 24)
     added = [{"module": "scratch", "path": hostile, "dest": "%s/%s" % (AREA, hostile), "minute": "0", "hour": far,
               "delete": True, "max_delete": 0},
              {"module": "scratch", "path": plain, "dest": "%s/area/pool" % AREA, "minute": "0", "hour": far},
-             {"module": "scratch", "path": slow, "dest": "%s/area/slow" % AREA, "minute": "0", "hour": far, "bwlimit": "400"}]
+             {"module": "scratch", "path": slow, "dest": "%s/area/slow" % AREA, "minute": "0", "hour": far, "bwlimit": "500"}]
     jobs = {"hostile": "pools-scratch-%s" % hostile, "member": "pools-scratch-%s" % plain, "slow": "pools-scratch-%s" % slow}
     member = hal.Member(lab, HOST, "poolmember", tmp_path_factory.mktemp("poolmember"))
     hal.root_sh(lab, HOST, "rm -rf %s" % AREA)
