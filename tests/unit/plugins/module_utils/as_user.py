@@ -31,3 +31,13 @@ def folder_of_other_user(path):
     os.mkdir(path, 0o755)
     os.chown(path, OTHER_UID, OTHER_GID)
     return path
+
+
+def link_in_shared_folder(tmp_path, name, target):
+    """A sticky world-writable ``tmp_path/shared`` (as /tmp) where the other user planted ``name`` -> ``target``;
+    the link's path. The link's owner can re-point it at any time, so nothing behind it is to be trusted."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    assert as_other_user(str(shared), lambda: os.symlink(str(target), name)) == 0
+    return shared / name

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from as_user import OTHER_UID, as_other_user, folder_of_other_user
+from as_user import OTHER_UID, folder_of_other_user, link_in_shared_folder
 
 from ansible_collections.sciops.datasync.plugins.module_utils._core import ssh as _ssh
 from ansible_collections.sciops.datasync.plugins.module_utils._epn import repatriate as _epn
@@ -179,16 +179,13 @@ def test_a_missing_destination_root_is_never_made_below_another_users_folder_or_
     assert fd is None and problem == "EPN 12282a: destination_root %s is owned by uid %d, not by the running user (uid 0) or root; refused" % (
         theirs, OTHER_UID)
     assert os.listdir(theirs) == []
-    shared = tmp_path / "shared"
-    shared.mkdir()
-    shared.chmod(0o1777)
     target = tmp_path / "target"
     target.mkdir(mode=0o755)
-    assert as_other_user(str(shared), lambda: os.symlink(str(target), "data")) == 0
-    module = FakeModule(destination_root=str(shared / "data" / "scratch"))
+    link = link_in_shared_folder(tmp_path, "data", target)
+    module = FakeModule(destination_root=str(link / "scratch"))
     module.check_mode = check_mode
     fd, problem = _epn.Repatriation(module).open_destination(item)
-    assert fd is None and problem.startswith("EPN 12282a: destination_root %s is a link owned by uid %d" % (shared / "data", OTHER_UID)), problem
+    assert fd is None and problem.startswith("EPN 12282a: destination_root %s is a link owned by uid %d" % (link, OTHER_UID)), problem
     assert os.listdir(str(target)) == []
 
 

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from as_user import OTHER_UID, as_other_user, folder_of_other_user
+from as_user import OTHER_UID, as_other_user, folder_of_other_user, link_in_shared_folder
 
 from ansible_collections.sciops.datasync.plugins.module_utils._pools import mirror as pools
 
@@ -307,15 +307,12 @@ def test_a_missing_dest_root_is_never_made_below_another_users_folder_or_link(tm
     fd, problem = pools.open_dest(params, check_mode)
     assert fd is None and problem == "dest_root %s is owned by uid %d, not by the running user (uid 0) or root; refused" % (theirs, OTHER_UID)
     assert os.listdir(theirs) == []
-    shared = tmp_path / "shared"
-    shared.mkdir()
-    shared.chmod(0o1777)
     target = tmp_path / "target"
     target.mkdir(mode=0o755)
-    assert as_other_user(str(shared), lambda: os.symlink(str(target), "data")) == 0
-    params = {"dest": str(shared / "data" / "pools" / "pv"), "dest_root": str(shared / "data" / "pools")}
+    link = link_in_shared_folder(tmp_path, "data", target)
+    params = {"dest": str(link / "pools" / "pv"), "dest_root": str(link / "pools")}
     fd, problem = pools.open_dest(params, check_mode)
-    assert fd is None and problem.startswith("dest_root %s is a link owned by uid %d" % (shared / "data", OTHER_UID))
+    assert fd is None and problem.startswith("dest_root %s is a link owned by uid %d" % (link, OTHER_UID))
     assert os.listdir(str(target)) == []
 
 
