@@ -414,22 +414,22 @@ def _attributes(entry):
     return {name.lower(): values for name, values in entry["attributes"].items() if values not in (None, [], "")}
 
 
+def _text(value):
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
 def _all(attrs, key):
     value = attrs.get(key.lower())
     if value is None:
         return []
-    if not isinstance(value, list):
-        value = [value]
-    return [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in value]
+    return [_text(v) for v in (value if isinstance(value, list) else [value])]
 
 
 def _first(attrs, key):
     value = attrs.get(key.lower())
     if isinstance(value, list):
         value = value[0] if value else None
-    if value is None:
-        return None
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    return None if value is None else _text(value)
 
 
 def _number(attrs, key):

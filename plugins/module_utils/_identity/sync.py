@@ -114,14 +114,15 @@ def _reconcile(module, statefile, state, ledger, journal):
     return uids | state_uids(state), gids | state_gids(state)
 
 
-def _host_names_taken(options, local):
+def _host_names_taken(options, local, defs):
     """``options`` whose denied names also hold this host's own system users and groups (ids below login.defs'
-    UID_MIN/GID_MIN) when a directory is the backend (``local``): the host's files answer first, so a directory entry
-    of such a name would be a second account under one name (the files backend refuses them as system accounts)."""
+    UID_MIN/GID_MIN, ``defs``) when a directory is the backend (``local``): the host's files answer first, so a
+    directory entry of such a name would be a second account under one name (the files backend refuses them as
+    system accounts)."""
     if local is None:
         return options
-    low = (getattr(options, "adopt_uids", None) or getattr(options, "adopt_gids", None) or (1000,))[0]
-    names = {e.name for e in local.users.values() if e.uid < low} | {e.name for e in local.groups.values() if e.gid < low}
+    names = ({e.name for e in local.users.values() if e.uid < defs["UID_MIN"]}
+             | {e.name for e in local.groups.values() if e.gid < defs["GID_MIN"]})
     return replace(options, denied=tuple(options.denied) + tuple(sorted(names)))
 
 
@@ -291,7 +292,7 @@ def run_user_sync_module(module):
                                   ident.get("name") if ident else record.get("full_name"),
                                   ident.get("email") if ident else record.get("email"), ACTIVE, m.get("role")))
         backend, db, local, runner = _opened(module, opening)
-        settings = UserPlanSettings(rules, _host_names_taken(options, local), params["mode"], tuple(params["only"] or ()),
+        settings = UserPlanSettings(rules, _host_names_taken(options, local, defs), params["mode"], tuple(params["only"] or ()),
                                     params["force"], complete=not failed, absent=params["state"] == "absent")
         plan = plan_users(members, state, db, settings, _reserved(root, params["home_root"], db, ledger_ids, local))
         if plan["refused"]:
@@ -346,7 +347,7 @@ def run_group_sync_module(module):
             fail_globus(module, exc, "cannot read Globus group %s" % params["root_group"])  # re-raises any other error
         _without_memberships(docs, failed)
         backend, db, local, runner = _opened(module, opening)
-        settings = GroupPlanSettings(rules, _host_names_taken(options, local), tuple(params["include"] or ()),
+        settings = GroupPlanSettings(rules, _host_names_taken(options, local, defs), tuple(params["include"] or ()),
                                      tuple(params["exclude"] or ()), complete=not failed)
         plan = plan_groups([to_group_doc(docs[k]) for k in sorted(docs)], failed, state, db, settings,
                            _reserved(root, "/home", db, ledger_ids, local))
