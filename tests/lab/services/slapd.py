@@ -9,7 +9,8 @@ ou=services. Two service accounts:
   neither read nor write any userPassword, and reads without the size limit (paged);
 - cn=host-reader reads people and groups (what SSSD or nslcd on the hosts bind as).
 
-Their passwords are in 0600 files under .lab/slapd/. slapd drops to the openldap user. The
+Their passwords are in 0600 files under .lab/slapd/. slapd drops to the openldap user (unless a
+folder above the checkout keeps that user out). The
 configuration is rebuilt (and the data wiped) only when the recipe below changes.
 """
 
@@ -129,6 +130,25 @@ userPassword: {reader_hash}
 """
 
 
+def _reachable_by(account, folder):
+    """Whether ``account`` may pass through every folder above ``folder`` (a checkout under a 0700 folder such as
+    mktemp's keeps it out: slapd then keeps root's rights instead of failing with 'invalid config directory')."""
+    parent = os.path.dirname(os.path.abspath(folder))
+    while True:
+        info = os.stat(parent)
+        if info.st_uid == account.pw_uid:
+            allowed = info.st_mode & 0o100
+        elif info.st_gid == account.pw_gid:
+            allowed = info.st_mode & 0o010
+        else:
+            allowed = info.st_mode & 0o001
+        if not allowed:
+            return False
+        if parent == "/":
+            return True
+        parent = os.path.dirname(parent)
+
+
 def _private(path, text):
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
@@ -222,8 +242,9 @@ class Directory:
         urls = []
         for address in lab.listen_addresses():
             urls += ["ldap://%s:%d/" % (address, self.starttls_port), "ldaps://%s:%d/" % (address, self.port)]
-        return ["/usr/sbin/slapd", "-d", "stats", "-u", "openldap", "-g", "openldap",
-                "-F", os.path.join(lab.path(self.name), "slapd.d"), "-h", " ".join(urls)]
+        folder = lab.path(self.name)
+        drop = ["-u", "openldap", "-g", "openldap"] if _reachable_by(pwd.getpwnam("openldap"), folder) else []
+        return ["/usr/sbin/slapd", "-d", "stats"] + drop + ["-F", os.path.join(folder, "slapd.d"), "-h", " ".join(urls)]
 
     def ready(self, lab):
         return port_open(self.port) and port_open(self.starttls_port)
