@@ -254,7 +254,7 @@ class PosixAccounts:
                     self.set_group_members(group.name, group.members, append=True)
             except AccountError as exc:
                 errors[group.name] = str(exc)
-        after = self.read()
+        after = self.read() if rest_users else None
         for user in rest_users:
             if user.name in after.users:
                 continue
