@@ -124,6 +124,133 @@ def test_each_service_gets_exactly_its_scope():
     assert _globus.SCOPES["auth"][1].endswith("auth.globus.org:view_identities")
 
 
+# ---- the environment read once per client (proxies, NO_PROXY, CA bundle; no ~/.netrc) ----------
+PROXY = "http://proxy.example.test:3128"
+SERVICE_URLS = {"auth": "https://auth.example.test/", "groups": "https://groups.example.test/",
+                "transfer": "https://transfer.example.test/", "timer": "https://timers.example.test/"}
+ENVIRONMENT_VARS = ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+                    "NETRC", "GLOBUS_SDK_ENVIRONMENT", "GLOBUS_SDK_VERIFY_SSL"]
+
+
+def plain_environment(monkeypatch):
+    """No proxy, CA bundle or netrc from the caller's environment; every service on its own example.test host."""
+    for name in ENVIRONMENT_VARS:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    for service, url in SERVICE_URLS.items():
+        monkeypatch.setenv("GLOBUS_SDK_SERVICE_URL_" + service.upper(), url)
+
+
+def clients_with_tokens(tmp_path, ca_bundle=None):
+    """GlobusClients with a cached token for every service: building a client asks Globus Auth for nothing."""
+    clients = _globus.GlobusClients("client-a", CANARY, token_cache=str(tmp_path / "tokens.json"), ca_bundle=ca_bundle)
+    for resource_server, scope in _globus.SCOPES.values():
+        clients.cache.put(resource_server, scope, "cached-token", int(clients.cache.clock()) + 7200)
+    return clients
+
+
+def proxy_for(client, url):
+    """The proxy the client's session sends a request for ``url`` through (None: direct)."""
+    session = client.transport.session
+    prepared = requests.Request("GET", url).prepare()
+    return requests.utils.select_proxy(url, requests.utils.resolve_proxies(prepared, session.proxies, session.trust_env))
+
+
+@pytest.mark.parametrize("variable", ["HTTPS_PROXY", "https_proxy"])
+def test_https_proxy_is_used_for_the_service(tmp_path, monkeypatch, variable):
+    plain_environment(monkeypatch)
+    monkeypatch.setenv(variable, PROXY)
+    monkeypatch.setenv("NO_PROXY", "localhost,other.example.test")
+    groups = clients_with_tokens(tmp_path).groups
+    assert groups.transport.session.proxies.get("https") == PROXY
+    assert proxy_for(groups, groups.base_url + "groups/my_groups") == PROXY
+
+
+@pytest.mark.parametrize("no_proxy", ["groups.example.test", "localhost, groups.example.test", ".example.test"])
+def test_no_proxy_naming_the_service_host_means_no_proxy(tmp_path, monkeypatch, no_proxy):
+    plain_environment(monkeypatch)
+    monkeypatch.setenv("HTTPS_PROXY", PROXY)
+    monkeypatch.setenv("ALL_PROXY", PROXY)
+    monkeypatch.setenv("NO_PROXY", no_proxy)
+    groups = clients_with_tokens(tmp_path).groups
+    assert groups.transport.session.trust_env is False
+    assert PROXY not in groups.transport.session.proxies.values()
+    assert proxy_for(groups, groups.base_url + "groups/my_groups") is None
+
+
+def test_every_client_settles_the_environment_for_its_own_host(tmp_path, monkeypatch):
+    plain_environment(monkeypatch)
+    monkeypatch.setenv("HTTPS_PROXY", PROXY)
+    monkeypatch.setenv("NO_PROXY", "groups.example.test")
+    clients = clients_with_tokens(tmp_path)
+    built = {"confidential": clients.confidential_client(), "auth": clients.auth, "groups": clients.groups,
+             "transfer": clients.transfer, "timers": clients.timers}
+    for name, client in built.items():
+        assert client.transport.session.trust_env is False, name
+        expected = None if name == "groups" else PROXY
+        assert proxy_for(client, client.base_url) == expected, name
+    assert clients.groups is built["groups"]  # built once per module run
+
+
+@pytest.mark.parametrize("variable", ["REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"])
+def test_ca_bundle_from_the_environment_without_the_option(tmp_path, monkeypatch, variable):
+    plain_environment(monkeypatch)
+    bundle = tmp_path / "site-ca.pem"
+    bundle.write_text("not read here\n")
+    monkeypatch.setenv(variable, str(bundle))
+    clients = clients_with_tokens(tmp_path)
+    assert clients.groups.transport.verify_ssl == str(bundle)
+    assert clients.confidential_client().transport.verify_ssl == str(bundle)
+
+
+def test_ca_bundle_option_wins_over_the_environment(tmp_path, monkeypatch):
+    plain_environment(monkeypatch)
+    for name in ("environment-ca.pem", "curl-ca.pem", "option-ca.pem"):
+        (tmp_path / name).write_text("not read here\n")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "environment-ca.pem"))
+    monkeypatch.setenv("CURL_CA_BUNDLE", str(tmp_path / "curl-ca.pem"))
+    option = str(tmp_path / "option-ca.pem")
+    clients = clients_with_tokens(tmp_path, ca_bundle=option)
+    assert clients.groups.transport.verify_ssl == option
+    assert clients.confidential_client().transport.verify_ssl == option
+
+
+def test_no_ca_bundle_anywhere_keeps_default_verification(tmp_path, monkeypatch):
+    plain_environment(monkeypatch)
+    assert clients_with_tokens(tmp_path).groups.transport.verify_ssl is True
+
+
+@pytest.mark.parametrize("value", ["false", "0", "no"])
+def test_verification_switched_off_by_the_operator_stays_off(tmp_path, monkeypatch, value):
+    plain_environment(monkeypatch)
+    monkeypatch.setenv("GLOBUS_SDK_VERIFY_SSL", value)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "site-ca.pem"))
+    clients = clients_with_tokens(tmp_path)
+    assert clients.groups.transport.verify_ssl is False
+    assert clients.confidential_client().transport.verify_ssl is False
+
+
+@pytest.mark.parametrize("variable", ["HOME", "NETRC"])
+def test_netrc_credentials_never_replace_the_token(tmp_path, monkeypatch, variable):
+    plain_environment(monkeypatch)
+    home = tmp_path / "home"
+    home.mkdir()
+    netrc = home / ".netrc"
+    netrc.write_text("machine groups.example.test login netrc-user password netrc-password\n"
+                     "machine auth.example.test login netrc-user password netrc-password\n")
+    os.chmod(str(netrc), 0o600)
+    monkeypatch.setenv(variable, str(home) if variable == "HOME" else str(netrc))
+    url = SERVICE_URLS["groups"] + "v2/groups/my_groups"
+    # The file is one requests honours: a session that trusts the environment sends its Basic credentials.
+    assert requests.Session().prepare_request(requests.Request("GET", url)).headers["Authorization"].startswith("Basic ")
+    clients = clients_with_tokens(tmp_path)
+    for client in (clients.groups, clients.confidential_client()):
+        session = client.transport.session
+        assert session.trust_env is False
+        request_url = client.base_url + "v2/groups/my_groups"
+        assert "Authorization" not in session.prepare_request(requests.Request("GET", request_url)).headers
+
+
 # ---- secrets --------------------------------------------------------------------------------
 def test_read_secret_first_line(tmp_path):
     path = tmp_path / "secret"
