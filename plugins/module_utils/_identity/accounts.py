@@ -103,7 +103,11 @@ def group_line(entry):
 
 
 class AccountDatabase:
-    """A snapshot of passwd, group and shadow (read once, indexed)."""
+    """A snapshot of passwd, group and shadow (read once, indexed).
+
+    ``group`` None means the groups are read when first looked at, by ``group_reader`` (a function the backend
+    sets, returning the group entries): a user sync with no one new to create never needs them.
+    """
 
     def __init__(self, passwd=(), group=(), shadow=()):
         self.users = {}
@@ -111,12 +115,32 @@ class AccountDatabase:
         for entry in passwd:
             self.users.setdefault(entry.name, entry)
             self.uids.setdefault(entry.uid, entry.name)
-        self.groups = {}
-        self.gids = {}
-        for entry in group:
-            self.groups.setdefault(entry.name, entry)
-            self.gids.setdefault(entry.gid, entry.name)
+        self._groups = self._gids = None
+        self.group_reader = None
+        if group is not None:
+            self._index_groups(group)
         self.shadow = {entry.name: entry for entry in shadow}
+
+    def _index_groups(self, group):
+        self._groups, self._gids = {}, {}
+        for entry in group:
+            self._groups.setdefault(entry.name, entry)
+            self._gids.setdefault(entry.gid, entry.name)
+
+    def _read_groups(self):
+        if self._groups is None:
+            if self.group_reader is None:
+                raise AccountError("the groups were not read and nothing can read them")
+            self._index_groups(self.group_reader())
+        return self._groups, self._gids
+
+    @property
+    def groups(self):
+        return self._read_groups()[0]
+
+    @property
+    def gids(self):
+        return self._read_groups()[1]
 
     def user_locked(self, name):
         """True when the account is expired (the lock this collection applies)."""
@@ -188,7 +212,7 @@ class PosixAccounts:
         except (IOError, OSError):
             return ""
 
-    def read(self, user_details=True, group_members=True):  # pylint: disable=unused-argument
+    def read(self, user_details=True, group_members=True, groups=True):  # pylint: disable=unused-argument
         """The databases as an ``AccountDatabase``; the files are read whole (the keywords are for the directory's sake)."""
         if self.prefixed and not os.path.exists(self.path("etc/passwd")):
             seeds = {name: content for name, content, mode in self.SEEDS}
@@ -317,8 +341,9 @@ class PosixAccounts:
     def create_home(self, home, uid, gid, skeleton=None, mode=0o750):
         """Create the home folder under the root from a skeleton; it appears complete or not at all.
 
-        The home is built under a temporary name in the same parent (``.NAME.datasync-new``, root
-        0700 until done): skeleton copied, ownership and mode set, then renamed into place. A
+        With a skeleton the home is built under a temporary name in the same parent
+        (``.NAME.datasync-new``, root 0700 until done): skeleton copied, ownership and mode set, then
+        renamed into place; without one it is made in place (``_create_empty_home``). A
         leftover temporary folder from a killed run is removed (without following links) and the
         home is built again. An existing home is left alone, except an empty root-owned 0700
         folder (what a run killed before this rule left behind), which is rebuilt. Returns True
@@ -335,6 +360,8 @@ class PosixAccounts:
             os.makedirs(parent, 0o755)
         if os.path.islink(parent):
             raise OSError("home parent %s is a symbolic link" % parent)
+        if not (skeleton and os.path.isdir(skeleton)):
+            return self._create_empty_home(target, uid, gid, mode)
         if os.path.lexists(temp):
             if os.path.isdir(temp) and not os.path.islink(temp):
                 shutil.rmtree(temp)
@@ -349,6 +376,22 @@ class PosixAccounts:
             shutil.rmtree(temp)
             return False
         os.rename(temp, target)
+        return True
+
+    @staticmethod
+    def _create_empty_home(target, uid, gid, mode):
+        """An empty home made in place: until it is handed over it is an empty root-owned 0700 folder, which the next
+        run rebuilds (``_half_made``), so it too appears complete or not at all, without a temporary name."""
+        try:
+            os.mkdir(target, 0o700)
+        except FileExistsError:  # appeared meanwhile: leave it
+            return False
+        fd = os.open(target, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        try:
+            os.fchown(fd, uid, gid)
+            os.fchmod(fd, mode)
+        finally:
+            os.close(fd)
         return True
 
     @staticmethod

@@ -28,12 +28,12 @@ to build, and the hosts install their job virtualenv from binary wheels (docs/go
 
 from __future__ import annotations
 
+import os
 import ssl
 
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.accounts import (
     AccountDatabase, AccountError, GroupEntry, PasswdEntry, PosixAccounts, ShadowEntry)
-from ansible_collections.sciops.datasync.plugins.module_utils._identity.directory_options import (
-    GROUP_SCHEMAS, ascii_gecos, settings_problem)
+from ansible_collections.sciops.datasync.plugins.module_utils._identity.directory_options import ascii_gecos, settings_problem
 
 try:
     import ldap3
@@ -104,6 +104,82 @@ if HAS_LDAP3:
                                                     do_handshake_on_connect=do_handshake)
             connection.tls_started = True  # ldap3 reads it: a second StartTLS is refused, referrals keep TLS
             return True
+
+
+def _die_with(parent):
+    """End this child when ``parent`` dies: it shares the run lock's flock (inherited by fork), so it must not hold
+    the lock after a killed run (PR_SET_PDEATHSIG on Linux)."""
+    import ctypes  # pylint: disable=import-outside-toplevel
+    import signal  # pylint: disable=import-outside-toplevel
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _read_in_child(send, parent, settings, password, view):
+    """The child's side of ``DirectoryReading``: one ("ok", (db, user DNs, group DNs)) or ("error", message) down
+    ``send``; never a traceback on the module's output."""
+    _die_with(parent)
+    try:
+        reader = DirectoryAccounts(connect(settings, password), settings["users_base"], settings["groups_base"],
+                                   settings.get("group_schema", "rfc2307"))
+        db = reader.read(**view)
+        db.group_reader = None  # bound to this connection: the parent attaches its own
+        answer = ("ok", (db, reader._dns, reader._group_dns))  # pylint: disable=protected-access
+        reader.conn.unbind()
+    except AccountError as exc:
+        answer = ("error", str(exc))
+    except Exception as exc:  # pylint: disable=broad-except  # its text could hold what the server sent back
+        answer = ("error", "the directory read failed (%s)" % type(exc).__name__)
+    send.send(answer)
+    send.close()
+
+
+class DirectoryReading:
+    """``DirectoryAccounts.read`` in a forked child process, started at once; ``result()`` waits for it.
+
+    Decoding 40,000 entries is seconds of pure-Python CPU (ldap3). In a thread it takes turns with the Globus
+    responses the parent parses at the same time; a child process decodes on another core. The parent then binds
+    its own connection for the changes. Where fork is missing the read happens in ``result()``.
+    """
+
+    def __init__(self, settings, password, root="/", nologin_shell="/usr/sbin/nologin", **view):
+        import multiprocessing  # pylint: disable=import-outside-toplevel
+
+        self.settings, self.password, self.root, self.nologin_shell, self.view = settings, password, root, nologin_shell, view
+        self._receive = self._child = None
+        if "fork" in multiprocessing.get_all_start_methods():
+            context = multiprocessing.get_context("fork")
+            self._receive, send = context.Pipe(duplex=False)
+            self._child = context.Process(target=_read_in_child, args=(send, os.getpid(), settings, password, view),
+                                          daemon=True)
+            self._child.start()
+            send.close()
+
+    def _answer(self):
+        try:
+            return self._receive.recv()
+        except EOFError:
+            return "error", "the directory reader ended without an answer (exit code %s)" % self._child.exitcode
+        finally:
+            self._receive.close()
+            self._child.join()
+
+    def result(self):
+        """(``DirectoryAccounts`` bound in this process, the ``AccountDatabase`` read); raises DirectoryError."""
+        answer = self._answer() if self._child is not None else None
+        if answer is not None and answer[0] != "ok":
+            raise DirectoryError(answer[1])
+        backend = DirectoryAccounts(connect(self.settings, self.password), self.settings["users_base"], self.settings["groups_base"],
+                                    self.settings.get("group_schema", "rfc2307"), self.root, self.nologin_shell)
+        if answer is None:
+            return backend, backend.read(**self.view)
+        db, backend._dns, backend._group_dns = answer[1]  # pylint: disable=protected-access
+        return backend, backend.attach(db, self.view.get("group_members", True))
 
 
 class DirectoryAccounts:
@@ -197,13 +273,20 @@ class DirectoryAccounts:
         """Nothing to create: the base DNs are the directory administrator's (a missing one fails the read)."""
         return False
 
-    def read(self, user_details=True, group_members=True):
+    def read(self, user_details=True, group_members=True, groups=True):
         """The directory as an ``AccountDatabase``. Without ``user_details`` users hold names, ids and homes only (no
         gecos, shell or lock: the group sync needs no more); without ``group_members`` groups hold no members (the user
-        sync never looks at them). Each attribute left out is one less to decode on every entry."""
+        sync never looks at them); without ``groups`` they are read when first looked at (``attach``). Each attribute
+        or entry left out is one less to decode."""
         self._dns, self._group_dns = {}, {}
         users, shadow = self._read_users(USER_ATTRS if user_details else USER_ID_ATTRS)
-        return AccountDatabase(users, self._read_groups(group_members), shadow)
+        return self.attach(AccountDatabase(users, self._read_groups(group_members) if groups else None, shadow), group_members)
+
+    def attach(self, db, group_members=True):
+        """``db`` (read here or by a ``DirectoryReading`` child), its groups read through this connection if they are
+        looked at and were not read yet."""
+        db.group_reader = lambda: self._read_groups(group_members)
+        return db
 
     def _read_users(self, attributes):
         users, shadow = [], []

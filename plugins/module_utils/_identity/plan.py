@@ -121,13 +121,25 @@ class _UserClaim:
     owner: Optional[str]
 
 
-@dataclass
 class _UserIds:
-    """The uids and gids taken so far in a plan, and where the next uid search starts."""
+    """The uids and gids taken so far in a plan, gathered when the first new user needs one (``taken()`` returns
+    both sets), and where the next uid search starts."""
 
-    uids: Set[int]
-    gids: Set[int]
-    next_uid: Optional[int]
+    def __init__(self, taken, next_uid):
+        self._taken, self._sets, self.next_uid = taken, None, next_uid
+
+    def _gathered(self):
+        if self._sets is None:
+            self._sets = self._taken()
+        return self._sets
+
+    @property
+    def uids(self):
+        return self._gathered()[0]
+
+    @property
+    def gids(self):
+        return self._gathered()[1]
 
 
 def _who(member):
@@ -158,7 +170,7 @@ def plan_users(members, state, db, settings, reserved=None):
     only, absent = settings.only, settings.absent
     reserved = reserved or Reserved()
     name_owner = {r["name"]: iid for iid, r in users.items()}
-    ids = _UserIds(set(db.uids) | state_uids(state) | set(reserved.uids), set(db.gids) | state_gids(state) | set(reserved.gids),
+    ids = _UserIds(lambda: (set(db.uids) | state_uids(state) | set(reserved.uids), set(db.gids) | state_gids(state) | set(reserved.gids)),
                    state.get("uid_next"))
     active_ids = set()
     by_name = {}

@@ -141,9 +141,11 @@ class _BackendRefused(Exception):
 
 
 def _open_backend(module, root, nologin_shell="/usr/sbin/nologin", **view):
-    """(backend, db, local, runner) of ``backend``: the files under root, or the directory (``local`` is then the
-    host's own accounts, whose ids the directory must not reuse; ``view`` says what of the directory to read, see
-    ``DirectoryAccounts.read``). A directory that is down or refuses the bind raises _BackendRefused."""
+    """A function that returns (backend, db, local, runner) of ``backend``, its reading already started: the files
+    under root (read in a thread), or the directory (read in a child process; ``local`` is then the host's own
+    accounts, whose ids the directory must not reuse; ``view`` says what of the directory to read, see
+    ``DirectoryAccounts.read``). The reading goes on while Globus answers (seconds of waiting and decoding); a
+    directory that is down or refuses the bind raises _BackendRefused from the function."""
     from ansible_collections.sciops.datasync.plugins.module_utils._identity.accounts import PosixAccounts  # pylint: disable=import-outside-toplevel
     from ansible_collections.sciops.datasync.plugins.module_utils._core.runner import CommandRunner  # pylint: disable=import-outside-toplevel
 
@@ -152,41 +154,52 @@ def _open_backend(module, root, nologin_shell="/usr/sbin/nologin", **view):
     if module.params["backend"] != "ldap":
         if not module.check_mode:
             files.ensure_databases()
-        return files, files.read(), None, runner
+        reading = _in_thread(files.read)
+        return lambda: (files, reading.result(), None, runner)
     from ansible_collections.sciops.datasync.plugins.module_utils._core import secrets  # pylint: disable=import-outside-toplevel
     from ansible_collections.sciops.datasync.plugins.module_utils._identity import directory  # pylint: disable=import-outside-toplevel
     from ansible_collections.sciops.datasync.plugins.module_utils._identity.directory_options import settings_problem  # pylint: disable=import-outside-toplevel
 
     settings = module.params["ldap"]
     problem = settings_problem(settings)
-    if problem:
-        raise _BackendRefused(problem)
     try:
-        password = secrets.read_secret_file(settings["bind_password_file"], "ldap.bind_password_file")
-        conn = directory.connect(settings, password)
-        backend = directory.DirectoryAccounts(conn, settings["users_base"], settings["groups_base"], settings["group_schema"], root,
-                                              nologin_shell)
-        return backend, backend.read(**view), files.read(), runner
-    except (secrets.SecretFileError, AccountError) as exc:
-        raise _BackendRefused("%s; nothing was changed" % exc)
+        if problem:
+            raise _BackendRefused(problem)
+        reading = directory.DirectoryReading(settings, secrets.read_secret_file(settings["bind_password_file"], "ldap.bind_password_file"),
+                                             root, nologin_shell, **view)
+    except secrets.SecretFileError as exc:
+        refused = _BackendRefused("%s; nothing was changed" % exc)
+    except _BackendRefused as exc:
+        refused = exc
+    else:
+        refused = None
+
+    def opened():
+        if refused is not None:
+            raise refused
+        try:
+            backend, db = reading.result()
+        except AccountError as exc:
+            raise _BackendRefused("%s; nothing was changed" % exc)
+        return backend, db, files.read(), runner
+    return opened
 
 
-def _open_backend_early(module, root, nologin_shell="/usr/sbin/nologin", **view):
-    """Start ``_open_backend`` in a thread, so the accounts are read while Globus answers (a directory read is
-    seconds of waiting and decoding); ``_opened`` collects it where the run used to open it."""
+def _in_thread(function):
+    """A future of ``function()`` run in a thread of its own."""
     from concurrent.futures import ThreadPoolExecutor  # pylint: disable=import-outside-toplevel
 
     pool = ThreadPoolExecutor(max_workers=1)
     try:
-        return pool.submit(_open_backend, module, root, nologin_shell, **view)
+        return pool.submit(function)
     finally:
         pool.shutdown(wait=False)
 
 
 def _opened(module, opening):
-    """The (backend, db, local, runner) of ``_open_backend_early``; a refused backend fails the run."""
+    """The (backend, db, local, runner) of ``_open_backend``; a refused backend fails the run."""
     try:
-        return opening.result()
+        return opening()
     except _BackendRefused as exc:
         module.fail_json(msg=str(exc))
 
@@ -270,7 +283,7 @@ def run_user_sync_module(module):
     def body(lock):
         statefile, state, ledger, journal, ledger_ids = _records(module, params, state_file)
         groups_client, auth_client = clients.groups_client(module), clients.auth_client(module)
-        opening = _open_backend_early(module, root, params["nologin_shell"], group_members=False)
+        opening = _open_backend(module, root, params["nologin_shell"], group_members=False, groups=False)
         failed = {}
         try:
             if params["include_subgroups"]:
@@ -305,7 +318,10 @@ def run_user_sync_module(module):
         backend, db, local, runner = _opened(module, opening)
         settings = UserPlanSettings(rules, _host_names_taken(options, local, defs), params["mode"], tuple(params["only"] or ()),
                                     params["force"], complete=not failed, absent=params["state"] == "absent")
-        plan = plan_users(members, state, db, settings, _reserved(root, params["home_root"], db, ledger_ids, local))
+        try:  # the directory's groups are read here when someone new is planned
+            plan = plan_users(members, state, db, settings, _reserved(root, params["home_root"], db, ledger_ids, local))
+        except AccountError as exc:
+            module.fail_json(msg="%s; nothing was changed" % exc)
         if plan["refused"]:
             module.fail_json(msg=plan["refused"], departures=len(plan["lock"]) + len(plan["remove"]), members=len(members))
         diff = user_plan_diff(plan)
@@ -348,7 +364,7 @@ def run_group_sync_module(module):
     def body(lock):
         statefile, state, ledger, journal, ledger_ids = _records(module, params, state_file)
         groups_client = clients.groups_client(module)
-        opening = _open_backend_early(module, root, user_details=False)
+        opening = _open_backend(module, root, user_details=False)
         try:
             root_doc, docs, failed = fetch_group_tree(groups_client, params["root_group"], params["recursive"], params["concurrency"],
                                                       root_members=False)

@@ -124,7 +124,7 @@ def test_each_service_gets_exactly_its_scope():
     assert _globus.SCOPES["auth"][1].endswith("auth.globus.org:view_identities")
 
 
-# ---- the environment read once per client (proxies, NO_PROXY, CA bundle; no ~/.netrc) ----------
+# ---- the environment read once per client (proxies, NO_PROXY; verification unchanged; no ~/.netrc) --
 PROXY = "http://proxy.example.test:3128"
 SERVICE_URLS = {"auth": "https://auth.example.test/", "groups": "https://groups.example.test/",
                 "transfer": "https://transfer.example.test/", "timer": "https://timers.example.test/"}
@@ -193,14 +193,15 @@ def test_every_client_settles_the_environment_for_its_own_host(tmp_path, monkeyp
 
 
 @pytest.mark.parametrize("variable", ["REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"])
-def test_ca_bundle_from_the_environment_without_the_option(tmp_path, monkeypatch, variable):
+def test_requests_ca_variables_leave_verification_to_globus_sdk(tmp_path, monkeypatch, variable):
+    """globus-sdk sends with an explicit ``verify``: requests' CA variables never applied to it, and still do not."""
     plain_environment(monkeypatch)
     bundle = tmp_path / "site-ca.pem"
     bundle.write_text("not read here\n")
     monkeypatch.setenv(variable, str(bundle))
     clients = clients_with_tokens(tmp_path)
-    assert clients.groups.transport.verify_ssl == str(bundle)
-    assert clients.confidential_client().transport.verify_ssl == str(bundle)
+    assert clients.groups.transport.verify_ssl is True
+    assert clients.confidential_client().transport.verify_ssl is True
 
 
 def test_ca_bundle_option_wins_over_the_environment(tmp_path, monkeypatch):

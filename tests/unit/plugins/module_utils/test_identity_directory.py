@@ -11,6 +11,7 @@ ldap3 = pytest.importorskip("ldap3")
 
 # pylint: disable=wrong-import-position
 from ansible_collections.sciops.datasync.plugins.module_utils._identity import directory as d  # noqa: E402
+from ansible_collections.sciops.datasync.plugins.module_utils._identity.directory_options import GROUP_SCHEMAS  # noqa: E402
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.accounts import GroupEntry, PasswdEntry, UserSpec  # noqa: E402
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.apply import Target, apply_group_plan, apply_user_plan  # noqa: E402
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.model import empty_state  # noqa: E402
@@ -48,7 +49,7 @@ def saver():
     return saved, lambda s: saved.append(json.loads(json.dumps(s)))
 
 
-@pytest.mark.parametrize("schema", d.GROUP_SCHEMAS)
+@pytest.mark.parametrize("schema", GROUP_SCHEMAS)
 def test_users_created_locked_unlocked_and_second_run_changes_nothing(schema):
     backend = directory(schema)
     state = empty_state()
@@ -117,7 +118,7 @@ def test_groups_members_rename_and_removed_user_leaves_groups(schema, attr):
     assert "bob" not in db.users and "bob" not in db.groups and db.groups["proj2"].members == ["ann"]
 
 
-@pytest.mark.parametrize("schema", d.GROUP_SCHEMAS)
+@pytest.mark.parametrize("schema", GROUP_SCHEMAS)
 def test_each_sync_reads_only_what_it_plans_with_and_plans_the_same(schema):
     """The user sync reads groups without members, the group sync users without gecos, shell and lock: the plans
     made from those reads are the plans made from the whole directory."""
@@ -139,6 +140,12 @@ def test_each_sync_reads_only_what_it_plans_with_and_plans_the_same(schema):
     members = [member("ann", full="Ann B"), member("carl")]  # ann renamed, carl new, bob departed
     user_settings = UserPlanSettings(RULES, OPTS)
     assert plan_users(members, state, for_users, user_settings) == plan_users(members, state, full, user_settings)
+    later = backend.read(group_members=False, groups=False)
+    assert plan_users(members, state, later, user_settings) == plan_users(members, state, full, user_settings)
+    unread = backend.read(group_members=False, groups=False)
+    unread.group_reader = None  # reading the groups now would fail the plan
+    known = [member("ann", full="Ann A"), member("bob")]
+    assert not user_plan_changed(plan_users(known, state, unread, user_settings))  # no one new: the groups are never read
     groups = [group_doc("proj", "g-p", "ann"), group_doc("new", "g-n", "ann", "bob")]
     group_settings = GroupPlanSettings(rules, GOPTS)
     assert plan_groups(groups, {}, state, for_groups, group_settings) == plan_groups(groups, {}, state, full, group_settings)
@@ -220,6 +227,18 @@ def test_unreachable_directory_is_a_clear_error():
                 "bind_dn": ADMIN, "users_base": PEOPLE, "groups_base": GROUPS, "timeout": 2}
     with pytest.raises(d.DirectoryError, match="cannot reach the directory ldaps://127.0.0.1"):
         d.connect(settings, "secret")
+
+
+def test_a_read_in_a_child_process_fails_with_the_childs_message():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings = {"uri": "ldaps://127.0.0.1:%d" % port, "start_tls": False, "ca_file": None, "validate_certs": True,
+                "bind_dn": ADMIN, "users_base": PEOPLE, "groups_base": GROUPS, "timeout": 2}
+    reading = d.DirectoryReading(settings, "secret", group_members=False, groups=False)
+    with pytest.raises(d.DirectoryError, match="cannot reach the directory ldaps://127.0.0.1"):
+        reading.result()
+    assert reading._child.exitcode == 0  # pylint: disable=protected-access  # it answered, then ended
 
 
 def test_ascii_gecos():

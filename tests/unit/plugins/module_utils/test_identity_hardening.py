@@ -328,6 +328,28 @@ def test_home_is_complete_or_absent_and_leftovers_are_cleaned(tmp_path):
     assert os.lstat(str(parent / "ann")).st_uid == 20000
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown to another uid needs root")
+def test_a_home_without_skeleton_is_made_in_place_and_a_half_made_one_rebuilt(tmp_path):
+    backend = PosixAccounts(NoRunner(), root=str(tmp_path / "root"))
+    parent = tmp_path / "root" / "home"
+    parent.mkdir(parents=True)
+    half = parent / "bob"  # a run killed between mkdir and the hand-over
+    half.mkdir(mode=0o700)
+    os.chmod(str(half), 0o700)
+    os.symlink(str(tmp_path / "elsewhere"), str(parent / "eve"))
+    assert backend.create_home("/home/ann", 20000, 20000, str(tmp_path / "no-skeleton")) is True
+    assert backend.create_home("/home/bob", 20001, 20001) is True
+    for name, uid in (("ann", 20000), ("bob", 20001)):
+        info = os.lstat(str(parent / name))
+        assert (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (uid, uid, 0o750)
+        assert os.listdir(str(parent / name)) == []
+    assert backend.create_home("/home/eve", 20002, 20002) is False  # a link stands there: never followed
+    assert not os.path.lexists(str(tmp_path / "elsewhere"))
+    assert backend.create_home("/home/ann", 20005, 20005) is False
+    assert os.lstat(str(parent / "ann")).st_uid == 20000
+    assert sorted(os.listdir(str(parent))) == ["ann", "bob", "eve"]
+
+
 def test_hooks_are_owed_in_the_state_before_the_change(tmp_path):
     """The first save (before any account exists) already owes each new user's created hook."""
     saved = []
