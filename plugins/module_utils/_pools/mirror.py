@@ -489,6 +489,19 @@ def mirror_argv(params, rsync_binary, password_file, dry_run, dest=None, extra=(
     return build_argv(source, dest, options)
 
 
+def listing_argv(params, rsync_binary, password_file):
+    """The argv listing ``module[/path]`` as ``user`` (``--list-only``, all below it with ``recursive``): nothing is transferred.
+
+    rsync_pool_info and the pre-flight (``_preflight.pools``) list with it."""
+    url = daemon_url(params["host"], params["module"], params.get("path") or "", user=params.get("user"), port=params.get("port"))
+    options = RsyncOptions(binary=rsync_binary, list_only=True, recursive=bool(params.get("recursive")), password_file=password_file,
+                           contimeout=params.get("contimeout"), timeout=params.get("timeout"), perms=False, times=False,
+                           itemize=False, stats=False)
+    argv = build_argv(url, None, options)
+    argv.insert(1, "--no-human-readable")
+    return argv
+
+
 def summarize(stdout, limit):
     """(changes, result fields) from an rsync run's stdout."""
     changes = parse_itemized(stdout)
@@ -701,13 +714,7 @@ def run_info(module):
     if problem:
         result["errors"] = [error(params.get("password_file") or params.get("user"), problem)]
         module.fail_json(msg=problem, **result)
-    url = daemon_url(params["host"], params["module"], params.get("path") or "", user=params.get("user"), port=params.get("port"))
-    options = RsyncOptions(binary=rsync_binary, list_only=True, recursive=bool(params.get("recursive")), password_file=password_file,
-                           contimeout=params.get("contimeout"), timeout=params.get("timeout"), perms=False, times=False,
-                           itemize=False, stats=False)
-    argv = build_argv(url, None, options)
-    argv.insert(1, "--no-human-readable")
-    run = runner.run(argv, env=env, secret_env=secret_env)
+    run = runner.run(listing_argv(params, rsync_binary, password_file), env=env, secret_env=secret_env)
     if run.rc != 0:
         module.fail_json(msg="listing %s on %s:%s failed with exit code %d (%s): %s" % (
             source_label(params["module"], params.get("path")), params["host"], params.get("port"), run.rc,
