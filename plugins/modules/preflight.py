@@ -18,7 +18,9 @@ description:
     passes when its nearest existing parent is writable (the job makes it).
   - Web services are reached with TLS verified; the SMTP relay must accept the sender (and the first
     recipient; nothing is sent); an SSH source must have its host key in the job's known_hosts and accept the
-    job's key; an rsync daemon must greet; PVs must connect and answer.
+    job's key; an rsync daemon must greet, and with O(rsync_daemons[].pools) accept the job's user and password file for
+    each pool's module and list its path (one level, C(rsync --list-only) as the job lists; nothing is transferred); PVs must
+    connect and answer.
   - The Globus app must get a token with its client secret (no token cache), have the manager or admin role
     on the root group, and list (and, as asked, make a folder in and manage the access rules of) each collection.
     A probe folder C(.datasync-preflight-<random>) is made and deleted again by a delete task.
@@ -152,7 +154,11 @@ options:
         type: path
         required: true
   rsync_daemons:
-    description: rsync daemons the job pulls from.
+    description:
+      - rsync daemons the job pulls from. Rows V(rsync daemon reachable) (its C(@RSYNCD:) greeting), and with O(rsync_daemons[].pools)
+        V(rsync login accepted) (one row for the user and password file, whichever modules refuse it) and V(rsync pool listed) per pool
+        (an unknown module, a missing path, a path that is not a folder, a host the daemon denies).
+      - The password is only ever read by rsync from O(rsync_daemons[].password_file); daemon text in the rows is escaped (C(\#ooo) per byte for control characters).
     type: list
     elements: dict
     default: []
@@ -165,6 +171,29 @@ options:
         description: Its port.
         type: int
         default: 873
+      user:
+        description: The job's rsync user (the daemon's C(auth users)).
+        type: str
+      password_file:
+        description: The job's password file, as the job gives it to rsync (C(--password-file)); judged by the collection's one secret reader.
+        type: path
+      rsync_path:
+        description: The rsync to run; C(rsync) on E(PATH) when omitted, as the job.
+        type: path
+      pools:
+        description: The job's pools; each is listed, one level deep, as the job's account.
+        type: list
+        elements: dict
+        default: []
+        suboptions:
+          module:
+            description: The rsync module.
+            type: str
+            required: true
+          path:
+            description: The folder inside the module; the whole module when empty.
+            type: str
+            default: ""
   pvs:
     description: EPICS PVs the job reads over Channel Access; one row for all of them.
     type: dict
@@ -275,7 +304,12 @@ EXAMPLES = r"""
     secret_files: [{path: /var/lib/datasync-jobs/icc-rsync/password, what: rsync daemon password}]
     destinations: [/srv/pacs/pools/pv]
     min_free: 50G
-    rsync_daemons: [{host: pacs.example.org, port: 873}]
+    rsync_daemons:
+      - host: pacs.example.org
+        port: 873
+        user: pacs
+        password_file: /var/lib/datasync-jobs/icc-rsync/password
+        pools: [{module: pv}, {module: ops, path: notes}]
 """
 
 RETURN = r"""

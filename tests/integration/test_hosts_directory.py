@@ -1,6 +1,6 @@
 """The identity sync with backend ldap, run on portal1 as a site runs it by hand (playbooks/gosync.yml, the job's
 virtualenv, the directory by its lab name over LDAPS), makes accounts that beamline1 and analysis1 read from the
-lab's slapd through nslcd: alice resolves with her uid and project groups and logs in over SSH with her key
+lab's slapd through nslcd: ines resolves with her uid and project groups and logs in over SSH with her key
 (pam_mkhomedir makes her home); a second run changes nothing; after she departs in Globus the next run locks her
 (shadowExpire 1, nologin) and both hosts refuse her login.
 
@@ -20,6 +20,7 @@ from tests.integration.site_lab import lab_file, ssh
 READERS = ("beamline1", "analysis1")
 WORK = "/var/lib/datasync-test-directory"
 UID_MIN, GID_MIN = 30000, 32000
+LOCAL_UID = 29990
 
 
 def _root(lab, host, *command):
@@ -83,12 +84,15 @@ def world(lab, lab_site, tmp_path):
     world = GlobusWorld(lab)
     world.ep = lab.endpoints()["slapd"]
     clear(world.ep)
-    members = [world.identity("alice"), world.identity("bob")]
+    # lena has a login in portal1's own files: a directory entry of her name would be a second lena there
+    ssh(lab, "portal1", "userdel", "lena")  # left by an interrupted run
+    _root(lab, "portal1", "useradd", "--uid", str(LOCAL_UID), "--no-create-home", "--shell", "/bin/bash", "lena")
+    members = [world.identity("ines"), world.identity("otto"), world.identity("lena")]
     world.root_id = world.group("gosync-hosts-" + world.tag, members)
     world.alpha = "sciops-alpha-" + world.tag
     world.beta = "sciops-beta-" + world.tag
     world.group("sciops.alpha-" + world.tag, members, world.root_id)
-    world.group("sciops.beta-" + world.tag, ["alice@example.org"], world.root_id)
+    world.group("sciops.beta-" + world.tag, ["ines@example.org"], world.root_id)
     _root(lab, "portal1", "install", "-d", "-m", "0700", WORK)
     _put(lab, "portal1", WORK + "/globus-client.secret", world.secret + "\n")
     with open(world.ep["bind_password_file"], encoding="utf-8") as handle:
@@ -96,42 +100,45 @@ def world(lab, lab_site, tmp_path):
     yield world
     clear(world.ep)
     ssh(lab, "portal1", "rm", "-rf", WORK)
+    ssh(lab, "portal1", "userdel", "lena")
     for host in READERS:
-        ssh(lab, host, "rm", "-rf", "/etc/ssh/authorized_keys/alice", "/home/alice")
+        ssh(lab, host, "rm", "-rf", "/etc/ssh/authorized_keys/ines", "/home/ines")
 
 
-def test_alice_resolves_and_logs_in_on_the_directory_hosts_until_she_departs(lab, ansible_playbook, world, tmp_path):
+def test_ines_resolves_and_logs_in_on_the_directory_hosts_until_she_departs(lab, ansible_playbook, world, tmp_path):
     first = _sync(lab, ansible_playbook, world, tmp_path)
-    assert [u["name"] for u in first["Sync users"]["created"]] == ["alice", "bob"], first["Sync users"]
+    assert [u["name"] for u in first["Sync users"]["created"]] == ["ines", "otto"], first["Sync users"]
+    skipped = {s["name"]: s["reason"] for s in first["Sync users"]["skipped_users"] if s.get("name")}
+    assert list(skipped) == ["lena"] and "in this host's own files" in skipped["lena"], skipped
     groups = entries(world.ep, world.ep["groups_base"])
     alpha, beta = groups[world.alpha]["gidnumber"][0], groups[world.beta]["gidnumber"][0]
-    key = _user_key(tmp_path, "alice")
+    key = _user_key(tmp_path, "ines")
     for host in READERS:
-        fields = _root(lab, host, "getent", "passwd", "alice").strip().split(":")
-        assert [fields[i] for i in (0, 2, 3, 5, 6)] == ["alice", str(UID_MIN), str(UID_MIN), "/home/alice", "/bin/bash"], fields
-        ids = _root(lab, host, "id", "alice").split()
-        assert ids[0] == "uid=%d(alice)" % UID_MIN, ids
+        fields = _root(lab, host, "getent", "passwd", "ines").strip().split(":")
+        assert [fields[i] for i in (0, 2, 3, 5, 6)] == ["ines", str(UID_MIN), str(UID_MIN), "/home/ines", "/bin/bash"], fields
+        ids = _root(lab, host, "id", "ines").split()
+        assert ids[0] == "uid=%d(ines)" % UID_MIN, ids
         assert sorted(ids[2].split("=", 1)[1].split(",")) == sorted(
-            ["%d(alice)" % UID_MIN, "%s(%s)" % (alpha, world.alpha), "%s(%s)" % (beta, world.beta)]), ids
-        # The site's key provisioning: alice's key where sshd looks for directory users (lab-directory.conf).
-        _put(lab, host, "/etc/ssh/authorized_keys/alice", key.with_suffix(".pub").read_text(), mode="0644")
-        login = _login_to(lab, host, "alice", key, "id -un; pwd; test -O . && echo owns-home")
+            ["%d(ines)" % UID_MIN, "%s(%s)" % (alpha, world.alpha), "%s(%s)" % (beta, world.beta)]), ids
+        # The site's key provisioning: ines's key where sshd looks for directory users (lab-directory.conf).
+        _put(lab, host, "/etc/ssh/authorized_keys/ines", key.with_suffix(".pub").read_text(), mode="0644")
+        login = _login_to(lab, host, "ines", key, "id -un; pwd; test -O . && echo owns-home")
         assert login.returncode == 0, (host, login.stderr)
-        assert login.stdout.split() == ["alice", "/home/alice", "owns-home"], (host, login.stdout)
+        assert login.stdout.split() == ["ines", "/home/ines", "owns-home"], (host, login.stdout)
 
     again = _sync(lab, ansible_playbook, world, tmp_path)
     assert again["Sync users"]["changed"] is False and again["Sync groups"]["changed"] is False, again
 
-    world.set_member(world.root_id, "alice@example.org", status="removed")
+    world.set_member(world.root_id, "ines@example.org", status="removed")
     departed = _sync(lab, ansible_playbook, world, tmp_path)
-    assert [u["name"] for u in departed["Sync users"]["locked"]] == ["alice"], departed["Sync users"]
+    assert [u["name"] for u in departed["Sync users"]["locked"]] == ["ines"], departed["Sync users"]
     for host in READERS:
-        assert _root(lab, host, "getent", "passwd", "alice").strip().endswith(":/usr/sbin/nologin")
-        assert _root(lab, host, "getent", "shadow", "alice").split(":")[7] == "1"
-        refused = _login_to(lab, host, "alice", key, "id -un")
-        assert refused.returncode == 255 and "alice" not in refused.stdout, (host, refused.stdout, refused.stderr)
+        assert _root(lab, host, "getent", "passwd", "ines").strip().endswith(":/usr/sbin/nologin")
+        assert _root(lab, host, "getent", "shadow", "ines").split(":")[7] == "1"
+        refused = _login_to(lab, host, "ines", key, "id -un")
+        assert refused.returncode == 255 and "ines" not in refused.stdout, (host, refused.stdout, refused.stderr)
         # Refused for the lock: the key is still there, and the account check (pam_unix / pam_ldap) says why.
         journal = _root(lab, host, "journalctl", "--no-pager", "-o", "cat", "-u", "ssh", "-n", "30")
         assert "expired" in journal.lower(), journal[-1500:]
-    # bob, who stays, still resolves
-    assert _root(lab, "analysis1", "id", "-un", "bob").strip() == "bob"
+    # otto, who stays, still resolves
+    assert _root(lab, "analysis1", "id", "-un", "otto").strip() == "otto"

@@ -7,8 +7,8 @@ PLUGINS = pathlib.Path(__file__).resolve().parents[2] / "plugins"
 PREFIX = "ansible_collections.sciops.datasync.plugins.module_utils."
 SHARED = {"_core": set(), "_globus": {"_core"}}
 JOBS = ("_identity", "_collection_sync", "_epn", "_pools", "_experiment")
-# Checks across the jobs: the pre-flight reads the PVs as the experiment job does.
-CHECKS = {"_preflight": {"_core", "_globus", "_experiment"}}
+# Checks across the jobs: the pre-flight reads the PVs as the experiment job does and lists a pool as the pool job does.
+CHECKS = {"_preflight": {"_core", "_globus", "_experiment", "_pools"}}
 
 
 def own_imports(path):

@@ -38,6 +38,7 @@ from ansible_collections.sciops.datasync.plugins.module_utils._identity.director
 try:
     import ldap3
     from ldap3.core.exceptions import LDAPException
+    from ldap3.utils.conv import escape_filter_chars
     from ldap3.utils.dn import escape_rdn
     HAS_LDAP3 = True
 except ImportError:  # reported by check_library()
@@ -392,16 +393,41 @@ class DirectoryAccounts:
                                           "loginShell": [(ldap3.MODIFY_REPLACE, [shell])]}, "unlock user %s" % name)
 
     def remove_user(self, name):
-        """Delete the entry, drop it from every group, and delete its private group (as userdel does); homes stay."""
-        db = self.read()
-        entry = db.users.get(name)
-        self._one(_sender(self.conn.delete, self.user_dn(name)), "remove user %s" % name)
-        for group in db.groups.values():
-            if name in group.members:
-                self.set_group_members(group.name, [m for m in group.members if m != name])
-        private = db.groups.get(name)
-        if entry is not None and private is not None and private.gid == entry.gid and not [m for m in private.members if m != name]:
+        """Delete the entry, drop it from every group, and delete its private group (as userdel does); homes stay.
+        Reads only the entries involved (a departure costs a few requests, not a read of the directory)."""
+        dn = self.user_dn(name)
+        entry = self._entry(dn, ["gidNumber"])
+        self._one(_sender(self.conn.delete, dn), "remove user %s" % name)
+        member_attr, value = ("member", dn) if self.group_schema == "rfc2307bis" else ("memberUid", name)
+        for group in self._search(self.groups_base, "(&(objectClass=posixGroup)(%s=%s))" % (member_attr, escape_filter_chars(value)),
+                                  ["cn", "gidNumber", member_attr]):
+            attrs = _attributes(group)
+            rest = [v for v in _all(attrs, member_attr) if v.lower() != value.lower()]
+            if not rest and member_attr == "member":  # a groupOfNames keeps a member: its own DN, never read back
+                change = [(ldap3.MODIFY_REPLACE, [group["dn"]])]
+            else:  # the server matches the value by the attribute's own rule (a DN by its meaning, not its spelling)
+                change = [(ldap3.MODIFY_DELETE, [value])]
+            self._modify(group["dn"], {member_attr: change}, "drop %s from group %s" % (name, _first(attrs, "cn")))
+        private = self._entry(self.group_dn(name), ["gidNumber", member_attr])
+        if entry is not None and private is not None and _number(private, "gidNumber") == _number(entry, "gidNumber") \
+                and not [v for v in _all(private, member_attr) if v.lower() not in (value.lower(), self.group_dn(name).lower())]:
             self.remove_group(name)
+
+    def _entry(self, dn, attributes):
+        """The attributes of the entry ``dn`` (lower-cased names), or None when there is none."""
+        what = "read %s" % dn
+        try:
+            msgid = self.conn.search(dn, "(objectClass=*)", ldap3.BASE, attributes=attributes)
+        except LDAPException as exc:
+            raise DirectoryError("%s: %s" % (what, exc))
+        response, result = self._wait(msgid, what)
+        if result.get("result") == 32:  # noSuchObject
+            return None
+        problem = self._failure(result, what)
+        if problem:
+            raise DirectoryError(problem)
+        found = [e for e in response if e.get("type") == "searchResEntry"]
+        return _attributes(found[0]) if found else None
 
     def add_group(self, name, gid):
         self._one(_sender(self.conn.add, self.group_dn(name), attributes=self._group_attributes(name, gid, [])), "add group %s" % name)
@@ -419,9 +445,9 @@ class DirectoryAccounts:
         else:
             values, attr = list(members), "memberUid"
         if append:
-            current = self.read().groups.get(name)
-            have = set(current.members) if current else set()
-            values = [v for m, v in zip(members, values) if m not in have] if members else []
+            current = self._entry(self.group_dn(name), [attr]) or {}
+            have = {v.lower() for v in _all(current, attr)}
+            values = [v for v in values if v.lower() not in have] if members else []
             if not values:
                 return
             change = [(ldap3.MODIFY_ADD, values)]

@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
-from typing import Any, List, Optional, Set, Tuple
+from typing import Any, FrozenSet, List, Optional, Set, Tuple
 
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.accounts import GroupEntry, PasswdEntry, clean_gecos, group_line, passwd_line
 from ansible_collections.sciops.datasync.plugins.module_utils._globus.groups import ACTIVE, GlobusGroupDoc, Member
@@ -23,6 +23,12 @@ from ansible_collections.sciops.datasync.plugins.module_utils._identity.names im
 
 CLIENT_DOMAIN = "@clients.auth.globus.org"
 DEFAULT_MAX_DEPARTURES = {"count": 10, "percent": 10}
+
+
+# With a directory backend the syncing host's own files still answer first (nsswitch "files" before the directory):
+# a directory entry named like one of its accounts or groups would be a second account under one name there.
+# The sync's own accounts are in the state, never new, so a move from local files keeps them.
+HOST_NAME = "%r is a user or group in this host's own files; a directory entry of that name would be a second one here; not created"
 
 
 @dataclass(frozen=True)
@@ -73,7 +79,8 @@ class UserOptions:
     home root and shell, what happens to departed members (keep, lock, remove), and
     whether a local account of the same name is adopted (only with a uid in ``adopt_uids``, the site's
     login.defs range intersected with uid_min..uid_max); ``denied`` names and globs are never
-    created nor adopted; ``max_departures`` bounds the departures one run applies."""
+    created nor adopted; ``max_departures`` bounds the departures one run applies; ``host_names`` are
+    never created in a directory (``HOST_NAME``)."""
 
     uid_min: int
     uid_max: int
@@ -86,6 +93,7 @@ class UserOptions:
     adopt_uids: Optional[Tuple[int, int]] = None
     max_departures: Any = None
     gecos_form: Any = None  # the backend's GECOS of a full name (None: clean_gecos; a directory keeps ASCII only)
+    host_names: FrozenSet[str] = frozenset()  # with a directory: the names in the syncing host's own files (see HOST_NAME)
 
     def gecos(self, full_name):
         return (self.gecos_form or clean_gecos)(full_name or "")
@@ -257,6 +265,9 @@ def _plan_new_user(plan, claim, entry, db, options, ids):
         plan["skipped"].append(_item(member, local, uid=entry.uid if entry else None,
                                      reason="%r is a privileged or reserved name (%s); never created nor adopted" % (local, denied)))
         return
+    if local in options.host_names:
+        plan["skipped"].append(_item(member, local, reason=HOST_NAME % local))
+        return
     if entry is not None:
         adopt_range = _intersect(options.adopt_uids, (options.uid_min, options.uid_max))
         if options.adopt_existing and entry.uid != 0 and entry.gid != 0 and _in(entry.uid, adopt_range):
@@ -425,7 +436,7 @@ def user_plan_diff(plan):
 class GroupOptions:
     """How local groups are made: the gid range, ``membership`` (exact or append), what
     happens to groups gone from Globus (keep, remove), and whether a local group of the
-    same name is adopted."""
+    same name is adopted; ``host_names`` are never created in a directory (``HOST_NAME``)."""
 
     gid_min: int
     gid_max: int
@@ -435,6 +446,7 @@ class GroupOptions:
     denied: Tuple[str, ...] = DEFAULT_DENIED_NAMES
     adopt_gids: Optional[Tuple[int, int]] = None
     max_departures: Any = None
+    host_names: FrozenSet[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -554,6 +566,9 @@ def _plan_one_group(plan, claim, db, options, ids):
             plan["skipped"].append(dict(base, reason="%r is a privileged or reserved group name (%s); never created nor adopted"
                                         % (local, denied)))
             return
+        if local in options.host_names:
+            plan["skipped"].append(dict(base, reason=HOST_NAME % local))
+            return
         entry = db.groups.get(local)
         if entry is not None:
             adopt_range = _intersect(options.adopt_gids, (options.gid_min, options.gid_max))
@@ -597,7 +612,7 @@ def _plan_one_group(plan, claim, db, options, ids):
             plan["errors"].append(dict(base, reason="cannot rename %r to %r: a privileged or reserved group name (%s)"
                                        % (record["name"], local, denied)))
             return
-        if local in db.groups:
+        if local in db.groups or local in options.host_names:
             plan["errors"].append(dict(base, reason="cannot rename %r to %r: a local group %r exists" % (record["name"], local, local)))
             return
         plan["rename"].append(dict(base, old_name=record["name"], before=group_line(current),

@@ -10,7 +10,7 @@
   nothing is sent;
 - an SSH source: ``ssh ... true`` with the job's key and known_hosts (``_core.ssh``): the
   host key must be known and the login accepted (a forced command refusing ``true`` is fine);
-- an rsync daemon: its ``@RSYNCD:`` greeting;
+- an rsync daemon: its ``@RSYNCD:`` greeting (the pools' login and listing follow it: ``_preflight.pools``);
 - PVs: connect and read, as the experiment job does (``_experiment.epics.read_pvs``).
 """
 
@@ -20,6 +20,7 @@ import socket
 
 from ansible_collections.sciops.datasync.plugins.module_utils._core.http import HttpClient, HttpError, HttpSettings, without_query
 from ansible_collections.sciops.datasync.plugins.module_utils._core.mail import MailError, SmtpServer, smtp_endpoint, smtp_session
+from ansible_collections.sciops.datasync.plugins.module_utils._core.rsync import escape_text
 from ansible_collections.sciops.datasync.plugins.module_utils._core.ssh import SshConfigError, host_key_problem, host_label, ssh_argv
 from ansible_collections.sciops.datasync.plugins.module_utils._experiment.epics import ca_environment, read_pvs
 from ansible_collections.sciops.datasync.plugins.module_utils._preflight.rows import failed, ok
@@ -114,9 +115,9 @@ def check_rsync_daemon(host, port, timeout=10):
         return failed(RSYNC, item, "cannot connect to the rsync daemon at %s: %s" % (item, exc),
                       "check the host and port, and that the daemon runs and lets this host in")
     if not greeting.startswith("@RSYNCD:"):
-        return failed(RSYNC, item, "%s did not greet as an rsync daemon (%r)" % (item, greeting[:60]),
+        return failed(RSYNC, item, "%s did not greet as an rsync daemon ('%s')" % (item, escape_text(greeting[:60])),
                       "check the port: it must be the rsync daemon's (873 by default)")
-    return ok(RSYNC, item, "greeted with %s" % greeting)
+    return ok(RSYNC, item, "greeted with %s" % escape_text(greeting[:100]))
 
 
 def check_pvs(prefix, names, timeout=2.0, addr_list=None, auto_addr_list=None, server_port=None, repeater_port=None):

@@ -24,6 +24,7 @@ from ansible_collections.sciops.datasync.plugins.module_utils._globus.clients im
 )
 from ansible_collections.sciops.datasync.plugins.module_utils._preflight import local, network
 from ansible_collections.sciops.datasync.plugins.module_utils._preflight.globus import GlobusChecks
+from ansible_collections.sciops.datasync.plugins.module_utils._preflight.pools import DaemonChecks
 from ansible_collections.sciops.datasync.plugins.module_utils._preflight.rows import FAILED, errors_of
 
 
@@ -66,6 +67,13 @@ def argument_spec():
         rsync_daemons=dict(type="list", elements="dict", default=[], options=dict(
             host=dict(type="str", required=True),
             port=dict(type="int", default=873),
+            user=dict(type="str"),
+            password_file=dict(type="path", no_log=False),
+            rsync_path=dict(type="path"),
+            pools=dict(type="list", elements="dict", default=[], options=dict(
+                module=dict(type="str", required=True),
+                path=dict(type="str", default=""),
+            )),
         )),
         pvs=dict(type="dict", options=dict(
             prefix=dict(type="str", default=""),
@@ -85,6 +93,7 @@ def collect_rows(params, runner, check_mode):
     """Every row of one job's pre-flight, in order."""
     timeout = params["timeout"]
     rows = [local.check_secret_file(entry["path"], entry.get("what")) for entry in params["secret_files"]]
+    failed_secrets = [entry["path"] for entry, secret in zip(params["secret_files"], rows) if secret["result"] == FAILED]
     min_free = human_to_bytes(params["min_free"])
     rows += [local.check_destination(path, min_free) for path in params["destinations"]]
     rows += [network.check_web_service(entry["name"], entry["url"], entry.get("ca_bundle"), timeout)
@@ -94,7 +103,8 @@ def collect_rows(params, runner, check_mode):
         rows.append(network.check_smtp(smtp, smtp.get("sender"), (smtp.get("to") or [None])[0]))
     rows += [network.check_ssh(runner, s["host"], s["port"], s["user"], s["key_file"], s["known_hosts"], timeout)
              for s in params["ssh_sources"]]
-    rows += [network.check_rsync_daemon(d["host"], d["port"], timeout) for d in params["rsync_daemons"]]
+    for daemon in params["rsync_daemons"]:
+        rows += DaemonChecks(runner, daemon, timeout, failed_secrets).rows()
     pvs = params.get("pvs")
     if pvs:
         rows.append(network.check_pvs(pvs["prefix"], pvs["names"], pvs["timeout"], pvs.get("addr_list"),

@@ -151,6 +151,25 @@ def test_each_sync_reads_only_what_it_plans_with_and_plans_the_same(schema):
     assert plan_groups(groups, {}, state, for_groups, group_settings) == plan_groups(groups, {}, state, full, group_settings)
 
 
+def test_a_removed_user_leaves_groups_without_touching_other_members_made_elsewhere():
+    """rfc2307bis: a member DN outside the users base stays; a group whose last member leaves keeps its own DN."""
+    backend = directory("rfc2307bis")
+    state = empty_state()
+    db = backend.read()
+    apply_user_plan(plan_users([member("ann"), member("bob")], state, db, UserPlanSettings(RULES, OPTS)),
+                    Target(state, saver()[1], backend, db, create_home=False))
+    outsider = "uid=svc,ou=services,dc=lab"
+    for name, values in (("shared", ["uid=bob," + PEOPLE, outsider]), ("solo", ["uid=bob," + PEOPLE])):
+        attrs = {"objectClass": ["groupOfNames", "posixGroup"], "cn": name, "gidNumber": "7000", "member": values}
+        backend.conn.strategy.add_entry("cn=%s,%s" % (name, GROUPS), attrs)
+    backend.set_group_members("shared", ["ann", "bob"], append=True)
+    assert attributes(backend, "cn=shared," + GROUPS)["member"] == ["uid=bob," + PEOPLE, outsider, "uid=ann," + PEOPLE]
+    backend.remove_user("bob")
+    assert attributes(backend, "cn=shared," + GROUPS)["member"] == [outsider, "uid=ann," + PEOPLE]
+    assert attributes(backend, "cn=solo," + GROUPS)["member"] == ["cn=solo," + GROUPS]
+    assert "bob" not in backend.read().groups  # the private group went with him
+
+
 def test_failed_adds_are_reported_per_name_and_the_rest_created():
     backend = directory()
     backend.conn.strategy.add_entry("uid=ann," + PEOPLE, {"objectClass": ["posixAccount"], "uid": "ann", "uidNumber": "999",
