@@ -158,7 +158,8 @@ options:
       - rsync daemons the job pulls from. Rows V(rsync daemon reachable) (its C(@RSYNCD:) greeting), and with O(rsync_daemons[].pools)
         V(rsync login accepted) (one row for the user and password file, whichever modules refuse it) and V(rsync pool listed) per pool
         (an unknown module, a missing path, a path that is not a folder, a host the daemon denies).
-      - The password is only ever read by rsync from O(rsync_daemons[].password_file); daemon text in the rows is escaped (C(\#ooo) per byte for control characters).
+      - The password is only ever read by rsync from O(rsync_daemons[].password_file); daemon text in the rows is escaped
+        (C(\#ooo) per byte for control characters).
     type: list
     elements: dict
     default: []
