@@ -1,9 +1,12 @@
 """Integration fixtures: the lab (started once per session) and a runner for real ansible-playbook."""
 
+import glob
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -29,6 +32,45 @@ def lab_env(lab):
     return dict(os.environ, **lab.environment())
 
 
+def playbook_env(lab_env, temp=None):
+    """The environment of an ansible-playbook run on the controller, with the checkout's collection.
+
+    The inventory is the test-only controller inventory (prefix mode): ansible.cfg's default
+    (inventories/lab) describes the booted hosts, whose group_vars (become, the hosts' Python, an SSH
+    key below inventory_dir) also reach the implicit localhost. ``temp`` (fixture run_temp) is for a
+    run the test may kill: a killed run cannot remove its temporary folders (the module's AnsiballZ
+    payload, ansible-tmp-*, ansible-local-*, multiprocessing's pymp-*), so they are made there, not in
+    /tmp and ~/.ansible/tmp.
+    """
+    env = dict(lab_env, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"),
+               ANSIBLE_INVENTORY=os.path.join(REPO, "tests", "integration", "inventory"),
+               ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".collections"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    if temp is not None:
+        env.update(TMPDIR=str(temp), ANSIBLE_LOCAL_TEMP=str(temp), ANSIBLE_REMOTE_TEMP=str(temp))
+    return env
+
+
+def start_background(lab_env, path, temp):
+    """ansible-playbook ``path`` started in its own session, its temporary folders in ``temp``."""
+    binary = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+    return subprocess.Popen([binary, path], cwd=REPO, env=playbook_env(lab_env, temp), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True)
+
+
+@pytest.fixture
+def run_temp():
+    """The test's own folder for the temporary folders of the runs it may kill (playbook_env), removed after
+    the test. Not below tmp_path: multiprocessing's socket in it must fit a socket path's 107 bytes."""
+    folder = tempfile.mkdtemp(prefix="datasync-run-")
+    yield folder
+    shutil.rmtree(folder)
+
+
+def payload_folders(folder, module):
+    """The AnsiballZ payload folders of the collection's ``module`` in ``folder``."""
+    return glob.glob(os.path.join(str(folder), "ansible_sciops.datasync.%s_payload_*" % module))
+
+
 class PlaybookResult:
     def __init__(self, proc):
         self.rc = proc.returncode
@@ -46,10 +88,7 @@ def ansible_playbook(lab_env):
     def run(*args, env=None, check=True):
         # The test-only controller inventory (prefix mode) unless a test passes -i: module-level
         # checks; what a deployment looks like runs on the booted hosts (inventories/lab).
-        full_env = dict(lab_env, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"),
-                        ANSIBLE_INVENTORY=os.path.join(REPO, "tests", "integration", "inventory"),
-                        ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".collections"),
-                        ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+        full_env = playbook_env(lab_env)
         full_env.update(env or {})
         if full_env.get("ANSIBLE_STDOUT_CALLBACK") in ("json", "ansible.builtin.json", "ansible.posix.json"):
             # ansible-core has no json callback; the tests ship their own (tests/callback_plugins/json.py)

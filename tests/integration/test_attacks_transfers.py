@@ -24,9 +24,10 @@ import uuid
 import pytest
 
 from tests.integration import epn_lab
+from tests.integration.conftest import start_background
 from tests.integration.test_epn_repatriate import kill_run, source_dir, synced
 from tests.lab.portal import source_tree
-from tests.integration.test_pools_mirror import mirror_task, play, run_mirror, snapshot, start_background, wait_during, write_playbook
+from tests.integration.test_pools_mirror import mirror_task, play, run_mirror, snapshot, wait_during, write_playbook
 
 MEMBER = "dsmember"
 FORGED = "20070824T1739: PACS product pool transfer rsync error 5."
@@ -124,7 +125,7 @@ def test_member_links_in_epn_destination_are_refused_and_the_rest_go_on(lab, ans
     assert os.path.islink(os.path.join(ny79, "12282a")) and os.path.islink(os.path.join(ny79, "12282b", "data"))
 
 
-def test_destination_swapped_mid_transfer_keeps_writing_into_the_checked_folder(lab, ansible_playbook, lab_env, tmp_path, shared, member):
+def test_destination_swapped_mid_transfer_keeps_writing_into_the_checked_folder(lab, ansible_playbook, lab_env, tmp_path, shared, member, run_temp):
     """The member renames the EPN folder away during the copy and plants a link where data/ was:
     rsync runs inside the folder it checked (its descriptor), so nothing reaches the link's target."""
     root = os.path.join(shared, "scratch")
@@ -136,7 +137,7 @@ def test_destination_swapped_mid_transfer_keeps_writing_into_the_checked_folder(
     args = epn_args(lab, tmp_path, root, only=["13001a"], rsync_extra_options=["--bwlimit=2000"])
     big = os.path.join(ab12, "13001a", "data", "frames", "run 1", "master.h5")
     full_size = os.path.getsize(os.path.join(source_dir(lab, "MX1", "13001a"), "frames", "run 1", "master.h5"))
-    proc = start_background(lab_env, epn_lab.playbook(tmp_path, "sciops.datasync.epn_repatriate", args))
+    proc = start_background(lab_env, epn_lab.playbook(tmp_path, "sciops.datasync.epn_repatriate", args), run_temp)
     try:
         wait_during(proc, lambda: os.path.exists(big) and os.path.getsize(big) > 1024 * 1024, "the first MB of master.h5", timeout=60)
         as_member("mv", os.path.join(ab12, "13001a"), os.path.join(ab12, "13001a.moved"))
@@ -335,7 +336,7 @@ def test_failure_email_and_job_output_quote_hostile_names_escaped(ansible_playbo
         shutil.rmtree(top, ignore_errors=True)
 
 
-def test_pool_member_cannot_redirect_a_running_mirror(ansible_playbook, tmp_path, pools_endpoint, lab_env, shared, member):
+def test_pool_member_cannot_redirect_a_running_mirror(ansible_playbook, tmp_path, pools_endpoint, lab_env, shared, member, run_temp):
     """The dest folder renamed away mid-transfer and a link planted in its place: rsync keeps
     writing into the folder it checked, never into the link's target."""
     mirror = os.path.join(shared, "mirror")
@@ -354,7 +355,7 @@ def test_pool_member_cannot_redirect_a_running_mirror(ansible_playbook, tmp_path
     # 6 MB at 500 KB/s: the swap (as soon as the temp file shows) lands well inside the copy.
     slow = write_playbook(tmp_path, [mirror_task(pools_endpoint, module="scratch", path=name, dest=dest, dest_root=mirror,
                                                  bwlimit="500")], "slow")
-    background = start_background(lab_env, slow)
+    background = start_background(lab_env, slow, run_temp)
     try:
         wait_during(background, lambda: glob.glob(os.path.join(dest, ".big.dat.*")), "the temp file of big.dat", timeout=60)
         as_member("mv", dest, dest + ".moved")

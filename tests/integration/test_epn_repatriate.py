@@ -3,14 +3,12 @@
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 
 from ansible_collections.sciops.datasync.plugins.module_utils._core.lock import RunLock
 
 from tests.integration import epn_lab
-from tests.integration.conftest import REPO
+from tests.integration.conftest import payload_folders, start_background
 from tests.lab.portal import source_tree
 
 MAPPED = {"12282a": ("MX1", "ny79"), "12282b": ("MX1", "ny79"), "13001a": ("MX1", "ab12"), "20123a": ("MX2", "cd34")}
@@ -106,16 +104,11 @@ def test_check_mode_lists_files_and_changes_nothing(lab, ansible_playbook, tmp_p
     assert not (tmp_path / "state").exists()  # no state, no lock files
 
 
-def test_sigkilled_run_is_not_recorded_and_the_next_run_resumes(lab, ansible_playbook, lab_env, tmp_path):
+def test_sigkilled_run_is_not_recorded_and_the_next_run_resumes(lab, ansible_playbook, lab_env, tmp_path, run_temp):
     args = epn_lab.repatriate_args(lab, tmp_path, only=["13001a"], rsync_extra_options=["--bwlimit=4000"])
-    # The test-only controller inventory, as the ansible_playbook fixture's (ansible.cfg's default is the booted hosts').
-    env = dict(lab_env, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".collections"),
-               ANSIBLE_INVENTORY=os.path.join(REPO, "tests", "integration", "inventory"))
-    binary = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
     big = tmp_path / "scratch" / "ab12" / "13001a" / "data" / "frames" / "run 1" / "master.h5"
     full_size = os.path.getsize(os.path.join(source_dir(lab, "MX1", "13001a"), "frames", "run 1", "master.h5"))
-    proc = subprocess.Popen([binary, epn_lab.playbook(tmp_path, "sciops.datasync.epn_repatriate", args)], cwd=REPO, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = start_background(lab_env, epn_lab.playbook(tmp_path, "sciops.datasync.epn_repatriate", args), run_temp)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -126,6 +119,7 @@ def test_sigkilled_run_is_not_recorded_and_the_next_run_resumes(lab, ansible_pla
         kill_run(proc.pid)
     finally:
         proc.wait(timeout=30)
+    assert payload_folders(run_temp, "epn_repatriate")  # what the killed run left is in the test's folder, not in /tmp
     time.sleep(0.5)
     partial = big.stat().st_size
     assert 0 < partial < full_size

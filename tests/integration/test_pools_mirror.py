@@ -15,7 +15,7 @@ import uuid
 import pytest
 import yaml
 
-from tests.integration.conftest import REPO, module_results
+from tests.integration.conftest import module_results, payload_folders, start_background
 
 JSON = {"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json"}
 
@@ -225,24 +225,6 @@ def test_readable_password_file_is_refused(ansible_playbook, tmp_path, pools):
     assert "rsync_argv" not in outcome and not os.path.exists(str(tmp_path / "pv"))
 
 
-def playbook_env(lab_env):
-    """The environment of the ansible_playbook fixture, for a run started in the background.
-
-    The inventory must be the test-only controller inventory, as the fixture's: ansible.cfg's
-    default (inventories/lab) describes the booted hosts, whose group_vars (become, the hosts'
-    Python, an SSH key below inventory_dir) also reach the implicit localhost and make a
-    background run fail before its module starts.
-    """
-    return dict(lab_env, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".collections"),
-                ANSIBLE_INVENTORY=os.path.join(REPO, "tests", "integration", "inventory"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
-
-
-def start_background(lab_env, path):
-    binary = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
-    return subprocess.Popen([binary, path], cwd=REPO, env=playbook_env(lab_env), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=True)
-
-
 def wait_for(predicate, timeout=30):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -272,7 +254,7 @@ def wait_during(background, predicate, what, timeout=60):
     raise AssertionError("%s did not happen within %d seconds" % (what, timeout))
 
 
-def test_concurrent_run_skips_then_killed_run_is_completed(ansible_playbook, tmp_path, pools, lab_env):
+def test_concurrent_run_skips_then_killed_run_is_completed(ansible_playbook, tmp_path, pools, lab_env, run_temp):
     name = unique("lock")
     source = scratch_tree(pools, name, big_mb=6)
     dest = str(tmp_path / "dest")
@@ -281,7 +263,7 @@ def test_concurrent_run_skips_then_killed_run_is_completed(ansible_playbook, tmp
     # Slow enough (6 MB at 300 KB/s: 20 s) that the big file is still arriving after the second
     # run below; the run is killed as soon as its temp file is seen, so this costs no time.
     slow = write_playbook(tmp_path, [mirror_task(pools, module="scratch", path=name, dest=dest, bookkeeping_root=icc, bwlimit="300")], "slow")
-    background = start_background(lab_env, slow)
+    background = start_background(lab_env, slow, run_temp)
     try:
         wait_during(background, lambda: os.path.exists(lock), "the writeLock")
         holder = int(open(lock).read())
@@ -299,6 +281,7 @@ def test_concurrent_run_skips_then_killed_run_is_completed(ansible_playbook, tmp
         if background.poll() is None:
             os.killpg(background.pid, signal.SIGKILL)
             background.wait()
+    assert payload_folders(run_temp, "rsync_pool_mirror")  # what the killed run left is in the test's folder, not in /tmp
     assert open(lock).read().strip() == str(holder)  # the stale lock is left behind
     assert snapshot(dest) != snapshot(source)
     completed = run_mirror(ansible_playbook, tmp_path, pools, module="scratch", path=name, dest=dest, bookkeeping_root=icc)
