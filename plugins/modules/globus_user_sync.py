@@ -146,6 +146,10 @@ options:
       - Take over a local account of the mapped name that this module did not create.
       - Only an account whose uid is inside C(UID_MIN)..C(UID_MAX) of C(etc/login.defs) and O(uid_min)..O(uid_max),
         with a primary gid other than 0, and whose name is not privileged (O(deny_names)); never C(root) nor a system account.
+      - With O(backend=ldap), a directory entry of the mapped name is taken over on the same terms; a name that only this
+        host's own files hold becomes a directory entry with that account's uid and gid (one account, one uid on every
+        host). Without O(adopt_existing), or outside the range, such a name is skipped; the host's files answer first,
+        so a new directory entry would be a second account under that name.
     type: bool
     default: false
   hooks_dir:

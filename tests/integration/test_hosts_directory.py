@@ -2,7 +2,8 @@
 virtualenv, the directory by its lab name over LDAPS), makes accounts that beamline1 and analysis1 read from the
 lab's slapd through nslcd: ines resolves with her uid and project groups and logs in over SSH with her key
 (pam_mkhomedir makes her home); a second run changes nothing; after she departs in Globus the next run locks her
-(shadowExpire 1, nologin) and both hosts refuse her login.
+(shadowExpire 1, nologin) and both hosts refuse her login. lena, with a login in portal1's own files and a uid in
+the sync's range, is adopted into the directory with that uid (adopt_existing); mia, outside it, is skipped by name.
 
 The test has its own Globus client and groups, its own state and lock files on portal1, and empties the
 directory's people and groups before and after (test_gosync_ldap.clear)."""
@@ -20,7 +21,7 @@ from tests.integration.site_lab import lab_file, ssh
 READERS = ("beamline1", "analysis1")
 WORK = "/var/lib/datasync-test-directory"
 UID_MIN, GID_MIN = 30000, 32000
-LOCAL_UID = 29990
+LOCAL = (("lena", UID_MIN + 500), ("mia", UID_MIN - 10))
 
 
 def _root(lab, host, *command):
@@ -69,6 +70,7 @@ def _sync(lab, ansible_playbook, world, tmp_path):
         "gosync_uid_min": UID_MIN, "gosync_uid_max": UID_MIN + 999, "gosync_gid_min": GID_MIN, "gosync_gid_max": GID_MIN + 999,
         # Homes are made where she logs in (pam_mkhomedir); portal1 reads only its own files.
         "gosync_create_home": False,
+        "gosync_adopt_existing": True,
     }
     extra = tmp_path / "directory.json"
     extra.write_text(json.dumps(settings))
@@ -84,10 +86,12 @@ def world(lab, lab_site, tmp_path):
     world = GlobusWorld(lab)
     world.ep = lab.endpoints()["slapd"]
     clear(world.ep)
-    # lena has a login in portal1's own files: a directory entry of her name would be a second lena there
-    ssh(lab, "portal1", "userdel", "lena")  # left by an interrupted run
-    _root(lab, "portal1", "useradd", "--uid", str(LOCAL_UID), "--no-create-home", "--shell", "/bin/bash", "lena")
-    members = [world.identity("ines"), world.identity("otto"), world.identity("lena")]
+    # lena and mia have logins in portal1's own files: lena's uid is in the sync's range, so with adopt_existing her
+    # directory entry gets it (one account, one uid on every host); mia's is not, so she is skipped by name
+    for name, uid in LOCAL:
+        ssh(lab, "portal1", "userdel", name)  # left by an interrupted run
+        _root(lab, "portal1", "useradd", "--uid", str(uid), "--no-create-home", "--shell", "/bin/bash", name)
+    members = [world.identity(n) for n in ("ines", "otto", "lena", "mia")]
     world.root_id = world.group("gosync-hosts-" + world.tag, members)
     world.alpha = "sciops-alpha-" + world.tag
     world.beta = "sciops-beta-" + world.tag
@@ -100,16 +104,17 @@ def world(lab, lab_site, tmp_path):
     yield world
     clear(world.ep)
     ssh(lab, "portal1", "rm", "-rf", WORK)
-    ssh(lab, "portal1", "userdel", "lena")
+    for name, _uid in LOCAL:
+        ssh(lab, "portal1", "userdel", name)
     for host in READERS:
         ssh(lab, host, "rm", "-rf", "/etc/ssh/authorized_keys/ines", "/home/ines")
 
 
 def test_ines_resolves_and_logs_in_on_the_directory_hosts_until_she_departs(lab, ansible_playbook, world, tmp_path):
     first = _sync(lab, ansible_playbook, world, tmp_path)
-    assert [u["name"] for u in first["Sync users"]["created"]] == ["ines", "otto"], first["Sync users"]
+    assert [u["name"] for u in first["Sync users"]["created"]] == ["ines", "lena", "otto"], first["Sync users"]
     skipped = {s["name"]: s["reason"] for s in first["Sync users"]["skipped_users"] if s.get("name")}
-    assert list(skipped) == ["lena"] and "in this host's own files" in skipped["lena"], skipped
+    assert list(skipped) == ["mia"] and "in this host's own files" in skipped["mia"] and "outside" in skipped["mia"], skipped
     groups = entries(world.ep, world.ep["groups_base"])
     alpha, beta = groups[world.alpha]["gidnumber"][0], groups[world.beta]["gidnumber"][0]
     key = _user_key(tmp_path, "ines")
@@ -140,5 +145,8 @@ def test_ines_resolves_and_logs_in_on_the_directory_hosts_until_she_departs(lab,
         # Refused for the lock: the key is still there, and the account check (pam_unix / pam_ldap) says why.
         journal = _root(lab, host, "journalctl", "--no-pager", "-o", "cat", "-u", "ssh", "-n", "30")
         assert "expired" in journal.lower(), journal[-1500:]
-    # otto, who stays, still resolves
+    # otto, who stays, still resolves; lena has portal1's uid on every host; mia never reached the directory
     assert _root(lab, "analysis1", "id", "-un", "otto").strip() == "otto"
+    for host in ("portal1",) + READERS:
+        assert _root(lab, host, "id", "-u", "lena").strip() == str(LOCAL[0][1]), host
+    assert ssh(lab, "analysis1", "getent", "passwd", "mia").returncode == 2

@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
-from typing import Any, FrozenSet, List, Optional, Set, Tuple
+from typing import Any, List, Optional, Set, Tuple
 
 from ansible_collections.sciops.datasync.plugins.module_utils._identity.accounts import GroupEntry, PasswdEntry, clean_gecos, group_line, passwd_line
 from ansible_collections.sciops.datasync.plugins.module_utils._globus.groups import ACTIVE, GlobusGroupDoc, Member
@@ -26,9 +26,10 @@ DEFAULT_MAX_DEPARTURES = {"count": 10, "percent": 10}
 
 
 # With a directory backend the syncing host's own files still answer first (nsswitch "files" before the directory):
-# a directory entry named like one of its accounts or groups would be a second account under one name there.
-# The sync's own accounts are in the state, never new, so a move from local files keeps them.
-HOST_NAME = "%r is a user or group in this host's own files; a directory entry of that name would be a second one here; not created"
+# a directory entry named like one of its accounts or groups would be a second account under one name there, unless
+# it is the same account (adopt_existing: the directory entry gets the host account's uid and gid). The sync's own
+# accounts are in the state, never new, so a move from local files keeps them.
+HOST_NAME = "%r is a user or group in this host's own files; a directory entry of that name would be a second one here"
 
 
 @dataclass(frozen=True)
@@ -79,8 +80,8 @@ class UserOptions:
     home root and shell, what happens to departed members (keep, lock, remove), and
     whether a local account of the same name is adopted (only with a uid in ``adopt_uids``, the site's
     login.defs range intersected with uid_min..uid_max); ``denied`` names and globs are never
-    created nor adopted; ``max_departures`` bounds the departures one run applies; ``host_names`` are
-    never created in a directory (``HOST_NAME``)."""
+    created nor adopted; ``max_departures`` bounds the departures one run applies; ``host`` is the syncing
+    host's own files (an ``AccountDatabase``) when the accounts go to a directory (``HOST_NAME``)."""
 
     uid_min: int
     uid_max: int
@@ -93,7 +94,7 @@ class UserOptions:
     adopt_uids: Optional[Tuple[int, int]] = None
     max_departures: Any = None
     gecos_form: Any = None  # the backend's GECOS of a full name (None: clean_gecos; a directory keeps ASCII only)
-    host_names: FrozenSet[str] = frozenset()  # with a directory: the names in the syncing host's own files (see HOST_NAME)
+    host: Any = None
 
     def gecos(self, full_name):
         return (self.gecos_form or clean_gecos)(full_name or "")
@@ -265,8 +266,8 @@ def _plan_new_user(plan, claim, entry, db, options, ids):
         plan["skipped"].append(_item(member, local, uid=entry.uid if entry else None,
                                      reason="%r is a privileged or reserved name (%s); never created nor adopted" % (local, denied)))
         return
-    if local in options.host_names:
-        plan["skipped"].append(_item(member, local, reason=HOST_NAME % local))
+    if options.host is not None and (local in options.host.users or local in options.host.groups):
+        _plan_host_account(plan, member, local, entry, options)
         return
     if entry is not None:
         adopt_range = _intersect(options.adopt_uids, (options.uid_min, options.uid_max))
@@ -303,6 +304,36 @@ def _plan_new_user(plan, claim, entry, db, options, ids):
     ids.next_uid = uid + 1
     plan["create"].append(_item(member, local, uid=uid, gid=gid, group=group_name, private_group=private,
                                 gecos=options.gecos(member.full_name), home=os.path.join(options.home_root, local),
+                                shell=options.shell, fingerprint=fingerprint(member), full_name=member.full_name, email=member.email))
+
+
+def _plan_host_account(plan, member, local, entry, options):
+    """A new name the syncing host's own files hold, with a directory backend: its account is adopted into the
+    directory with the same uid and gid (adopt_existing, uid in the site's range, the directory without it or with
+    those ids), or the name is skipped."""
+    host_entry = options.host.users.get(local)
+    adopt_range = _intersect(options.adopt_uids, (options.uid_min, options.uid_max))
+    why = None
+    if host_entry is None:
+        why = "a group, not a user, on this host"
+    elif not options.adopt_existing:
+        why = "not adopted (adopt_existing would give the directory entry its uid %d)" % host_entry.uid
+    elif host_entry.gid == 0 or not _in(host_entry.uid, adopt_range):
+        why = "uid %d is outside the site's uid range %d..%d; a system account is never adopted" % ((host_entry.uid,) + tuple(adopt_range or (0, -1)))
+    elif entry is not None and (entry.uid, entry.gid) != (host_entry.uid, host_entry.gid):
+        why = "the directory has %r with uid %d, this host with uid %d" % (local, entry.uid, host_entry.uid)
+    if why:
+        plan["skipped"].append(_item(member, local, reason="%s: %s" % (HOST_NAME % local, why)))
+        return
+    if entry is not None:
+        plan["adopt"].append(_item(member, local, uid=entry.uid, gid=entry.gid, home=entry.home, gecos=entry.gecos, shell=entry.shell,
+                                   fingerprint=fingerprint(member), full_name=member.full_name, email=member.email))
+        return
+    own_group = options.host.groups.get(local)
+    private = own_group is not None and own_group.gid == host_entry.gid
+    plan["create"].append(_item(member, local, uid=host_entry.uid, gid=host_entry.gid,
+                                group=local if private else options.host.gids.get(host_entry.gid, str(host_entry.gid)),
+                                private_group=private, gecos=options.gecos(member.full_name), home=os.path.join(options.home_root, local),
                                 shell=options.shell, fingerprint=fingerprint(member), full_name=member.full_name, email=member.email))
 
 
@@ -436,7 +467,8 @@ def user_plan_diff(plan):
 class GroupOptions:
     """How local groups are made: the gid range, ``membership`` (exact or append), what
     happens to groups gone from Globus (keep, remove), and whether a local group of the
-    same name is adopted; ``host_names`` are never created in a directory (``HOST_NAME``)."""
+    same name is adopted; with a directory, ``host`` is the syncing host's own files, whose group and user names
+    are never created there (``HOST_NAME``)."""
 
     gid_min: int
     gid_max: int
@@ -446,7 +478,7 @@ class GroupOptions:
     denied: Tuple[str, ...] = DEFAULT_DENIED_NAMES
     adopt_gids: Optional[Tuple[int, int]] = None
     max_departures: Any = None
-    host_names: FrozenSet[str] = frozenset()
+    host: Any = None
 
 
 @dataclass(frozen=True)
@@ -554,6 +586,10 @@ def plan_groups(groups, failed, state, db, settings, reserved=None):
     return plan
 
 
+def _host_has(options, name):
+    return options.host is not None and (name in options.host.groups or name in options.host.users)
+
+
 def _plan_one_group(plan, claim, db, options, ids):
     doc, local, owner, record, members = claim.doc, claim.local, claim.owner, claim.record, claim.members
     base = {"globus_group": doc.name, "globus_group_id": doc.id, "name": local}
@@ -566,7 +602,7 @@ def _plan_one_group(plan, claim, db, options, ids):
             plan["skipped"].append(dict(base, reason="%r is a privileged or reserved group name (%s); never created nor adopted"
                                         % (local, denied)))
             return
-        if local in options.host_names:
+        if _host_has(options, local):
             plan["skipped"].append(dict(base, reason=HOST_NAME % local))
             return
         entry = db.groups.get(local)
@@ -612,7 +648,7 @@ def _plan_one_group(plan, claim, db, options, ids):
             plan["errors"].append(dict(base, reason="cannot rename %r to %r: a privileged or reserved group name (%s)"
                                        % (record["name"], local, denied)))
             return
-        if local in db.groups or local in options.host_names:
+        if local in db.groups or _host_has(options, local):
             plan["errors"].append(dict(base, reason="cannot rename %r to %r: a local group %r exists" % (record["name"], local, local)))
             return
         plan["rename"].append(dict(base, old_name=record["name"], before=group_line(current),

@@ -115,12 +115,10 @@ def _reconcile(module, statefile, state, ledger, journal):
     return uids | state_uids(state), gids | state_gids(state)
 
 
-def _host_names_taken(options, local):
-    """``options`` with this host's own user and group names (``local``, its files) as ``host_names`` when a
-    directory is the backend (``local`` None: the files are the backend, which sees them itself)."""
-    if local is None:
-        return options
-    return replace(options, host_names=frozenset(local.users) | frozenset(local.groups))
+def _with_host(options, local):
+    """``options`` knowing this host's own files (``local``) when a directory is the backend (``local`` None: the
+    files are the backend, which sees them itself)."""
+    return options if local is None else replace(options, host=local)
 
 
 def _reserved(root, home_root, db, ledger_ids, local=None):
@@ -312,7 +310,7 @@ def run_user_sync_module(module):
                                   ident.get("name") if ident else record.get("full_name"),
                                   ident.get("email") if ident else record.get("email"), ACTIVE, m.get("role")))
         backend, db, local, runner = _opened(module, opening)
-        settings = UserPlanSettings(rules, _host_names_taken(options, local), params["mode"], tuple(params["only"] or ()),
+        settings = UserPlanSettings(rules, _with_host(options, local), params["mode"], tuple(params["only"] or ()),
                                     params["force"], complete=not failed, absent=params["state"] == "absent")
         try:  # the directory's groups are read here when someone new is planned
             plan = plan_users(members, state, db, settings, _reserved(root, params["home_root"], db, ledger_ids, local))
@@ -368,7 +366,7 @@ def run_group_sync_module(module):
             fail_globus(module, exc, "cannot read Globus group %s" % params["root_group"])  # re-raises any other error
         _without_memberships(docs, failed)
         backend, db, local, runner = _opened(module, opening)
-        settings = GroupPlanSettings(rules, _host_names_taken(options, local), tuple(params["include"] or ()),
+        settings = GroupPlanSettings(rules, _with_host(options, local), tuple(params["include"] or ()),
                                      tuple(params["exclude"] or ()), complete=not failed)
         plan = plan_groups([to_group_doc(docs[k]) for k in sorted(docs)], failed, state, db, settings,
                            _reserved(root, "/home", db, ledger_ids, local))
