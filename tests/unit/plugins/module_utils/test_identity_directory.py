@@ -238,23 +238,22 @@ def test_settings_refuse_clear_text(settings, problem):
     assert (found is None) if problem is None else (problem in found)
 
 
-def test_unreachable_directory_is_a_clear_error():
+def nobody_listening():
+    """``ldap`` options of a directory at a port of 127.0.0.1 nothing listens on."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    settings = {"uri": "ldaps://127.0.0.1:%d" % port, "start_tls": False, "ca_file": None, "validate_certs": True,
-                "bind_dn": ADMIN, "users_base": PEOPLE, "groups_base": GROUPS, "timeout": 2}
+    return {"uri": "ldaps://127.0.0.1:%d" % port, "start_tls": False, "ca_file": None, "validate_certs": True,
+            "bind_dn": ADMIN, "users_base": PEOPLE, "groups_base": GROUPS, "timeout": 2}
+
+
+def test_unreachable_directory_is_a_clear_error():
     with pytest.raises(d.DirectoryError, match="cannot reach the directory ldaps://127.0.0.1"):
-        d.connect(settings, "secret")
+        d.connect(nobody_listening(), "secret")
 
 
 def test_a_read_in_a_child_process_fails_with_the_childs_message():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    settings = {"uri": "ldaps://127.0.0.1:%d" % port, "start_tls": False, "ca_file": None, "validate_certs": True,
-                "bind_dn": ADMIN, "users_base": PEOPLE, "groups_base": GROUPS, "timeout": 2}
-    reading = d.DirectoryReading(settings, "secret", group_members=False, groups=False)
+    reading = d.DirectoryReading(nobody_listening(), "secret", group_members=False, groups=False)
     with pytest.raises(d.DirectoryError, match="cannot reach the directory ldaps://127.0.0.1"):
         reading.result()
     assert reading._child.exitcode == 0  # pylint: disable=protected-access  # it answered, then ended
