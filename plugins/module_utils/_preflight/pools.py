@@ -13,13 +13,17 @@ The rows prove what the transfer_pools job needs, transferring nothing:
 - ``rsync pool listed``: per pool, ``module[/path]`` listed one level deep (``--list-only``) by the
   argv the job's own listing uses (``_pools.mirror.listing_argv``).
 
-``classify(rc, stderr)`` reads rsync's outcome (texts recorded from rsync 3.2.7 and 3.5.0): exit 5
-with ``@ERROR: auth failed on module M`` (wrong user or password), exit 5 with
-``@ERROR: Unknown module 'M'``, exit 23 with ``change_dir "P" (in M) failed: No such file or
-directory (2)`` (``Not a directory (20)``: the path is a file), exit 5 with ``@ERROR: access denied to M
-from H`` (hosts allow/deny), exit 1 naming the password file
-(rsync refused to read it), exit 10 or 35 (no connection), exit 5 with ``server sent ... rather
-than greeting`` (not an rsync daemon). Daemon text reaches a row escaped (``_core.rsync.escape_text``).
+``classify(rc, stderr)`` reads rsync's outcome (texts recorded from rsync 3.2.7 and 3.5.0):
+
+- exit 5, ``@ERROR: auth failed on module M``: a wrong user or password;
+- exit 5, ``@ERROR: Unknown module 'M'`` (the daemon asks for it before the password);
+- exit 5, ``@ERROR: access denied to M from H``: the module's hosts allow/deny;
+- exit 5, ``rsync: server sent "..." rather than greeting``: not an rsync daemon;
+- exit 23, ``change_dir "P" (in M) failed: No such file or directory (2)``: the path is missing
+  (``Not a directory (20)``: it is a file);
+- exit 1 naming the password file: rsync would not read it; exit 10 or 35: no connection.
+
+Daemon text reaches a row escaped (``_core.rsync.escape_text``) and cut short.
 """
 
 from __future__ import annotations
