@@ -88,14 +88,18 @@ def _update_user(backend, item, unlock):
 
 class _Hooks:
     """The hook runs a plan owes: recorded pending before the change (write-ahead), run after the change
-    is committed, each success journalled at once (``ledger.HookJournal``) and dropped from the state."""
+    is committed, each success journalled at once (``ledger.HookJournal``) and dropped from the state.
+    With no hook executable (``hooks`` empty when the run starts) nothing is owed: 20,000 new accounts are not
+    recorded as owing a run only to be cleared again."""
 
-    def __init__(self, kind, records, journal):
-        self.kind, self.records, self.journal = kind, records, journal
+    def __init__(self, kind, records, journal, hooks):
+        self.kind, self.records, self.journal, self.hooks = kind, records, journal, hooks
         self.fresh = {}
         self.targets = {}  # keys in order (a dict: 20,000 targets are looked up in constant time)
 
     def owe(self, key, action):
+        if not self.hooks:
+            return None
         record = self.records[key]
         before = {h["change"] for h in pending_hooks(record)}
         change = add_pending_hook(record, action)
@@ -111,24 +115,25 @@ class _Hooks:
     def target(self, key):
         self.targets.setdefault(key, None)
 
-    def settle(self, hooks, result, run_one, save, state):
+    def settle(self, result, run_one, save, state):
         """Run the owed hooks, then commit their removal from the state and clear the journal."""
-        self.run(hooks, result, run_one)
-        if self.targets:
+        if self.run(result, run_one):
             save(state)
             if self.journal is not None:
                 self.journal.clear()
         return result
 
-    def run(self, hooks, result, run_one):
-        """Run every pending hook of the targets in order; ``run_one(key, record, entry)`` returns None or a problem."""
+    def run(self, result, run_one):
+        """Run every pending hook of the targets in order; ``run_one(key, record, entry)`` returns None or a problem.
+        Returns whether any entry left the state (run, or dropped with no hook left to run it)."""
         result["hooks_run"] = 0
+        settled = False
         for key in self.targets:
             record = self.records.get(key)
             if record is None:
                 continue
             for entry in pending_hooks(record):
-                if hooks:
+                if self.hooks:
                     problem = run_one(key, record, entry)
                     result["hooks_run"] += 1
                     if problem:
@@ -136,6 +141,8 @@ class _Hooks:
                     if self.journal is not None:
                         self.journal.record(self.kind, key, entry["change"])
                 drop_pending_hook(record, entry["change"])
+                settled = True
+        return settled
 
 
 def _empty_result(plan, changes, keys):
@@ -158,7 +165,7 @@ def apply_user_plan(plan, target):
     state, save, backend = target.state, target.save, target.backend
     users = state["users"]
     stamp = now_iso()
-    owed = _Hooks("u", users, target.journal)
+    owed = _Hooks("u", users, target.journal, list_hooks(target.hooks_dir))
 
     def remember(item, status, **extra):
         record = users.setdefault(item["identity_id"], {})
@@ -259,13 +266,12 @@ def apply_user_plan(plan, target):
         item = items.get(identity_id, {})
         env_item = dict(record, **{k: v for k, v in item.items() if v is not None and k != "shell_before_lock"})
         env_item.update(shell=record.get("shell") if entry["action"] != "locked" else backend.nologin_shell, change=entry["change"])
-        problem = run_hooks(target.runner, hooks, [entry["action"], record["name"]], user_hook_env(entry["action"], env_item, backend.root))
+        problem = run_hooks(target.runner, owed.hooks, [entry["action"], record["name"]], user_hook_env(entry["action"], env_item, backend.root))
         if problem:
             result["errors"].append(dict(_public(dict(record, identity_id=identity_id)), reason=problem, hook_action=entry["action"]))
         return problem
 
-    hooks = list_hooks(target.hooks_dir)
-    owed.settle(hooks, result, run_one, save, state)
+    owed.settle(result, run_one, save, state)
     if progress.total:  # a run with nothing to do leaves no line in the job log
         progress.finish()
     return result
@@ -277,7 +283,7 @@ def apply_group_plan(plan, target):
     state, save, backend = target.state, target.save, target.backend
     records = state["groups"]
     stamp = now_iso()
-    owed = _Hooks("g", records, target.journal)
+    owed = _Hooks("g", records, target.journal, list_hooks(target.hooks_dir))
     new_ids = []
     for item in plan["create"]:
         record = records.setdefault(item["globus_group_id"], {})
@@ -339,7 +345,7 @@ def apply_group_plan(plan, target):
         owed.target(item["globus_group_id"])
     if any(result[k] for k in ("created", "renamed", "updated", "removed")) or owed.fresh:
         save(state)
-    hooks = list_hooks(target.hooks_dir)
+    hooks = owed.hooks
     db = backend.read() if hooks and owed.targets else None
     items = {i["globus_group_id"]: i for k in ("hooks", "create", "rename", "members", "remove") for i in plan[k]}
 
@@ -355,7 +361,7 @@ def apply_group_plan(plan, target):
             result["errors"].append(dict(_public(item, *GROUP_KEYS), reason=problem, hook_action=entry["action"]))
         return problem
 
-    owed.settle(hooks, result, run_one, save, state)
+    owed.settle(result, run_one, save, state)
     if progress.total:  # a run with nothing to do leaves no line in the job log
         progress.finish()
     return result

@@ -362,16 +362,40 @@ def test_hooks_are_owed_in_the_state_before_the_change(tmp_path):
             assert saved, "accounts created before the state was saved"
             raise KeyboardInterrupt  # killed here
 
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "10-notify").write_text("#!/bin/sh\n")
+    os.chmod(str(hooks / "10-notify"), 0o755)
     state = empty_state()
     plan = plan_users([member("ann"), member("bob")], state, db_with(), UserPlanSettings(RULES, OPTS))
     with pytest.raises(KeyboardInterrupt):
-        apply_user_plan(plan, Target(state, lambda s: saved.append(json.loads(json.dumps(s))), Backend(), db_with(), None, str(tmp_path)))
+        apply_user_plan(plan, Target(state, lambda s: saved.append(json.loads(json.dumps(s))), Backend(), db_with(), None, str(hooks)))
     first = saved[0]["users"]
     assert {iid: [h["action"] for h in pending_hooks(r)] for iid, r in first.items()} == {"id-ann": ["created"], "id-bob": ["created"]}
     # the next run resumes the same change (same change id), not a second one
     record = first["id-ann"]
     change = pending_hooks(record)[0]["change"]
     assert add_pending_hook(record, "created") == change and len(pending_hooks(record)) == 1
+
+
+def test_without_hooks_nothing_is_owed_and_the_state_is_saved_twice(tmp_path):
+    """No hook executable: the write-ahead save and the commit, no hook entries to clear in a third."""
+    saved = []
+
+    class Backend:
+        root = str(tmp_path)
+        nologin_shell = "/usr/sbin/nologin"
+
+        def create_batch(self, users, db=None):
+            return {}
+
+    state = empty_state()
+    plan = plan_users([member("ann"), member("bob")], state, db_with(), UserPlanSettings(RULES, OPTS))
+    result = apply_user_plan(plan, Target(state, lambda s: saved.append(json.loads(json.dumps(s))), Backend(), db_with(), None,
+                                          str(tmp_path / "no-hooks"), create_home=False))
+    assert [c["name"] for c in result["created"]] == ["ann", "bob"] and result["hooks_run"] == 0
+    assert len(saved) == 2 and all(not pending_hooks(r) for r in saved[0]["users"].values())
+    assert [r["status"] for r in saved[1]["users"].values()] == ["active", "active"]
 
 
 def test_hook_journal_tolerates_a_cut_line(tmp_path):
