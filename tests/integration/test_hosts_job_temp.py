@@ -1,8 +1,8 @@
 """A job run SIGKILLed on the booted host portal1 (its unit's cgroup killed, as a timeout or the OOM killer
 does) leaves its temporary folder; the next run of a job of the same account removes it, then its own,
-for the service account and for root alike. Root's next run also clears what runs of the wrapper
-before per-run temporary folders left in root's folder (ansible-local-*, ansible-tmp-*). The probe
-jobs are the test's own, run as cron and systemd run jobs; teardown removes their files."""
+for the service account and for root alike; nothing but live runs' folders is left there (on a lab
+deployed over an older one, the ansible-local-* pile its runs left is gone too). The probe jobs are
+the test's own, run as cron and systemd run jobs; teardown removes their files."""
 
 import shlex
 import uuid
