@@ -184,7 +184,7 @@ class GlobusClients:
 
     def confidential_client(self):
         if self._confidential is None:
-            self._confidential = _environment_read_once(
+            self._confidential = _proxy_read_once(
                 globus_sdk.ConfidentialAppAuthClient(self.client_id, self.secret, transport=self._transport()))
         return self._confidential
 
@@ -207,7 +207,7 @@ class GlobusClients:
 
     def _client(self, service, cls):
         if service not in self._clients:
-            self._clients[service] = _environment_read_once(cls(authorizer=self.authorizer(service), transport=self._transport()))
+            self._clients[service] = _proxy_read_once(cls(authorizer=self.authorizer(service), transport=self._transport()))
         return self._clients[service]
 
     @property
@@ -227,7 +227,7 @@ class GlobusClients:
         return self._client("timers", globus_sdk.TimersClient)
 
 
-def _environment_read_once(client):
+def _proxy_read_once(client):
     """``client`` with its proxy taken from the environment once (HTTPS_PROXY, ALL_PROXY, NO_PROXY, for the
     client's service host). requests otherwise reads the environment again on every call: a tenth of the CPU of
     2,000 group reads. TLS verification is globus-sdk's as before (``ca_bundle``, GLOBUS_SDK_VERIFY_SSL); with

@@ -121,17 +121,22 @@ def _die_with(parent):
         os._exit(1)
 
 
+def _bound(settings, password, root="/", nologin_shell="/usr/sbin/nologin"):
+    """``DirectoryAccounts`` on a connection bound with the ``ldap`` options."""
+    return DirectoryAccounts(connect(settings, password), settings["users_base"], settings["groups_base"],
+                             settings.get("group_schema", "rfc2307"), root, nologin_shell)
+
+
 def _read_in_child(send, parent, settings, password, view):
     """The child's side of ``DirectoryReading``: one ("ok", (db, user DNs, group DNs)) or ("error", message) down
     ``send``; never a traceback on the module's output."""
     _die_with(parent)
     try:
-        reader = DirectoryAccounts(connect(settings, password), settings["users_base"], settings["groups_base"],
-                                   settings.get("group_schema", "rfc2307"))
+        reader = _bound(settings, password)
         db = reader.read(**view)
         db.group_reader = None  # bound to this connection: the parent attaches its own
         answer = ("ok", (db, reader._dns, reader._group_dns))  # pylint: disable=protected-access
-        reader.conn.unbind()
+        reader.close()
     except AccountError as exc:
         answer = ("error", str(exc))
     except Exception as exc:  # pylint: disable=broad-except  # its text could hold what the server sent back
@@ -175,8 +180,7 @@ class DirectoryReading:
         answer = self._answer() if self._child is not None else None
         if answer is not None and answer[0] != "ok":
             raise DirectoryError(answer[1])
-        backend = DirectoryAccounts(connect(self.settings, self.password), self.settings["users_base"], self.settings["groups_base"],
-                                    self.settings.get("group_schema", "rfc2307"), self.root, self.nologin_shell)
+        backend = _bound(self.settings, self.password, self.root, self.nologin_shell)
         if answer is None:
             return backend, backend.read(**self.view)
         db, backend._dns, backend._group_dns = answer[1]  # pylint: disable=protected-access

@@ -266,15 +266,13 @@ def _plan_new_user(plan, claim, entry, db, options, ids):
         plan["skipped"].append(_item(member, local, uid=entry.uid if entry else None,
                                      reason="%r is a privileged or reserved name (%s); never created nor adopted" % (local, denied)))
         return
-    if options.host is not None and (local in options.host.users or local in options.host.groups):
+    if _host_has(options, local):
         _plan_host_account(plan, member, local, entry, options)
         return
     if entry is not None:
         adopt_range = _intersect(options.adopt_uids, (options.uid_min, options.uid_max))
         if options.adopt_existing and entry.uid != 0 and entry.gid != 0 and _in(entry.uid, adopt_range):
-            plan["adopt"].append(_item(member, local, uid=entry.uid, gid=entry.gid, home=entry.home, gecos=entry.gecos,
-                                       shell=entry.shell, fingerprint=fingerprint(member), full_name=member.full_name,
-                                       email=member.email))
+            plan["adopt"].append(_adopted_item(member, local, entry))
         elif options.adopt_existing:
             plan["skipped"].append(_item(member, local, uid=entry.uid, reason="a local account %r (uid %d, gid %d) exists outside the "
                                          "site's uid range %d..%d (login.defs and uid_min/uid_max); a system account is never "
@@ -302,9 +300,20 @@ def _plan_new_user(plan, claim, entry, db, options, ids):
     ids.uids.add(uid)
     ids.gids.add(gid)
     ids.next_uid = uid + 1
-    plan["create"].append(_item(member, local, uid=uid, gid=gid, group=group_name, private_group=private,
-                                gecos=options.gecos(member.full_name), home=os.path.join(options.home_root, local),
-                                shell=options.shell, fingerprint=fingerprint(member), full_name=member.full_name, email=member.email))
+    plan["create"].append(_new_item(member, local, options, uid, gid, group_name, private))
+
+
+def _adopted_item(member, local, entry):
+    """A new member's claim on an existing account ``entry``, kept with its ids, home, GECOS and shell."""
+    return _item(member, local, uid=entry.uid, gid=entry.gid, home=entry.home, gecos=entry.gecos, shell=entry.shell,
+                 fingerprint=fingerprint(member), full_name=member.full_name, email=member.email)
+
+
+def _new_item(member, local, options, uid, gid, group, private):
+    """A new account for a member: its ids and group, the site's GECOS form, home root and shell."""
+    return _item(member, local, uid=uid, gid=gid, group=group, private_group=private, gecos=options.gecos(member.full_name),
+                 home=os.path.join(options.home_root, local), shell=options.shell, fingerprint=fingerprint(member),
+                 full_name=member.full_name, email=member.email)
 
 
 def _plan_host_account(plan, member, local, entry, options):
@@ -326,15 +335,12 @@ def _plan_host_account(plan, member, local, entry, options):
         plan["skipped"].append(_item(member, local, reason="%s: %s" % (HOST_NAME % local, why)))
         return
     if entry is not None:
-        plan["adopt"].append(_item(member, local, uid=entry.uid, gid=entry.gid, home=entry.home, gecos=entry.gecos, shell=entry.shell,
-                                   fingerprint=fingerprint(member), full_name=member.full_name, email=member.email))
+        plan["adopt"].append(_adopted_item(member, local, entry))
         return
     own_group = options.host.groups.get(local)
     private = own_group is not None and own_group.gid == host_entry.gid
-    plan["create"].append(_item(member, local, uid=host_entry.uid, gid=host_entry.gid,
-                                group=local if private else options.host.gids.get(host_entry.gid, str(host_entry.gid)),
-                                private_group=private, gecos=options.gecos(member.full_name), home=os.path.join(options.home_root, local),
-                                shell=options.shell, fingerprint=fingerprint(member), full_name=member.full_name, email=member.email))
+    group = local if private else options.host.gids.get(host_entry.gid, str(host_entry.gid))
+    plan["create"].append(_new_item(member, local, options, host_entry.uid, host_entry.gid, group, private))
 
 
 def _plan_known_user(plan, claim, entry, db, settings):
